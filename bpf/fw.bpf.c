@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * fw_classify: one generation of the ruleset. The control plane loads a fresh
+ * copy per ruleset, with its own maps and settings, and puts it in the
+ * dispatcher's fw_progs[0].
+ *
+ * Classification has no loop over rules (bpf-iptables' linear bit-vector
+ * search): each field some rule constrains maps the packet's value to a class,
+ * each class to a bit-vector of the rules that allow the value (fw_bitmaps).
+ * The vectors are ANDed and the lowest set bit is the first matching rule.
+ * A summary word (bit w: word w is not empty) is ANDed first, field by field,
+ * cheapest lookup first, so most frames that match nothing stop before the
+ * LPM lookups; then only the words set in the ANDed summary are visited.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "fw_common.h"
+#include "fw_maps.h"
+#include "fw_parse.h"
+
+/*
+ * Settings, written by the loader into .rodata before load; the verifier reads
+ * them as constants and prunes the paths they rule out.
+ *
+ * fw_*_action: enum fw_action, PASS or DROP (anything else drops).
+ * fw_words:    64-bit words of the rule bit-vectors, 0..FW_MAX_WORDS (0: no rules).
+ * fw_fields:   enum fw_field, the fields some rule constrains; the others are not looked up.
+ * fw_trace:    1: record every verdict in fw_trace_out[0].
+ */
+const volatile __u32 fw_default_action = FW_ACTION_PASS;
+const volatile __u32 fw_malformed_action = FW_ACTION_DROP;
+const volatile __u32 fw_non_ip_action = FW_ACTION_PASS;
+const volatile __u32 fw_words = 0;
+const volatile __u32 fw_fields = 0;
+const volatile __u32 fw_trace = 0;
+
+#define FW_NO_RULE	(~0u)
+
+/* Index of the lowest set bit of @x != 0 (clang 14 cannot lower cttz for BPF). */
+static __always_inline __u32 fw_ctz64(__u64 x)
+{
+	return __builtin_popcountll((x & -x) - 1);
+}
+
+/* The rule bit-vector (fw_bitmaps value) of class *@cls, or NULL: matches no rule. */
+static __always_inline const __u64 *fw_bits(const __u32 *cls)
+{
+	return cls ? bpf_map_lookup_elem(&fw_bitmaps, cls) : NULL;
+}
+
+/* Class of @idx in one of the class arrays (fw_proto, fw_sport, ...). */
+static __always_inline const __u32 *fw_array_class(void *map, __u32 idx)
+{
+	return bpf_map_lookup_elem(map, &idx);
+}
+
+/* Class of an IPv4 address (network byte order) in an LPM trie. */
+static __always_inline const __u32 *fw_lpm4_class(void *lpm, const __be32 *addr)
+{
+	struct fw_lpm4_key key = { .prefixlen = 32 };
+
+	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
+	return bpf_map_lookup_elem(lpm, &key);
+}
+
+/* Class of an IPv6 address (network byte order) in an LPM trie. */
+static __always_inline const __u32 *fw_lpm6_class(void *lpm, const struct in6_addr *addr)
+{
+	struct fw_lpm6_key key = { .prefixlen = 128 };
+
+	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
+	return bpf_map_lookup_elem(lpm, &key);
+}
+
+/*
+ * Classes of the source and destination addresses. When the field is used, its
+ * tries hold a /0 of each family, so a lookup always finds a class; should it
+ * miss anyway, fw_bits() gives NULL and no rule matches.
+ */
+static __always_inline const __u32 *fw_src_class(const struct fw_pkt *pkt)
+{
+	if (pkt->is_ipv6)
+		return fw_lpm6_class(&fw_src6, &pkt->ip6h->saddr);
+	return fw_lpm4_class(&fw_src4, &pkt->iph->saddr);
+}
+
+static __always_inline const __u32 *fw_dst_class(const struct fw_pkt *pkt)
+{
+	if (pkt->is_ipv6)
+		return fw_lpm6_class(&fw_dst6, &pkt->ip6h->daddr);
+	return fw_lpm4_class(&fw_dst4, &pkt->iph->daddr);
+}
+
+/* @sum ANDed with the summary word of @bits; 0 when there is no vector. */
+static __always_inline __u64 fw_and_summary(__u64 sum, const __u64 *bits)
+{
+	return bits ? sum & bits[0] : 0;
+}
+
+/* Index of the first rule that matches @pkt, or FW_NO_RULE. */
+static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
+{
+	const __u64 *proto = NULL, *sport = NULL, *dport = NULL, *flags = NULL;
+	const __u64 *icmp = NULL, *src = NULL, *dst = NULL;
+	__u32 fields = fw_fields, words = fw_words;
+	__u64 sum = ~0ULL, acc;
+	__u32 i, w;
+
+	if (!words)
+		return FW_NO_RULE;
+	if (!fields)
+		return 0;	/* no rule has a condition: the first one matches */
+
+	if (fields & FW_FIELD_PROTO) {
+		proto = fw_bits(fw_array_class(&fw_proto, pkt->proto));
+		sum = fw_and_summary(sum, proto);
+		if (!sum)
+			return FW_NO_RULE;
+	}
+	if (fields & FW_FIELD_SPORT) {
+		sport = fw_bits(fw_array_class(&fw_sport, pkt->sport));
+		sum = fw_and_summary(sum, sport);
+		if (!sum)
+			return FW_NO_RULE;
+	}
+	if (fields & FW_FIELD_DPORT) {
+		dport = fw_bits(fw_array_class(&fw_dport, pkt->dport));
+		sum = fw_and_summary(sum, dport);
+		if (!sum)
+			return FW_NO_RULE;
+	}
+	if (fields & FW_FIELD_TCP_FLAGS) {
+		flags = fw_bits(fw_array_class(&fw_tcp_flags, pkt->tcp_flags));
+		sum = fw_and_summary(sum, flags);
+		if (!sum)
+			return FW_NO_RULE;
+	}
+	if (fields & FW_FIELD_ICMP_TYPE) {
+		icmp = fw_bits(fw_array_class(&fw_icmp_type, pkt->icmp_type));
+		sum = fw_and_summary(sum, icmp);
+		if (!sum)
+			return FW_NO_RULE;
+	}
+	if (fields & FW_FIELD_SRC) {
+		src = fw_bits(fw_src_class(pkt));
+		sum = fw_and_summary(sum, src);
+		if (!sum)
+			return FW_NO_RULE;
+	}
+	if (fields & FW_FIELD_DST) {
+		dst = fw_bits(fw_dst_class(pkt));
+		sum = fw_and_summary(sum, dst);
+		if (!sum)
+			return FW_NO_RULE;
+	}
+
+	/* Only the words left set in the summary, lowest first: the first non-empty AND wins. */
+	for (i = 0; i < FW_MAX_WORDS && sum; i++) {
+		w = fw_ctz64(sum);
+		sum &= sum - 1;
+		if (w >= words)	/* never true; bounds words[w] for the verifier */
+			break;
+
+		acc = ~0ULL;
+		if (fields & FW_FIELD_PROTO)
+			acc &= proto[1 + w];
+		if (fields & FW_FIELD_SPORT)
+			acc &= sport[1 + w];
+		if (fields & FW_FIELD_DPORT)
+			acc &= dport[1 + w];
+		if (fields & FW_FIELD_TCP_FLAGS)
+			acc &= flags[1 + w];
+		if (fields & FW_FIELD_ICMP_TYPE)
+			acc &= icmp[1 + w];
+		if (fields & FW_FIELD_SRC)
+			acc &= src[1 + w];
+		if (fields & FW_FIELD_DST)
+			acc &= dst[1 + w];
+		if (acc)
+			return w * FW_WORD_BITS + fw_ctz64(acc);
+	}
+	return FW_NO_RULE;
+}
+
+/* XDP verdict of a PASS / DROP setting; anything else drops. */
+static __always_inline int fw_xdp_action(__u32 action)
+{
+	return action == FW_ACTION_PASS ? XDP_PASS : XDP_DROP;
+}
+
+/* fw_stats slot counting the XDP verdict actually returned. */
+static __always_inline __u32 fw_action_slot(int verdict)
+{
+	if (verdict == XDP_PASS)
+		return FW_STAT_PASS;
+	if (verdict == XDP_REDIRECT)
+		return FW_STAT_REDIRECT;
+	return FW_STAT_DROP;
+}
+
+/* XDP verdict of a matched rule; a redirect to a missing target drops. */
+static __always_inline int fw_rule_verdict(const struct fw_rule *r, __u64 bytes)
+{
+	int verdict;
+
+	if (r->action != FW_ACTION_REDIRECT)
+		return fw_xdp_action(r->action);
+	verdict = bpf_redirect_map(&fw_tx, r->ifindex, XDP_DROP);
+	if (verdict == XDP_DROP)
+		fw_count(FW_STAT_REDIRECT_ERR, bytes);
+	return verdict;
+}
+
+/* fw_trace_out[0] = the verdict, its reason and rule (or FW_NO_RULE), seq + 1. */
+static __always_inline void fw_trace_verdict(int verdict, __u32 reason, __u32 rule)
+{
+	__u32 key = 0;
+	struct fw_trace *t = bpf_map_lookup_elem(&fw_trace_out, &key);
+
+	if (!t)
+		return;
+	t->verdict = verdict;
+	t->reason = reason;
+	t->rule = rule;
+	t->seq++;
+}
+
+SEC("xdp")
+int fw_classify(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct fw_cursor c = { .pos = data, .end = data_end };
+	__u64 bytes = data_end - data;
+	__u32 rule = FW_NO_RULE, reason, slot;
+	struct fw_rule *r = NULL;
+	struct fw_pkt pkt;
+	int ret, verdict;
+
+	ret = parse_frame(&c, &pkt);
+	if (ret >= 0) {
+		rule = fw_match(&pkt);
+		if (rule != FW_NO_RULE)
+			r = bpf_map_lookup_elem(&fw_rules, &rule);
+	}
+
+	if (ret == -FW_REASON_MALFORMED) {
+		verdict = fw_xdp_action(fw_malformed_action);
+		reason = FW_REASON_MALFORMED;
+		slot = FW_STAT_MALFORMED;
+	} else if (ret == -FW_REASON_NON_IP) {
+		verdict = fw_xdp_action(fw_non_ip_action);
+		reason = FW_REASON_NON_IP;
+		slot = FW_STAT_NON_IP;
+	} else if (r) {
+		verdict = fw_rule_verdict(r, bytes);
+		reason = FW_REASON_RULE;
+		slot = r->stat_slot;
+	} else {
+		/* no rule matches (or a lookup failed: fail safe to the default) */
+		verdict = fw_xdp_action(fw_default_action);
+		reason = FW_REASON_DEFAULT;
+		slot = FW_STAT_DEFAULT;
+		rule = FW_NO_RULE;
+	}
+
+	fw_count(slot, bytes);
+	fw_count(fw_action_slot(verdict), bytes);
+	if (fw_trace)
+		fw_trace_verdict(verdict, reason, rule);
+	return verdict;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * fw_dispatch: what is attached to the NIC. It tail-calls the live ruleset
+ * generation in fw_progs[0]; the control plane swaps that slot to change
+ * rulesets atomically, without detaching. With the slot empty it fails closed:
+ * the frame is dropped and counted as FW_STAT_NO_RULESET.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "fw_common.h"
+#define FW_MAPS_DISPATCHER	/* fw_stats and fw_progs only */
+#include "fw_maps.h"
+
+SEC("xdp")
+int fw_dispatch(struct xdp_md *ctx)
+{
+	__u64 bytes = ctx->data_end - ctx->data;
+
+	bpf_tail_call(ctx, &fw_progs, 0);
+
+	/* Reached only when fw_progs[0] is empty. */
+	fw_count(FW_STAT_NO_RULESET, bytes);
+	fw_count(FW_STAT_DROP, bytes);
+	return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Every map of the data plane, in one place, for the two objects that include it:
+ *
+ *   fw.bpf.c           fw_stats and the maps of one ruleset generation
+ *   fw_dispatch.bpf.c  fw_stats and fw_progs; it defines FW_MAPS_DISPATCHER
+ *                      before including this file
+ *
+ * libbpf creates every map an object declares, so the dispatcher must not see
+ * the ruleset maps. fw_stats is declared once, here, so that both objects get
+ * the same definition and the loader can give every generation the
+ * dispatcher's map (bpf_map__reuse_fd checks type, sizes and flags).
+ *
+ * Above each map: what it holds and who writes it; XDP only reads the maps the
+ * control plane writes. "Resized": the loader sets max_entries per ruleset
+ * before load (fw_bitmaps also its value_size, 8 * (1 + fw_words), which is why
+ * that map is declared with sizes instead of BTF types); the values here are
+ * the bounds. Layouts of keys and values are in fw_common.h.
+ */
+#ifndef FW_MAPS_H
+#define FW_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "fw_common.h"
+
+/* Per-CPU packets and bytes by enum fw_stat_slot. Written by: XDP (both objects). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_counter);
+	__uint(max_entries, FW_STAT_SLOTS);
+} fw_stats SEC(".maps");
+
+/* Counts one frame of @bytes in fw_stats[@slot]: per CPU, so no atomics. */
+static __always_inline void fw_count(__u32 slot, __u64 bytes)
+{
+	struct fw_counter *cnt = bpf_map_lookup_elem(&fw_stats, &slot);
+
+	if (cnt) {
+		cnt->packets++;
+		cnt->bytes += bytes;
+	}
+}
+
+#ifdef FW_MAPS_DISPATCHER
+
+/* [0]: the live generation's fw_classify (hot swap). Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+	__uint(max_entries, 1);
+} fw_progs SEC(".maps");
+
+#else /* the classifier: the maps of one ruleset generation */
+
+/* Rule index -> struct fw_rule. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_rule);
+	__uint(max_entries, FW_MAX_RULES);
+} fw_rules SEC(".maps");
+
+/* Rule index -> rule name, for user space only. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_rule_name);
+	__uint(max_entries, FW_MAX_RULES);
+} fw_rule_names SEC(".maps");
+
+/* Class id -> summary word + rule bit-vector. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u64) * (1 + FW_MAX_WORDS));	/* no BTF type: shrunk */
+	__uint(max_entries, FW_MAX_CLASSES);
+} fw_bitmaps SEC(".maps");
+
+/* IP protocol -> class id. Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 256);
+} fw_proto SEC(".maps");
+
+/* Source port (host order) or FW_PORT_ABSENT -> class id. Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, FW_PORT_ABSENT + 1);
+} fw_sport SEC(".maps");
+
+/* Destination port (host order) or FW_PORT_ABSENT -> class id. Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, FW_PORT_ABSENT + 1);
+} fw_dport SEC(".maps");
+
+/* TCP flags (header byte 13) or FW_BYTE_ABSENT -> class id. Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, FW_BYTE_ABSENT + 1);
+} fw_tcp_flags SEC(".maps");
+
+/* ICMP (IPv4) / ICMPv6 (IPv6) type or FW_BYTE_ABSENT -> class id. Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, FW_BYTE_ABSENT + 1);
+} fw_icmp_type SEC(".maps");
+
+/* IPv4 source prefix (a /0 included) -> class id. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct fw_lpm4_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FW_MAX_PREFIXES);
+} fw_src4 SEC(".maps");
+
+/* IPv4 destination prefix (a /0 included) -> class id. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct fw_lpm4_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FW_MAX_PREFIXES);
+} fw_dst4 SEC(".maps");
+
+/* IPv6 source prefix (a /0 included) -> class id. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct fw_lpm6_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FW_MAX_PREFIXES);
+} fw_src6 SEC(".maps");
+
+/* IPv6 destination prefix (a /0 included) -> class id. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct fw_lpm6_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FW_MAX_PREFIXES);
+} fw_dst6 SEC(".maps");
+
+/* Redirect targets, ifindex -> ifindex (key: fw_rule.ifindex). Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 64);
+} fw_tx SEC(".maps");
+
+/* [0]: the last verdict, when fw_trace is 1. Written by: XDP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_trace);
+	__uint(max_entries, 1);
+} fw_trace_out SEC(".maps");
+
+#endif /* FW_MAPS_DISPATCHER */
+
+#endif /* FW_MAPS_H */

@@ -1,0 +1,111 @@
+using System.Security.Cryptography;
+using System.Runtime.InteropServices;
+using Fw.Rules;
+
+namespace Fw.Compiler;
+
+// Mirrors of bpf/fw_common.h constants the compiler needs. A test checks them against the header.
+public static class FwLimits
+{
+    public const int MaxRules = 4096;
+    public const int WordBits = 64;
+    public const int MaxWords = MaxRules / WordBits;
+    public const int MaxPrefixes = 1_048_576;
+    public const int MaxClasses = 262_144;
+    public const int MaxName = 64;
+    public const int PortAbsent = 65536;
+    public const int ByteAbsent = 256;
+}
+
+/// <summary>enum fw_field: which fields some rule constrains.</summary>
+[Flags]
+public enum FieldMask : uint
+{
+    None = 0,
+    Src = 1 << 0,
+    Dst = 1 << 1,
+    Proto = 1 << 2,
+    Sport = 1 << 3,
+    Dport = 1 << 4,
+    TcpFlags = 1 << 5,
+    IcmpType = 1 << 6,
+}
+
+/// <summary>One rule as the data plane sees it; the interface name is resolved by the kernel layer.</summary>
+public sealed record RuleEntry(string Name, RuleAction Action, string? RedirectTo);
+
+/// <summary>One LPM trie entry: a prefix (left-aligned in 128 bits, as <see cref="IpPrefix.Bits"/>) and its class.</summary>
+[StructLayout(LayoutKind.Auto)]
+public readonly record struct LpmEntry(UInt128 Bits, byte Length, uint Class);
+
+/// <summary>
+/// The compiled ruleset: plain data, exactly what the kernel layer writes into the maps of one
+/// generation. No kernel handles, no file names: the same rules give the same image.
+/// </summary>
+public sealed class MapImage
+{
+    public required RuleAction Default { get; init; }
+    public required RuleAction Malformed { get; init; }
+    public required RuleAction NonIp { get; init; }
+
+    /// <summary>64-bit words of each rule bit-vector (ceil(rules / 64)); fw_bitmaps values are 1 + Words words.</summary>
+    public required int Words { get; init; }
+    public required FieldMask Fields { get; init; }
+    public required IReadOnlyList<RuleEntry> Rules { get; init; }
+
+    /// <summary>fw_bitmaps: ClassCount rows of (1 + Words) words, summary first.</summary>
+    public required ulong[] Bitmaps { get; init; }
+    public int ClassCount => Words == 0 ? 0 : Bitmaps.Length / (1 + Words);
+
+    // Class arrays, null when the field is unused (the program skips the lookup).
+    public uint[]? Proto { get; init; }      // 256
+    public uint[]? Sport { get; init; }      // 65537, [65536] = absent
+    public uint[]? Dport { get; init; }      // 65537
+    public uint[]? TcpFlags { get; init; }   // 257, [256] = absent
+    public uint[]? IcmpType { get; init; }   // 257
+
+    // LPM entries, null when the field is unused; when used, each holds a /0 entry.
+    public LpmEntry[]? Src4 { get; init; }
+    public LpmEntry[]? Src6 { get; init; }
+    public LpmEntry[]? Dst4 { get; init; }
+    public LpmEntry[]? Dst6 { get; init; }
+
+    public int PrefixEntries =>
+        (Src4?.Length ?? 0) + (Src6?.Length ?? 0) + (Dst4?.Length ?? 0) + (Dst6?.Length ?? 0);
+
+    public ReadOnlySpan<ulong> Bitmap(uint cls) => Bitmaps.AsSpan((int)cls * (1 + Words), 1 + Words);
+
+    /// <summary>A digest of everything the kernel receives, to prove determinism and to name a ruleset.</summary>
+    public string Digest()
+    {
+        using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> head = stackalloc byte[16];
+        BitConverter.TryWriteBytes(head, (int)Default | (int)Malformed << 8 | (int)NonIp << 16);
+        BitConverter.TryWriteBytes(head[4..], Words);
+        BitConverter.TryWriteBytes(head[8..], (uint)Fields);
+        BitConverter.TryWriteBytes(head[12..], Rules.Count);
+        h.AppendData(head);
+        foreach (var r in Rules)
+            h.AppendData(System.Text.Encoding.UTF8.GetBytes($"{r.Name}\0{(int)r.Action}\0{r.RedirectTo}\0"));
+        h.AppendData(MemoryMarshal.AsBytes(Bitmaps.AsSpan()));
+        foreach (var a in new[] { Proto, Sport, Dport, TcpFlags, IcmpType })
+            h.AppendData(a is null ? [0xff] : MemoryMarshal.AsBytes(a.AsSpan()));
+        Span<byte> b = stackalloc byte[21];
+        foreach (var l in new[] { Src4, Src6, Dst4, Dst6 })
+        {
+            if (l is null)
+            {
+                h.AppendData([0xfe]);
+                continue;
+            }
+            foreach (var e in l)
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(b, e.Bits);
+                b[16] = e.Length;
+                BitConverter.TryWriteBytes(b[17..], e.Class);
+                h.AppendData(b);
+            }
+        }
+        return Convert.ToHexStringLower(h.GetHashAndReset());
+    }
+}

@@ -1,0 +1,372 @@
+using System.Runtime.InteropServices;
+using Fw.Rules;
+
+namespace Fw.Compiler;
+
+/// <summary>
+/// Compiles a validated ruleset into a <see cref="MapImage"/>: per field, every possible value is
+/// mapped to an equivalence class (a distinct rule bit-vector), so the data plane does one lookup per
+/// field and ANDs the vectors; the lowest set bit is the first matching rule. Pure: no kernel, no IO.
+/// </summary>
+public static class RulesetCompiler
+{
+    public static MapImage Compile(Ruleset rs)
+    {
+        var rules = rs.Rules;
+        if (rules.Count > FwLimits.MaxRules)
+            throw Bound(rs, rules[FwLimits.MaxRules].Pos, $"ruleset exceeds {FwLimits.MaxRules} rules");
+
+        int words = (rules.Count + FwLimits.WordBits - 1) / FwLimits.WordBits;
+        var entries = rules.Select(r => new RuleEntry(r.Name, r.Action, r.To)).ToArray();
+        if (words == 0)
+        {
+            return new MapImage
+            {
+                Default = rs.Default, Malformed = rs.Malformed, NonIp = rs.NonIp,
+                Words = 0, Fields = FieldMask.None, Rules = entries, Bitmaps = [],
+            };
+        }
+
+        var classes = new ClassTable(words, rs);
+        var fields = FieldMask.None;
+        uint[]? proto = null, sport = null, dport = null, flags = null, icmp = null;
+        LpmEntry[]? src4 = null, src6 = null, dst4 = null, dst6 = null;
+
+        if (rules.Any(r => r.Proto is not null))
+        {
+            fields |= FieldMask.Proto;
+            proto = ByteField(classes, rules, r => r.Proto is null ? null : v => r.Proto.Contains((byte)v), withAbsent: false);
+        }
+        if (rules.Any(r => r.Sport is not null))
+        {
+            fields |= FieldMask.Sport;
+            sport = PortField(classes, rules, r => r.Sport);
+        }
+        if (rules.Any(r => r.Dport is not null))
+        {
+            fields |= FieldMask.Dport;
+            dport = PortField(classes, rules, r => r.Dport);
+        }
+        if (rules.Any(r => r.TcpFlags is not null))
+        {
+            fields |= FieldMask.TcpFlags;
+            flags = ByteField(classes, rules, r => r.TcpFlags is not { } f ? null : v => (v & f.Mask) == f.Value, withAbsent: true);
+        }
+        if (rules.Any(r => r.IcmpType is not null))
+        {
+            fields |= FieldMask.IcmpType;
+            icmp = ByteField(classes, rules, r => r.IcmpType is null ? null : v => r.IcmpType.Contains((byte)v), withAbsent: true);
+        }
+        if (rules.Any(r => r.Src is not null))
+        {
+            fields |= FieldMask.Src;
+            src4 = AddressField(classes, rules, r => r.Src, IpFamily.V4);
+            src6 = AddressField(classes, rules, r => r.Src, IpFamily.V6);
+        }
+        if (rules.Any(r => r.Dst is not null))
+        {
+            fields |= FieldMask.Dst;
+            dst4 = AddressField(classes, rules, r => r.Dst, IpFamily.V4);
+            dst6 = AddressField(classes, rules, r => r.Dst, IpFamily.V6);
+        }
+
+        return new MapImage
+        {
+            Default = rs.Default, Malformed = rs.Malformed, NonIp = rs.NonIp,
+            Words = words, Fields = fields, Rules = entries, Bitmaps = classes.ToArray(),
+            Proto = proto, Sport = sport, Dport = dport, TcpFlags = flags, IcmpType = icmp,
+            Src4 = src4, Src6 = src6, Dst4 = dst4, Dst6 = dst6,
+        };
+    }
+
+    private static RulesException Bound(Ruleset rs, SourcePos pos, string message) =>
+        new([new Diagnostic(Severity.Error, pos, message)]);
+
+    /// <summary>A field with at most 256 values (proto, tcp flags, icmp type), plus the absent slot.</summary>
+    private static uint[] ByteField(ClassTable classes, IReadOnlyList<Rule> rules,
+        Func<Rule, Func<int, bool>?> allows, bool withAbsent)
+    {
+        var preds = rules.Select(allows).ToArray();
+        var table = new uint[withAbsent ? FwLimits.ByteAbsent + 1 : 256];
+        var v = classes.NewVector();
+        for (int value = 0; value < 256; value++)
+        {
+            Array.Clear(v);
+            for (int r = 0; r < preds.Length; r++)
+            {
+                if (preds[r] is not { } p || p(value))
+                    Set(v, r);
+            }
+            table[value] = classes.Intern(v);
+        }
+        if (withAbsent)
+            table[FwLimits.ByteAbsent] = classes.Intern(Wildcards(classes, preds.Select(p => p is null)));
+        return table;
+    }
+
+    /// <summary>
+    /// sport / dport: a sweep over the elementary intervals between range endpoints, each interval
+    /// one class; index 65536 holds the class of packets without ports (rules without the field).
+    /// </summary>
+    private static uint[] PortField(ClassTable classes, IReadOnlyList<Rule> rules, Func<Rule, IReadOnlyList<PortRange>?> field)
+    {
+        // Events: +1 for rule r at lo, -1 at hi + 1. A rule's bit is set while its count is positive.
+        var events = new List<(int At, int Rule, int Delta)>();
+        var wild = new bool[rules.Count];
+        for (int r = 0; r < rules.Count; r++)
+        {
+            var ranges = field(rules[r]);
+            if (ranges is null)
+            {
+                wild[r] = true;
+                continue;
+            }
+            foreach (var range in ranges)
+            {
+                events.Add((range.Low, r, +1));
+                events.Add((range.High + 1, r, -1));
+            }
+        }
+        events.Sort((a, b) => a.At.CompareTo(b.At));
+
+        var table = new uint[FwLimits.PortAbsent + 1];
+        var wildVec = Wildcards(classes, wild);
+        var count = new int[rules.Count];
+        var current = (ulong[])wildVec.Clone();
+        int e = 0;
+        int start = 0;
+        while (start <= 65535)
+        {
+            while (e < events.Count && events[e].At == start)
+            {
+                var (_, r, d) = events[e++];
+                count[r] += d;
+                if (count[r] > 0)
+                    Set(current, r);
+                else if (!wild[r])
+                    Clear(current, r);
+            }
+            int end = e < events.Count ? Math.Min(events[e].At, 65536) : 65536;
+            uint cls = classes.Intern(current);
+            table.AsSpan(start, end - start).Fill(cls);
+            start = end;
+        }
+        table[FwLimits.PortAbsent] = classes.Intern(wildVec);
+        return table;
+    }
+
+    /// <summary>
+    /// One address field of one family. Each distinct prefix P gets the class of every rule naming a
+    /// prefix that contains P (its ancestors and itself), plus the rules without the field. A /0
+    /// entry always exists, so every lookup finds a class. Entries whose class equals their nearest
+    /// ancestor's are left out: the trie's longest match then lands on that ancestor, same class.
+    /// </summary>
+    private static LpmEntry[] AddressField(ClassTable classes, IReadOnlyList<Rule> rules,
+        Func<Rule, AddressMatch?> field, IpFamily family)
+    {
+        var owners = new OwnerLists();
+        var wild = new bool[rules.Count];
+        var items = new List<Item>();
+        // A set named by several rules is walked once, with the list of those rules.
+        var setRules = new Dictionary<PrefixSet, List<int>>(ReferenceEqualityComparer.Instance);
+        for (int r = 0; r < rules.Count; r++)
+        {
+            var m = field(rules[r]);
+            if (m is null)
+            {
+                wild[r] = true;
+                continue;
+            }
+            int own = owners.Intern([r]);
+            foreach (var p in m.Prefixes)
+            {
+                if (p.Family == family)
+                    items.Add(new Item(p.Bits, p.Length, own));
+            }
+            foreach (var s in m.Sets)
+            {
+                if (!setRules.TryGetValue(s, out var list))
+                    setRules[s] = list = [];
+                if (list.Count == 0 || list[^1] != r)
+                    list.Add(r);
+            }
+        }
+        foreach (var (set, list) in setRules)
+        {
+            int own = owners.Intern(list.ToArray());
+            foreach (var p in set.Prefixes)
+            {
+                if (p.Family == family)
+                    items.Add(new Item(p.Bits, p.Length, own));
+            }
+        }
+
+        var span = CollectionsMarshal.AsSpan(items);
+        span.Sort();
+
+        var rootVec = Wildcards(classes, wild);
+        int i = 0;
+        // The /0 entries, if any, are the root's own rules.
+        while (i < span.Length && span[i].Length == 0)
+            OrRules(rootVec, owners[span[i++].Own]);
+        uint root = classes.Intern(rootVec);
+
+        var result = new List<LpmEntry>(Math.Min(span.Length - i + 1, 1 << 20)) { new(UInt128.Zero, 0, root) };
+        var stack = new List<(UInt128 Bits, byte Length, uint Class)> { (UInt128.Zero, 0, root) };
+        var memo = new Dictionary<(uint Parent, int Own), uint>();
+        var scratch = classes.NewVector();
+        while (i < span.Length)
+        {
+            var it = span[i];
+            int own = it.Own;
+            // Duplicates of the same prefix from several rules or sets: union of their owners.
+            int j = i + 1;
+            while (j < span.Length && span[j].Bits == it.Bits && span[j].Length == it.Length)
+            {
+                own = owners.Union(own, span[j].Own);
+                j++;
+            }
+            i = j;
+
+            while (!Contains(stack[^1].Bits, stack[^1].Length, it.Bits, it.Length))
+                stack.RemoveAt(stack.Count - 1);
+            uint parent = stack[^1].Class;
+            if (!memo.TryGetValue((parent, own), out uint cls))
+            {
+                classes.Bitmap(parent).CopyTo(scratch);
+                OrRules(scratch, owners[own]);
+                cls = classes.Intern(scratch);
+                memo[(parent, own)] = cls;
+            }
+            stack.Add((it.Bits, it.Length, cls));
+            if (cls != parent)
+                result.Add(new LpmEntry(it.Bits, it.Length, cls));
+        }
+        return result.ToArray();
+    }
+
+    private static bool Contains(UInt128 bits, int length, UInt128 other, int otherLength) =>
+        otherLength >= length && (other & IpPrefix.MaskOf(length)) == bits;
+
+    private static ulong[] Wildcards(ClassTable classes, IEnumerable<bool> wild)
+    {
+        var v = classes.NewVector();
+        int r = 0;
+        foreach (bool w in wild)
+        {
+            if (w)
+                Set(v, r);
+            r++;
+        }
+        return v;
+    }
+
+    private static void OrRules(ulong[] v, int[] rules)
+    {
+        foreach (int r in rules)
+            Set(v, r);
+    }
+
+    private static void Set(ulong[] v, int rule) => v[rule >> 6] |= 1UL << (rule & 63);
+
+    private static void Clear(ulong[] v, int rule) => v[rule >> 6] &= ~(1UL << (rule & 63));
+
+    private readonly record struct Item(UInt128 Bits, byte Length, int Own) : IComparable<Item>
+    {
+        // Ancestors sort before their descendants: by address, then shorter first.
+        public int CompareTo(Item other)
+        {
+            int c = Bits.CompareTo(other.Bits);
+            return c != 0 ? c : Length.CompareTo(other.Length);
+        }
+    }
+
+    /// <summary>Interned sorted lists of rule indexes: the rules that name one prefix.</summary>
+    private sealed class OwnerLists
+    {
+        private readonly List<int[]> _lists = [];
+        private readonly Dictionary<string, int> _ids = [];
+        private readonly Dictionary<(int, int), int> _unions = [];
+
+        public int[] this[int id] => _lists[id];
+
+        public int Intern(int[] sorted)
+        {
+            string key = string.Join(',', sorted);
+            if (!_ids.TryGetValue(key, out int id))
+            {
+                id = _lists.Count;
+                _lists.Add(sorted);
+                _ids[key] = id;
+            }
+            return id;
+        }
+
+        public int Union(int a, int b)
+        {
+            if (a == b)
+                return a;
+            if (a > b)
+                (a, b) = (b, a);
+            if (!_unions.TryGetValue((a, b), out int id))
+            {
+                id = Intern(_lists[a].Union(_lists[b]).Order().ToArray());
+                _unions[(a, b)] = id;
+            }
+            return id;
+        }
+    }
+
+    /// <summary>Distinct rule bit-vectors, each stored once with its summary word; the id is the class.</summary>
+    private sealed class ClassTable(int words, Ruleset rs)
+    {
+        private readonly List<ulong> _rows = [];
+        private readonly Dictionary<VectorKey, uint> _ids = [];
+
+        public ulong[] NewVector() => new ulong[words];
+
+        public uint Intern(ulong[] vector)
+        {
+            var key = new VectorKey(vector);
+            if (_ids.TryGetValue(key, out uint id))
+                return id;
+            id = (uint)_ids.Count;
+            if (id >= FwLimits.MaxClasses)
+            {
+                throw new RulesException([new Diagnostic(Severity.Error, new SourcePos(rs.File, 1, 1),
+                    $"ruleset needs more than {FwLimits.MaxClasses} distinct rule combinations across its fields")]);
+            }
+            var copy = (ulong[])vector.Clone();
+            _ids[new VectorKey(copy)] = id;
+            ulong summary = 0;
+            for (int w = 0; w < words; w++)
+            {
+                if (copy[w] != 0)
+                    summary |= 1UL << w;
+            }
+            _rows.Add(summary);
+            _rows.AddRange(copy);
+            return id;
+        }
+
+        public ReadOnlySpan<ulong> Bitmap(uint cls) => CollectionsMarshal.AsSpan(_rows).Slice((int)cls * (1 + words) + 1, words);
+
+        public ulong[] ToArray() => _rows.ToArray();
+    }
+
+    private readonly struct VectorKey(ulong[] v) : IEquatable<VectorKey>
+    {
+        private readonly ulong[] _v = v;
+
+        public bool Equals(VectorKey other) => _v.AsSpan().SequenceEqual(other._v);
+
+        public override bool Equals(object? obj) => obj is VectorKey k && Equals(k);
+
+        public override int GetHashCode()
+        {
+            var h = new HashCode();
+            h.AddBytes(MemoryMarshal.AsBytes(_v.AsSpan()));
+            return h.ToHashCode();
+        }
+    }
+}

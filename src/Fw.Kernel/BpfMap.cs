@@ -1,0 +1,141 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Fw.Kernel;
+
+/// <summary>
+/// A BPF map by fd: typed element access over <c>unmanaged</c> structs, batch writes, and per-CPU
+/// reads with the kernel's stride. The fd is borrowed from a bpf_object or owned through a handle.
+/// </summary>
+public sealed unsafe class BpfMap
+{
+    private static readonly Lazy<int> s_possibleCpus = new(() =>
+        BpfException.Check(Interop.libbpf_num_possible_cpus(), "count possible CPUs"));
+
+    // Keeps the object or fd alive while the map is in use.
+    private readonly SafeHandle? _owner;
+
+    public BpfMap(string name, int fd, SafeHandle? owner)
+    {
+        Name = name;
+        Fd = fd;
+        _owner = owner;
+    }
+
+    public string Name { get; }
+    public int Fd { get; }
+
+    public static int PossibleCpus => s_possibleCpus.Value;
+
+    public static BpfMap OpenPinned(string path)
+    {
+        var h = FdHandle.OpenPinned(path);
+        return new BpfMap(Path.GetFileName(path), h.Fd, h);
+    }
+
+    public void Update<TKey, TValue>(in TKey key, in TValue value, ulong flags = Interop.BpfAny)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        fixed (TKey* k = &key)
+        fixed (TValue* v = &value)
+            BpfException.CheckFd(Interop.bpf_map_update_elem(Fd, k, v, flags), $"update {Name}");
+        GC.KeepAlive(_owner);
+    }
+
+    public bool TryLookup<TKey, TValue>(in TKey key, out TValue value)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        value = default;
+        fixed (TKey* k = &key)
+        fixed (TValue* v = &value)
+        {
+            int rc = Interop.bpf_map_lookup_elem(Fd, k, v);
+            GC.KeepAlive(_owner);
+            if (rc == 0)
+                return true;
+            int errno = Marshal.GetLastPInvokeError();
+            return errno == 2 /* ENOENT */ ? false : throw new BpfException($"lookup {Name}", errno);
+        }
+    }
+
+    public TValue Lookup<TKey, TValue>(in TKey key)
+        where TKey : unmanaged
+        where TValue : unmanaged =>
+        TryLookup<TKey, TValue>(key, out var v) ? v : throw new BpfException($"lookup {Name}", 2);
+
+    public bool Delete<TKey>(in TKey key)
+        where TKey : unmanaged
+    {
+        fixed (TKey* k = &key)
+        {
+            int rc = Interop.bpf_map_delete_elem(Fd, k);
+            GC.KeepAlive(_owner);
+            if (rc == 0)
+                return true;
+            int errno = Marshal.GetLastPInvokeError();
+            return errno == 2 ? false : throw new BpfException($"delete from {Name}", errno);
+        }
+    }
+
+    /// <summary>Writes many elements with BPF_MAP_UPDATE_BATCH, in chunks that keep the kernel's copies small.</summary>
+    public void UpdateBatch<TKey, TValue>(ReadOnlySpan<TKey> keys, ReadOnlySpan<TValue> values)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        if (keys.Length != values.Length)
+            throw new ArgumentException("keys and values differ in length");
+        const int Chunk = 16384;
+        var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
+        for (int i = 0; i < keys.Length; i += Chunk)
+        {
+            int n = Math.Min(Chunk, keys.Length - i);
+            fixed (TKey* k = keys.Slice(i, n))
+            fixed (TValue* v = values.Slice(i, n))
+            {
+                uint count = (uint)n;
+                BpfException.CheckFd(Interop.bpf_map_update_batch(Fd, k, v, ref count, opts), $"update {Name} ({n} elements)");
+            }
+        }
+        GC.KeepAlive(_owner);
+    }
+
+    /// <summary>Raw batch write for values whose size is only known at run time (fw_bitmaps rows).</summary>
+    public void UpdateBatchRaw(ReadOnlySpan<uint> keys, ReadOnlySpan<byte> values, int valueSize)
+    {
+        const int Chunk = 4096;
+        var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
+        for (int i = 0; i < keys.Length; i += Chunk)
+        {
+            int n = Math.Min(Chunk, keys.Length - i);
+            fixed (uint* k = keys.Slice(i, n))
+            fixed (byte* v = values.Slice(i * valueSize, n * valueSize))
+            {
+                uint count = (uint)n;
+                BpfException.CheckFd(Interop.bpf_map_update_batch(Fd, k, v, ref count, opts), $"update {Name} ({n} elements)");
+            }
+        }
+        GC.KeepAlive(_owner);
+    }
+
+    /// <summary>Reads one element of a per-CPU map: one value per possible CPU.</summary>
+    public TValue[] LookupPerCpu<TKey, TValue>(in TKey key)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        int cpus = PossibleCpus;
+        int stride = (sizeof(TValue) + 7) & ~7;
+        var raw = new byte[stride * cpus];
+        fixed (TKey* k = &key)
+        fixed (byte* v = raw)
+        {
+            BpfException.CheckFd(Interop.bpf_map_lookup_elem(Fd, k, v), $"lookup {Name}");
+            var result = new TValue[cpus];
+            for (int c = 0; c < cpus; c++)
+                result[c] = Unsafe.ReadUnaligned<TValue>(v + c * stride);
+            GC.KeepAlive(_owner);
+            return result;
+        }
+    }
+}

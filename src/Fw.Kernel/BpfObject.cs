@@ -1,0 +1,127 @@
+using System.Runtime.InteropServices;
+
+namespace Fw.Kernel;
+
+/// <summary>
+/// A BPF ELF object through libbpf: open, size its maps, share maps with other objects, load, then
+/// reach its maps and programs by name. Disposing it closes every fd it created.
+/// </summary>
+public sealed unsafe class BpfObject : IDisposable
+{
+    private readonly BpfObjectHandle _handle;
+    private readonly Dictionary<string, BpfMap> _maps = [];
+
+    private BpfObject(BpfObjectHandle handle, string path)
+    {
+        _handle = handle;
+        Path = path;
+    }
+
+    public string Path { get; }
+    public SafeHandle Handle => _handle;
+    public bool Loaded { get; private set; }
+
+    public static BpfObject Open(string path) => new(BpfObjectHandle.Open(path), path);
+
+    public void SetMaxEntries(string map, int entries) =>
+        BpfException.Check(Interop.bpf_map__set_max_entries(FindMap(map), (uint)entries), $"size {map}");
+
+    public void SetValueSize(string map, int size) =>
+        BpfException.Check(Interop.bpf_map__set_value_size(FindMap(map), (uint)size), $"size {map} values");
+
+    /// <summary>Use an existing map (by fd) instead of creating this object's own.</summary>
+    public void ReuseMap(string map, BpfMap existing) =>
+        BpfException.Check(Interop.bpf_map__reuse_fd(FindMap(map), existing.Fd), $"share {map}");
+
+    /// <summary>Sets a <c>const volatile</c> global before load, located through the object's BTF.</summary>
+    public void SetGlobal<T>(string name, T value, string section = ".rodata")
+        where T : unmanaged
+    {
+        if (Loaded)
+            throw new InvalidOperationException($"set {name}: {Path} is already loaded");
+        byte* data = (byte*)Interop.bpf_map__initial_value(FindMap(section), out nuint size);
+        if (data == null)
+            throw new BpfException($"read {section} of {Path}", 22);
+        if (!SectionLayout(section).TryGetValue(name, out var at) || at.Size != sizeof(T) || at.Offset + at.Size > size)
+            throw new BpfException($"set {name}: no {sizeof(T)}-byte global of that name in {section} of {Path}", 22);
+        *(T*)(data + at.Offset) = value;
+    }
+
+    public void Load()
+    {
+        LibbpfLog.Clear();
+        BpfException.Check(Interop.bpf_object__load(_handle.DangerousGetHandle()), $"load {System.IO.Path.GetFileName(Path)}");
+        Loaded = true;
+    }
+
+    public BpfMap Map(string name)
+    {
+        if (_maps.TryGetValue(name, out var m))
+            return m;
+        return _maps[name] = new BpfMap(name, Interop.bpf_map__fd(FindMap(name)), _handle);
+    }
+
+    /// <summary>The fd of a loaded program (owned by this object).</summary>
+    public int ProgramFd(string name)
+    {
+        nint prog = Interop.bpf_object__find_program_by_name(_handle.DangerousGetHandle(), name);
+        if (prog == 0)
+            throw new BpfException($"find program {name} in {Path}", 2);
+        return BpfException.Check(Interop.bpf_program__fd(prog), $"program {name} of {Path}");
+    }
+
+    internal nint ProgramPtr(string name)
+    {
+        nint prog = Interop.bpf_object__find_program_by_name(_handle.DangerousGetHandle(), name);
+        return prog != 0 ? prog : throw new BpfException($"find program {name} in {Path}", 2);
+    }
+
+    private nint FindMap(string name)
+    {
+        nint map = Interop.bpf_object__find_map_by_name(_handle.DangerousGetHandle(), name);
+        return map != 0 ? map : throw new BpfException($"find map {name} in {Path}", 2);
+    }
+
+    private Dictionary<string, (uint Offset, uint Size)> SectionLayout(string section)
+    {
+        nint btf = Interop.bpf_object__btf(_handle.DangerousGetHandle());
+        if (btf == 0)
+            throw new BpfException($"read the BTF of {Path}", 22);
+        int id = Interop.btf__find_by_name_kind(btf, section, Interop.BtfKindDatasec);
+        if (id < 0)
+            throw new BpfException($"find {section} in the BTF of {Path}", -id);
+        var sec = Interop.btf__type_by_id(btf, (uint)id);
+        var infos = (Interop.BtfVarSecinfo*)(sec + 1);
+        var result = new Dictionary<string, (uint, uint)>();
+        for (int i = 0; i < sec->Vlen; i++)
+        {
+            var v = Interop.btf__type_by_id(btf, infos[i].Type);
+            string name = Marshal.PtrToStringUTF8((nint)Interop.btf__name_by_offset(btf, v->NameOff)) ?? "";
+            result[name] = (infos[i].Offset, infos[i].Size);
+        }
+        return result;
+    }
+
+    /// <summary>Runs a frame through a program fd with BPF_PROG_TEST_RUN.</summary>
+    public static TestRunResult TestRun(int progFd, ReadOnlySpan<byte> frame, int repeat = 1)
+    {
+        var outBuf = new byte[Math.Max(frame.Length, 64) + 256];
+        fixed (byte* din = frame)
+        fixed (byte* dout = outBuf)
+        {
+            var opts = new Interop.TestRunOpts
+            {
+                Sz = (nuint)sizeof(Interop.TestRunOpts),
+                DataIn = din,
+                DataSizeIn = (uint)frame.Length,
+                DataOut = dout,
+                DataSizeOut = (uint)outBuf.Length,
+                Repeat = repeat,
+            };
+            BpfException.CheckFd(Interop.bpf_prog_test_run_opts(progFd, ref opts), "run a program (BPF_PROG_TEST_RUN)");
+            return new TestRunResult((XdpAction)opts.Retval, opts.Duration);
+        }
+    }
+
+    public void Dispose() => _handle.Dispose();
+}

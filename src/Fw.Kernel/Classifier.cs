@@ -1,0 +1,200 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Fw.Compiler;
+using Fw.Rules;
+
+namespace Fw.Kernel;
+
+public sealed class ClassifierOptions
+{
+    /// <summary>fw_stats to share (the dispatcher's, across generations); null: the object makes its own.</summary>
+    public BpfMap? Stats { get; init; }
+
+    /// <summary>fw_stats slot of each rule, by index; null: FW_STAT_RULE_BASE + index.</summary>
+    public IReadOnlyList<uint>? StatSlots { get; init; }
+
+    /// <summary>Record each verdict in fw_trace_out (fwctl test and the kernel tests); off for live traffic.</summary>
+    public bool Trace { get; init; }
+
+    /// <summary>Interface name to ifindex for redirect targets; default if_nametoindex.</summary>
+    public Func<string, int>? ResolveInterface { get; init; }
+
+    /// <summary>The classifier object; default bpf/fw.bpf.o beside the binaries.</summary>
+    public string? ObjectPath { get; init; }
+}
+
+/// <summary>The result of one BPF_PROG_TEST_RUN.</summary>
+public readonly record struct TestRunResult(XdpAction Verdict, uint DurationNs);
+
+/// <summary>
+/// One generation of the ruleset in the kernel: a freshly loaded fw_classify program with its own
+/// maps, sized for and filled from one <see cref="MapImage"/>. Nothing here is shared with another
+/// generation except fw_stats, so a packet is always classified wholly by one image.
+/// </summary>
+public sealed unsafe class Classifier : IDisposable
+{
+    public const string ProgramName = "fw_classify";
+
+    private readonly BpfObject _obj;
+
+    private Classifier(BpfObject obj, MapImage image)
+    {
+        _obj = obj;
+        Image = image;
+        ProgramFd = obj.ProgramFd(ProgramName);
+    }
+
+    public MapImage Image { get; }
+    public int ProgramFd { get; }
+    public BpfObject Object => _obj;
+
+    public static string DefaultObjectPath(string name = "fw.bpf.o") => Path.Combine(AppContext.BaseDirectory, "bpf", name);
+
+    public BpfMap Map(string name) => _obj.Map(name);
+
+    public static Classifier Load(MapImage image, ClassifierOptions? options = null)
+    {
+        options ??= new ClassifierOptions();
+        var resolve = options.ResolveInterface ?? ResolveInterface;
+        // Resolve what can fail outside the kernel first: nothing is loaded for a ruleset that cannot work.
+        var ifindexes = image.Rules.Select(r => r.Action == RuleAction.Redirect ? resolve(r.RedirectTo!) : 0).ToArray();
+        var slots = options.StatSlots ?? Enumerable.Range(0, image.Rules.Count).Select(i => (uint)FwStatSlot.RuleBase + (uint)i).ToArray();
+        if (slots.Count != image.Rules.Count)
+            throw new ArgumentException("one stat slot per rule");
+
+        var obj = BpfObject.Open(options.ObjectPath ?? DefaultObjectPath());
+        try
+        {
+            obj.SetGlobal("fw_default_action", (uint)image.Default);
+            obj.SetGlobal("fw_malformed_action", (uint)image.Malformed);
+            obj.SetGlobal("fw_non_ip_action", (uint)image.NonIp);
+            obj.SetGlobal("fw_words", (uint)image.Words);
+            obj.SetGlobal("fw_fields", (uint)image.Fields);
+            obj.SetGlobal("fw_trace", options.Trace ? 1u : 0u);
+            // An empty map cannot be created: unused maps keep one (unused) slot.
+            obj.SetMaxEntries("fw_rules", Math.Max(1, image.Rules.Count));
+            obj.SetMaxEntries("fw_rule_names", Math.Max(1, image.Rules.Count));
+            obj.SetMaxEntries("fw_bitmaps", Math.Max(1, image.ClassCount));
+            obj.SetValueSize("fw_bitmaps", 8 * (1 + image.Words));
+            obj.SetMaxEntries("fw_src4", Math.Max(1, image.Src4?.Length ?? 0));
+            obj.SetMaxEntries("fw_src6", Math.Max(1, image.Src6?.Length ?? 0));
+            obj.SetMaxEntries("fw_dst4", Math.Max(1, image.Dst4?.Length ?? 0));
+            obj.SetMaxEntries("fw_dst6", Math.Max(1, image.Dst6?.Length ?? 0));
+            if (options.Stats is { } stats)
+                obj.ReuseMap("fw_stats", stats);
+            obj.Load();
+
+            var c = new Classifier(obj, image);
+            c.Fill(ifindexes, slots);
+            return c;
+        }
+        catch
+        {
+            obj.Dispose();
+            throw;
+        }
+    }
+
+    public static int ResolveInterface(string name)
+    {
+        uint ifindex = Interop.if_nametoindex(name);
+        return ifindex != 0 ? (int)ifindex : throw new BpfException($"redirect to {name}: no such interface", 19 /* ENODEV */);
+    }
+
+    private void Fill(int[] ifindexes, IReadOnlyList<uint> slots)
+    {
+        var img = Image;
+        int n = img.Rules.Count;
+        if (n > 0)
+        {
+            var keys = Enumerable.Range(0, n).Select(i => (uint)i).ToArray();
+            var rules = new FwRule[n];
+            var names = new FwRuleName[n];
+            for (int i = 0; i < n; i++)
+            {
+                rules[i] = new FwRule { Action = (uint)img.Rules[i].Action, Ifindex = (uint)ifindexes[i], StatSlot = slots[i] };
+                names[i] = FwRuleName.From(img.Rules[i].Name);
+            }
+            Map("fw_rules").UpdateBatch<uint, FwRule>(keys, rules);
+            Map("fw_rule_names").UpdateBatch<uint, FwRuleName>(keys, names);
+            foreach (int ifindex in ifindexes.Where(i => i != 0).Distinct())
+                Map("fw_tx").Update((uint)ifindex, (uint)ifindex);
+        }
+        if (img.ClassCount > 0)
+        {
+            var keys = Enumerable.Range(0, img.ClassCount).Select(i => (uint)i).ToArray();
+            Map("fw_bitmaps").UpdateBatchRaw(keys, MemoryMarshal.AsBytes(img.Bitmaps.AsSpan()), 8 * (1 + img.Words));
+        }
+        FillArray("fw_proto", img.Proto);
+        FillArray("fw_sport", img.Sport);
+        FillArray("fw_dport", img.Dport);
+        FillArray("fw_tcp_flags", img.TcpFlags);
+        FillArray("fw_icmp_type", img.IcmpType);
+        FillLpm4("fw_src4", img.Src4);
+        FillLpm4("fw_dst4", img.Dst4);
+        FillLpm6("fw_src6", img.Src6);
+        FillLpm6("fw_dst6", img.Dst6);
+    }
+
+    private void FillArray(string name, uint[]? classes)
+    {
+        if (classes is null)
+            return;
+        var keys = new uint[classes.Length];
+        for (int i = 0; i < keys.Length; i++)
+            keys[i] = (uint)i;
+        Map(name).UpdateBatch<uint, uint>(keys, classes);
+    }
+
+    private void FillLpm4(string name, LpmEntry[]? entries)
+    {
+        if (entries is null)
+            return;
+        var keys = new FwLpm4Key[entries.Length];
+        var values = new uint[entries.Length];
+        for (int i = 0; i < entries.Length; i++)
+        {
+            keys[i].PrefixLen = entries[i].Length;
+            fixed (byte* a = keys[i].Addr)
+                BinaryPrimitives.WriteUInt32BigEndian(new Span<byte>(a, 4), (uint)(entries[i].Bits >> 96));
+            values[i] = entries[i].Class;
+        }
+        Map(name).UpdateBatch<FwLpm4Key, uint>(keys, values);
+    }
+
+    private void FillLpm6(string name, LpmEntry[]? entries)
+    {
+        if (entries is null)
+            return;
+        var keys = new FwLpm6Key[entries.Length];
+        var values = new uint[entries.Length];
+        for (int i = 0; i < entries.Length; i++)
+        {
+            keys[i].PrefixLen = entries[i].Length;
+            fixed (byte* a = keys[i].Addr)
+                BinaryPrimitives.WriteUInt128BigEndian(new Span<byte>(a, 16), entries[i].Bits);
+            values[i] = entries[i].Class;
+        }
+        Map(name).UpdateBatch<FwLpm6Key, uint>(keys, values);
+    }
+
+    /// <summary>Runs one frame through the program (BPF_PROG_TEST_RUN); repeat for timing.</summary>
+    public TestRunResult TestRun(ReadOnlySpan<byte> frame, int repeat = 1) => BpfObject.TestRun(ProgramFd, frame, repeat);
+
+    /// <summary>The last traced verdict (needs <see cref="ClassifierOptions.Trace"/>).</summary>
+    public FwTrace ReadTrace() => Map("fw_trace_out").Lookup<uint, FwTrace>(0);
+
+    /// <summary>A fw_stats slot summed over CPUs.</summary>
+    public FwCounter ReadCounter(uint slot)
+    {
+        var total = default(FwCounter);
+        foreach (var c in Map("fw_stats").LookupPerCpu<uint, FwCounter>(slot))
+        {
+            total.Packets += c.Packets;
+            total.Bytes += c.Bytes;
+        }
+        return total;
+    }
+
+    public void Dispose() => _obj.Dispose();
+}

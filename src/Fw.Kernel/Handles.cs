@@ -1,0 +1,66 @@
+using System.Runtime.InteropServices;
+
+namespace Fw.Kernel;
+
+/// <summary>An owned file descriptor of a BPF object (map, program, link), closed on dispose.</summary>
+public sealed class FdHandle : SafeHandle
+{
+    public FdHandle(int fd)
+        : base(-1, ownsHandle: true) => SetHandle(fd);
+
+    public override bool IsInvalid => handle < 0;
+
+    public int Fd => (int)handle;
+
+    /// <summary>Opens a pinned object under bpffs.</summary>
+    public static FdHandle OpenPinned(string path) =>
+        new(BpfException.CheckFd(Interop.bpf_obj_get(path), $"open pinned {path}"));
+
+    public void Pin(string path) => BpfException.CheckFd(Interop.bpf_obj_pin(Fd, path), $"pin {path}");
+
+    protected override bool ReleaseHandle() => Interop.close((int)handle) == 0;
+}
+
+/// <summary>A libbpf bpf_object: the parsed ELF and, after load, its maps and programs.</summary>
+public sealed class BpfObjectHandle : SafeHandle
+{
+    public BpfObjectHandle(nint obj)
+        : base(0, ownsHandle: true) => SetHandle(obj);
+
+    public override bool IsInvalid => handle == 0;
+
+    public static BpfObjectHandle Open(string path)
+    {
+        LibbpfLog.Install();
+        if (!File.Exists(path))
+            throw new BpfException($"open {path}", 2 /* ENOENT */);
+        return new BpfObjectHandle(BpfException.CheckPtr(Interop.bpf_object__open_file(path, 0), $"open {path}"));
+    }
+
+    public nint Ptr => handle;
+
+    protected override bool ReleaseHandle()
+    {
+        Interop.bpf_object__close(handle);
+        return true;
+    }
+}
+
+/// <summary>A libbpf bpf_link. Disposing it detaches, unless the link was pinned (bpffs keeps it).</summary>
+public sealed class LinkHandle : SafeHandle
+{
+    public LinkHandle(nint link)
+        : base(0, ownsHandle: true) => SetHandle(link);
+
+    public override bool IsInvalid => handle == 0;
+
+    public int Fd => Interop.bpf_link__fd(handle);
+
+    public void Pin(string path) => BpfException.Check(Interop.bpf_link__pin(handle, path), $"pin link {path}");
+
+    protected override bool ReleaseHandle()
+    {
+        Interop.bpf_link__destroy(handle);
+        return true;
+    }
+}

@@ -1,0 +1,103 @@
+using System.Runtime.InteropServices;
+
+namespace Fw.Kernel;
+
+// C# mirrors of bpf/fw_common.h. A test reads the BTF of the built object and proves that every
+// size and offset here equals the C one.
+
+public enum FwStatSlot : uint
+{
+    Pass = 0,
+    Drop = 1,
+    Redirect = 2,
+    Default = 3,
+    Malformed = 4,
+    NonIp = 5,
+    NoRuleset = 6,
+    RedirectErr = 7,
+    RuleBase = 8,
+}
+
+public enum FwReason : uint
+{
+    Rule = 0,
+    Default = 1,
+    Malformed = 2,
+    NonIp = 3,
+    NoRuleset = 4,
+}
+
+public static class FwConst
+{
+    public const int StatSlots = (int)FwStatSlot.RuleBase + 2 * Compiler.FwLimits.MaxRules;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct FwCounter
+{
+    public ulong Packets;
+    public ulong Bytes;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct FwRule
+{
+    public uint Action;
+    public uint Ifindex;
+    public uint StatSlot;
+    public uint Pad;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct FwLpm4Key
+{
+    public uint PrefixLen;
+    public fixed byte Addr[4];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct FwLpm6Key
+{
+    public uint PrefixLen;
+    public fixed byte Addr[16];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct FwRuleName
+{
+    public fixed byte Name[Compiler.FwLimits.MaxName];
+
+    public static FwRuleName From(string name)
+    {
+        var v = default(FwRuleName);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(name);
+        var dst = new Span<byte>(v.Name, Compiler.FwLimits.MaxName - 1);
+        bytes.AsSpan(0, Math.Min(bytes.Length, dst.Length)).CopyTo(dst);
+        return v;
+    }
+
+    public override string ToString()
+    {
+        fixed (byte* p = Name)
+            return Marshal.PtrToStringUTF8((nint)p) ?? "";
+    }
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct FwTrace
+{
+    public uint Verdict;
+    public uint Reason;
+    public uint Rule;
+    public uint Seq;
+}
+
+/// <summary>XDP return codes.</summary>
+public enum XdpAction : uint
+{
+    Aborted = 0,
+    Drop = 1,
+    Pass = 2,
+    Tx = 3,
+    Redirect = 4,
+}

@@ -1,0 +1,178 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Fw.Rules;
+
+// The parsed, validated form of rules.yaml: the rules contract as data. Every
+// consumer (the compiler, the reference evaluator in tests, fwctl) reads this;
+// none of them parses YAML again.
+
+public enum RuleAction : byte
+{
+    Pass = 0,
+    Drop = 1,
+    Redirect = 2,
+}
+
+/// <summary>A place in a rules file: 1-based line and column, as diagnostics print them.</summary>
+public readonly record struct SourcePos(string File, int Line, int Column)
+{
+    public override string ToString() => $"{File}:{Line}:{Column}";
+}
+
+public enum IpFamily : byte
+{
+    V4 = 4,
+    V6 = 6,
+}
+
+/// <summary>
+/// An IPv4 or IPv6 prefix. <see cref="Bits"/> holds the address left-aligned in 128 bits for both
+/// families (an IPv4 address occupies the top 32 bits), so ordering and containment are family-uniform.
+/// Host bits below <see cref="Length"/> are always zero.
+/// </summary>
+public readonly record struct IpPrefix(IpFamily Family, UInt128 Bits, byte Length) : IComparable<IpPrefix>
+{
+    public int MaxLength => Family == IpFamily.V4 ? 32 : 128;
+
+    public static UInt128 MaskOf(int length) => length == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - length);
+
+    public static IpPrefix Create(IpFamily family, UInt128 bits, int length) =>
+        new(family, bits & MaskOf(length), (byte)length);
+
+    /// <summary>The address in its family's width (IPv4: the low 32 bits of the result).</summary>
+    public UInt128 Address => Family == IpFamily.V4 ? Bits >> 96 : Bits;
+
+    public bool Contains(IpPrefix other) =>
+        other.Family == Family && other.Length >= Length && (other.Bits & MaskOf(Length)) == Bits;
+
+    public int CompareTo(IpPrefix other)
+    {
+        int c = Family.CompareTo(other.Family);
+        if (c != 0)
+            return c;
+        c = Bits.CompareTo(other.Bits);
+        return c != 0 ? c : Length.CompareTo(other.Length);
+    }
+
+    public IPAddress ToIPAddress()
+    {
+        Span<byte> b = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(b, Bits);
+        return new IPAddress(Family == IpFamily.V4 ? b[..4] : b);
+    }
+
+    public override string ToString() => $"{ToIPAddress()}/{Length}";
+
+    public static IpPrefix FromAddress(IPAddress address)
+    {
+        Span<byte> b = stackalloc byte[16];
+        b.Clear();
+        address.TryWriteBytes(b, out int n);
+        var family = address.AddressFamily == AddressFamily.InterNetwork ? IpFamily.V4 : IpFamily.V6;
+        return new IpPrefix(family, System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(b), (byte)(n * 8));
+    }
+}
+
+/// <summary>An inclusive port range; a single port has Low == High.</summary>
+public readonly record struct PortRange(ushort Low, ushort High)
+{
+    public bool Contains(int port) => port >= Low && port <= High;
+
+    public override string ToString() => Low == High ? $"{Low}" : $"{Low}-{High}";
+}
+
+/// <summary>tcp_flags: packet matches when (flags &amp; Mask) == Value. Bit order as in the TCP header byte 13.</summary>
+public readonly record struct TcpFlagsMatch(byte Mask, byte Value)
+{
+    public const byte Fin = 0x01, Syn = 0x02, Rst = 0x04, Psh = 0x08, Ack = 0x10, Urg = 0x20, Ece = 0x40, Cwr = 0x80;
+
+    public static readonly IReadOnlyList<(string Name, byte Bit)> Names =
+    [
+        ("fin", Fin), ("syn", Syn), ("rst", Rst), ("psh", Psh),
+        ("ack", Ack), ("urg", Urg), ("ece", Ece), ("cwr", Cwr),
+    ];
+
+    public override string ToString()
+    {
+        byte mask = Mask, value = Value;
+        return string.Join(",", Names.Where(n => (mask & n.Bit) != 0).Select(n => ((value & n.Bit) != 0 ? "" : "!") + n.Name));
+    }
+}
+
+/// <summary>A named prefix set (inline list or file), referenced from rules as "@name".</summary>
+public sealed class PrefixSet
+{
+    public required string Name { get; init; }
+    public required IReadOnlyList<IpPrefix> Prefixes { get; init; }
+    public required SourcePos Pos { get; init; }
+    /// <summary>The set's file, resolved against the rules file's folder; null for an inline list.</summary>
+    public string? File { get; init; }
+}
+
+/// <summary>
+/// src or dst: the prefixes written in the rule plus the sets it names. The rule matches an address
+/// when any listed prefix, or any prefix of any named set, contains it. Sets are shared, not copied.
+/// </summary>
+public sealed class AddressMatch
+{
+    public required IReadOnlyList<IpPrefix> Prefixes { get; init; }
+    public required IReadOnlyList<PrefixSet> Sets { get; init; }
+
+    /// <summary>Every prefix the field names, sets included (a set's prefixes may repeat across sets).</summary>
+    public IEnumerable<IpPrefix> AllPrefixes() => Prefixes.Concat(Sets.SelectMany(s => s.Prefixes));
+
+    public int PrefixCount => Prefixes.Count + Sets.Sum(s => s.Prefixes.Count);
+}
+
+public sealed class Rule
+{
+    /// <summary>0-based position in the rules list: the first match is the lowest index.</summary>
+    public required int Index { get; init; }
+    /// <summary>The rule's name, or "rule-N" with N = Index + 1.</summary>
+    public required string Name { get; init; }
+    public required SourcePos Pos { get; init; }
+
+    // A null field is absent and matches anything.
+    public AddressMatch? Src { get; init; }
+    public AddressMatch? Dst { get; init; }
+    /// <summary>IP protocol numbers (tcp = 6, udp = 17, icmp = 1, icmpv6 = 58).</summary>
+    public IReadOnlyList<byte>? Proto { get; init; }
+    public IReadOnlyList<PortRange>? Sport { get; init; }
+    public IReadOnlyList<PortRange>? Dport { get; init; }
+    public TcpFlagsMatch? TcpFlags { get; init; }
+    public IReadOnlyList<byte>? IcmpType { get; init; }
+
+    public required RuleAction Action { get; init; }
+    /// <summary>The interface for redirect; null otherwise.</summary>
+    public string? To { get; init; }
+
+    /// <summary>Where each key of the rule stands ("src", "dport", ...), for diagnostics after parsing.</summary>
+    public IReadOnlyDictionary<string, SourcePos> KeyPos { get; init; } = new Dictionary<string, SourcePos>();
+
+    public SourcePos PosOf(string key) => KeyPos.TryGetValue(key, out var p) ? p : Pos;
+}
+
+public sealed class Ruleset
+{
+    public const byte ProtoIcmp = 1, ProtoTcp = 6, ProtoUdp = 17, ProtoIcmpV6 = 58;
+
+    /// <summary>The rules file this was read from (as given), for diagnostics.</summary>
+    public required string File { get; init; }
+    public RuleAction Default { get; init; } = RuleAction.Pass;
+    public RuleAction Malformed { get; init; } = RuleAction.Drop;
+    public RuleAction NonIp { get; init; } = RuleAction.Pass;
+    public IReadOnlyList<string> Interfaces { get; init; } = [];
+    public IReadOnlyDictionary<string, PrefixSet> Sets { get; init; } = new Dictionary<string, PrefixSet>();
+    public IReadOnlyList<Rule> Rules { get; init; } = [];
+
+    /// <summary>Where each top-level key stands ("default", "rules", ...), for diagnostics after parsing.</summary>
+    public IReadOnlyDictionary<string, SourcePos> KeyPos { get; init; } = new Dictionary<string, SourcePos>();
+
+    public SourcePos PosOf(string key) => KeyPos.TryGetValue(key, out var p) ? p : new SourcePos(File, 1, 1);
+
+    /// <summary>Distinct prefixes across sets and rules' own lists (what the bound of the contract counts).</summary>
+    public long PrefixCount =>
+        Sets.Values.Sum(s => (long)s.Prefixes.Count)
+        + Rules.Sum(r => (long)(r.Src?.Prefixes.Count ?? 0) + (r.Dst?.Prefixes.Count ?? 0));
+}

@@ -1,0 +1,167 @@
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+
+namespace Fw.Rules;
+
+internal enum NodeKind
+{
+    Scalar,
+    Sequence,
+    Mapping,
+    Alias,
+}
+
+/// <summary>A scalar as written: its text, where it stands, and whether it was quoted.</summary>
+internal readonly record struct ScalarNode(string Value, bool Quoted, SourcePos Pos, int Length, bool Exact)
+{
+    /// <summary>An empty value: nothing after the colon, "~" or "null" unquoted.</summary>
+    public bool IsNull => !Quoted && Value is "" or "~" or "null" or "Null" or "NULL";
+
+    /// <summary>
+    /// Where character <paramref name="offset"/> of the value stands; the scalar's start when the text on
+    /// the page differs from the value (escapes, folded lines).
+    /// </summary>
+    public SourcePos At(int offset) =>
+        Exact ? Pos with { Column = Pos.Column + (Quoted ? 1 : 0) + offset } : Pos;
+
+    public string Describe() => IsNull ? "an empty value" : $"'{Value}'";
+}
+
+/// <summary>
+/// Walks YamlDotNet's event stream (the low-level parser: no representation model, so no alias expansion
+/// and no dictionaries that throw on duplicate keys) one node at a time, with every position kept.
+/// Anchors and aliases are refused: a "billion laughs" file is an error, never a hang. Nesting deeper than
+/// <see cref="MaxDepth"/> stops the read (nothing in a rules file nests past 4).
+/// YamlException escapes from every method; the caller reports it.
+/// </summary>
+internal sealed class YamlCursor
+{
+    public const int MaxDepth = 32;
+
+    private readonly IParser parser;
+    private readonly DiagnosticBag diagnostics;
+    private readonly string file;
+    private int depth;
+
+    public YamlCursor(string text, string file, DiagnosticBag diagnostics)
+    {
+        parser = new Parser(new StringReader(text));
+        this.file = file;
+        this.diagnostics = diagnostics;
+        Next();
+    }
+
+    public ParsingEvent Current => parser.Current!;
+
+    public SourcePos PosOf(Mark m) => new(file, (int)m.Line, (int)m.Column);
+
+    public SourcePos Pos => PosOf(Current.Start);
+
+    /// <summary>How many characters the current event covers on its first line (at least 1).</summary>
+    public int Length => Current.Start.Line == Current.End.Line ? (int)Math.Max(1, Current.End.Column - Current.Start.Column) : 1;
+
+    public bool AtEnd => Current is MappingEnd or SequenceEnd;
+
+    public NodeKind Kind => Current switch
+    {
+        Scalar => NodeKind.Scalar,
+        SequenceStart => NodeKind.Sequence,
+        MappingStart => NodeKind.Mapping,
+        AnchorAlias => NodeKind.Alias,
+        _ => throw new InvalidOperationException($"not at a node: {Current}"),
+    };
+
+    /// <summary>What the current node is, for "expected X, found Y".</summary>
+    public string Describe() => Current switch
+    {
+        Scalar s => ToScalar(s).Describe(),
+        SequenceStart => "a list",
+        MappingStart => "a mapping",
+        AnchorAlias => "an alias",
+        _ => "nothing",
+    };
+
+    public void Next()
+    {
+        bool more;
+        try
+        {
+            more = parser.MoveNext();
+        }
+        catch (Exception failure) when (failure is not YamlException)
+        {
+            // YamlDotNet fails on some broken input with a bare InvalidOperationException (no position):
+            // report it after the last event that parsed.
+            var at = parser.Current?.End ?? Mark.Empty;
+            throw new YamlException(at, at, "the YAML parser gave up after this point (an unclosed bracket or quote?)", failure);
+        }
+        if (!more)
+            throw new InvalidOperationException("read past the end of the YAML stream");
+        var e = parser.Current!;
+        switch (e)
+        {
+            case MappingStart or SequenceStart:
+                if (++depth > MaxDepth)
+                    throw new YamlException(e.Start, e.End, $"nesting deeper than {MaxDepth} levels");
+                break;
+            case MappingEnd or SequenceEnd:
+                depth--;
+                break;
+            case AnchorAlias a:
+                diagnostics.Error(PosOf(a.Start), $"YAML aliases are not supported (*{a.Value})", LengthOf(a));
+                break;
+        }
+        if (e is NodeEvent n)
+        {
+            if (!n.Anchor.IsEmpty)
+                diagnostics.Error(PosOf(n.Start), $"YAML anchors are not supported (&{n.Anchor})", n.Anchor.Value.Length + 1);
+            if (!n.Tag.IsEmpty && !n.Tag.IsNonSpecific && !n.Tag.Value.StartsWith("tag:yaml.org,2002:", StringComparison.Ordinal))
+            {
+                string hint = e is Scalar { Value: "" } ? $"; to write '{n.Tag.Value}' as a value, quote it: \"{n.Tag.Value}\"" : "";
+                diagnostics.Error(PosOf(n.Start), $"YAML tag '{n.Tag.Value}' is not supported{hint}", n.Tag.Value.Length);
+            }
+        }
+    }
+
+    public ScalarNode ReadScalar()
+    {
+        var s = (Scalar)Current;
+        Next();
+        return ToScalar(s);
+    }
+
+    /// <summary>Consumes the current node, whatever it holds.</summary>
+    public void Skip()
+    {
+        if (Current is not (MappingStart or SequenceStart))
+        {
+            Next();
+            return;
+        }
+        int level = depth; // counts the node being skipped; its end brings depth back to level - 1
+        do
+            Next();
+        while (!(AtEnd && depth == level - 1));
+        Next();
+    }
+
+    /// <summary>Consumes a SequenceStart or MappingStart; loop while !AtEnd, then call <see cref="Leave"/>.</summary>
+    public void Enter() => Next();
+
+    public void Leave() => Next();
+
+    private ScalarNode ToScalar(Scalar s)
+    {
+        bool quoted = s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted
+            || (!s.Tag.IsEmpty && s.Tag.Value == "tag:yaml.org,2002:str");
+        bool oneLine = s.Start.Line == s.End.Line;
+        int width = oneLine ? (int)(s.End.Column - s.Start.Column) : 1;
+        bool delimited = s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted;
+        bool exact = oneLine && s.Tag.IsEmpty && width == s.Value.Length + (delimited ? 2 : 0)
+            && s.Style is ScalarStyle.Plain or ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted;
+        return new ScalarNode(s.Value, quoted, PosOf(s.Start), Math.Max(1, width), exact);
+    }
+
+    private static int LengthOf(ParsingEvent e) =>
+        e.Start.Line == e.End.Line ? (int)Math.Max(1, e.End.Column - e.Start.Column) : 1;
+}

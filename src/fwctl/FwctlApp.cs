@@ -1,0 +1,36 @@
+using System.CommandLine;
+
+namespace Fw.Cli;
+
+/// <summary>fwctl's commands. Output goes to the writers given, so tests read exactly what users see.</summary>
+public static class FwctlApp
+{
+    public const int ExitOk = 0;
+    public const int ExitFailure = 1;
+    public const int ExitUsage = 2;
+
+    internal static readonly Option<bool> JsonOption = new("--json", "-j")
+    {
+        Description = "Print JSON on stdout (errors too, as {\"error\": ...})",
+    };
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand(
+            "fwctl: control the fw XDP firewall.\n" +
+            "Exit codes: 0 ok, 1 failure, 2 usage error or invalid rules.")
+        {
+            CheckCommand.Create(stdout, stderr),
+        };
+        var parse = root.Parse(args);
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr };
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors)
+                stderr.WriteLine($"fwctl: {e.Message}");
+            stderr.WriteLine("Try 'fwctl --help'.");
+            return ExitUsage;
+        }
+        return parse.Invoke(config);
+    }
+}

@@ -1,0 +1,3 @@
+using Fw.Cli;
+
+return FwctlApp.Run(args, Console.Out, Console.Error);

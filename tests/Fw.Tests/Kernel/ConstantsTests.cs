@@ -1,0 +1,71 @@
+using System.Text.RegularExpressions;
+using Fw.Compiler;
+using Fw.Kernel;
+
+namespace Fw.Tests.Kernel;
+
+/// <summary>The C# constants equal the #defines and enum values of bpf/fw_common.h.</summary>
+public partial class ConstantsTests
+{
+    private static readonly string Header = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "bpf", "fw_common.h"));
+
+    [GeneratedRegex(@"^#define\s+(FW_\w+)\s+(\d+)", RegexOptions.Multiline)]
+    private static partial Regex Define();
+
+    [GeneratedRegex(@"^\s+(FW_\w+)\s*=\s*([^,]+),", RegexOptions.Multiline)]
+    private static partial Regex EnumValue();
+
+    private static long Value(string name)
+    {
+        foreach (Match m in Define().Matches(Header))
+        {
+            if (m.Groups[1].Value == name)
+                return long.Parse(m.Groups[2].Value);
+        }
+        foreach (Match m in EnumValue().Matches(Header))
+        {
+            if (m.Groups[1].Value != name)
+                continue;
+            string v = m.Groups[2].Value.Trim();
+            var shift = Regex.Match(v, @"^1 << (\d+)$");
+            if (shift.Success)
+                return 1L << int.Parse(shift.Groups[1].Value);
+            return long.TryParse(v, out long n) ? n : Value(v);
+        }
+        throw new KeyNotFoundException(name);
+    }
+
+    [Fact]
+    public void LimitsMatch()
+    {
+        Assert.Equal(FwLimits.MaxRules, Value("FW_MAX_RULES"));
+        Assert.Equal(FwLimits.WordBits, Value("FW_WORD_BITS"));
+        Assert.Equal(FwLimits.MaxPrefixes, Value("FW_MAX_PREFIXES"));
+        Assert.Equal(FwLimits.MaxClasses, Value("FW_MAX_CLASSES"));
+        Assert.Equal(FwLimits.MaxName, Value("FW_MAX_NAME"));
+        Assert.Equal(FwLimits.PortAbsent, Value("FW_PORT_ABSENT"));
+        Assert.Equal(FwLimits.ByteAbsent, Value("FW_BYTE_ABSENT"));
+    }
+
+    [Fact]
+    public void EnumsMatch()
+    {
+        foreach (var slot in Enum.GetValues<FwStatSlot>())
+        {
+            string c = "FW_STAT_" + Regex.Replace(slot.ToString(), "(?<=[a-z])([A-Z])", "_$1").ToUpperInvariant();
+            Assert.Equal((long)slot, Value(c));
+        }
+        foreach (var reason in Enum.GetValues<FwReason>())
+        {
+            string c = "FW_REASON_" + Regex.Replace(reason.ToString(), "(?<=[a-z])([A-Z])", "_$1").ToUpperInvariant();
+            Assert.Equal((long)reason, Value(c));
+        }
+        foreach (var field in Enum.GetValues<FieldMask>().Where(f => f != FieldMask.None))
+        {
+            string c = "FW_FIELD_" + Regex.Replace(field.ToString(), "(?<=[a-z])([A-Z])", "_$1").ToUpperInvariant();
+            Assert.Equal((long)field, Value(c));
+        }
+        Assert.Equal((long)Fw.Rules.RuleAction.Redirect, Value("FW_ACTION_REDIRECT"));
+        Assert.Equal((long)Fw.Rules.RuleAction.Drop, Value("FW_ACTION_DROP"));
+    }
+}

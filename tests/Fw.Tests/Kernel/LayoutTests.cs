@@ -1,0 +1,34 @@
+using System.Runtime.InteropServices;
+using Fw.Kernel;
+
+namespace Fw.Tests.Kernel;
+
+/// <summary>Every C# mirror of a shared struct has the size and field offsets of bpf/fw_common.h.</summary>
+public class LayoutTests
+{
+    // C struct -> (C# type, C member name -> C# field name)
+    public static TheoryData<string, Type, string[]> Mirrors => new()
+    {
+        { "fw_counter", typeof(FwCounter), ["packets:Packets", "bytes:Bytes"] },
+        { "fw_rule", typeof(FwRule), ["action:Action", "ifindex:Ifindex", "stat_slot:StatSlot", "pad:Pad"] },
+        { "fw_lpm4_key", typeof(FwLpm4Key), ["prefixlen:PrefixLen", "addr:Addr"] },
+        { "fw_lpm6_key", typeof(FwLpm6Key), ["prefixlen:PrefixLen", "addr:Addr"] },
+        { "fw_rule_name", typeof(FwRuleName), ["name:Name"] },
+        { "fw_trace", typeof(FwTrace), ["verdict:Verdict", "reason:Reason", "rule:Rule", "seq:Seq"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Mirrors))]
+    public void MirrorMatchesBtf(string cName, Type mirror, string[] fields)
+    {
+        var layout = BtfLayout.Read(Classifier.DefaultObjectPath(), [cName])[cName];
+        Assert.Equal(layout.Size, Marshal.SizeOf(mirror));
+        Assert.Equal(fields.Length, layout.Members.Count);
+        foreach (string pair in fields)
+        {
+            var (c, cs) = (pair.Split(':')[0], pair.Split(':')[1]);
+            var member = Assert.Single(layout.Members, m => m.Name == c);
+            Assert.Equal(member.Offset, (int)Marshal.OffsetOf(mirror, cs));
+        }
+    }
+}

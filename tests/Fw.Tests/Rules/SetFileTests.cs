@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using Fw.Rules;
+using Xunit;
+using static Fw.Tests.Rules.RulesTestKit;
+
+namespace Fw.Tests.Rules;
+
+/// <summary>Sets read from files: the format, its errors (at the set file's line:col) and its scale.</summary>
+public class SetFileTests
+{
+    private const string Rules = "sets:\n  feed: {file: feeds/drop.txt}\nrules:\n  - {src: \"@feed\", action: drop}\n";
+    // the file: value stands at 2:16
+
+    [Fact]
+    public void CommentsBlankLinesAndCrlf()
+    {
+        using var dir = new TempDir();
+        dir.Write("feeds/drop.txt", "# a feed\n\n203.0.113.0/24\n  198.51.100.7   # trailing comment\r\n\t2001:db8:bad::/48\n   \n# end");
+        var rs = ParseOk(Rules, dir.Path);
+        var set = rs.Sets["feed"];
+        Assert.Equal(["203.0.113.0/24", "198.51.100.7/32", "2001:db8:bad::/48"], set.Prefixes.Select(p => p.ToString()));
+        Assert.Equal(Path.Combine(dir.Path, "feeds/drop.txt"), set.File);
+        Assert.Same(set, rs.Rules[0].Src!.Sets[0]);
+        Assert.Equal(3, rs.PrefixCount);
+    }
+
+    [Fact]
+    public void EmptySetFileIsAnEmptySet()
+    {
+        using var dir = new TempDir();
+        dir.Write("feeds/drop.txt", "# nothing today\n");
+        var r = Parse(Rules, dir.Path);
+        Assert.True(r.Ok);
+        Assert.Empty(r.Ruleset!.Sets["feed"].Prefixes);
+    }
+
+    [Fact]
+    public void ErrorsInASetFileAreReportedInIt()
+    {
+        using var dir = new TempDir();
+        dir.Write("feeds/drop.txt", "10.0.0.0/8\n\n  10.0.0.1/33  # bad\n192.0.2.1 192.0.2.2\n10.1.2.3/8\nnonsense\n");
+        var r = Parse(Rules, dir.Path);
+        string f = Path.Combine(dir.Path, "feeds/drop.txt");
+        AssertError(r, 3, 3, "prefix length 33 is too long for IPv4", f);
+        AssertError(r, 4, 11, "one address or prefix per line", f);
+        AssertError(r, 5, 1, "host bits set in '10.1.2.3/8'; did you mean 10.0.0.0/8?", f);
+        AssertError(r, 6, 1, "'nonsense' is not an IP address or prefix", f);
+        Assert.Equal(4, r.Errors.Count());
+        Assert.DoesNotContain(r.Errors, e => e.Message.Contains("unknown set")); // the set exists, it is only broken
+    }
+
+    [Fact]
+    public void MissingSetFileIsReportedAtTheFileValue()
+    {
+        using var dir = new TempDir();
+        var r = Parse(Rules, dir.Path);
+        var e = AssertError(r, 2, 16, "cannot read set file");
+        Assert.Contains("no such file", e.Message);
+        Assert.Equal("feeds/drop.txt".Length, e.Length);
+        Assert.Single(r.Errors);
+    }
+
+    [Fact]
+    public void SetFileThatIsADirectory()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "feeds/drop.txt"));
+        AssertError(Parse(Rules, dir.Path), 2, 16, "it is a directory");
+    }
+
+    [Fact]
+    public void BinarySetFile()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "feeds"));
+        dir.WriteBytes("feeds/drop.txt", [(byte)'1', (byte)'\n', 0x1f, 0x8b, 0x08, 0x00, 0x00]);
+        AssertError(Parse(Rules, dir.Path), 2, 16, "is binary, not text (NUL byte at line 2, column 4)");
+    }
+
+    [Fact]
+    public void NonUtf8SetFile()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "feeds"));
+        dir.WriteBytes("feeds/drop.txt", [.. "10.0.0.0/8\n# caf"u8, 0xE9, (byte)'\n']);
+        AssertError(Parse(Rules, dir.Path), 2, 16, "is not UTF-8 text (invalid byte 0xE9 at line 2, column 6)");
+    }
+
+    [Fact]
+    public void Utf8CommentsAreFine()
+    {
+        using var dir = new TempDir();
+        dir.Write("feeds/drop.txt", "# Liste für café\n10.0.0.0/8 # ünïcode\n");
+        Assert.Single(ParseOk(Rules, dir.Path).Sets["feed"].Prefixes);
+    }
+
+    [Fact]
+    public void AbsoluteSetFilePath()
+    {
+        using var dir = new TempDir();
+        string f = dir.Write("abs.txt", "10.0.0.0/8\n");
+        var rs = ParseOk($"sets:\n  a: {{file: \"{f}\"}}\n", "/nonexistent");
+        Assert.Equal(f, rs.Sets["a"].File);
+    }
+
+    [Fact]
+    public void LoadResolvesSetFilesAgainstTheRulesFilesFolder()
+    {
+        using var dir = new TempDir();
+        dir.Write("feeds/drop.txt", "10.0.0.0/8\n");
+        string rules = dir.Write("rules.yaml", Rules);
+        var r = RulesLoader.Load(rules);
+        Assert.True(r.Ok, string.Join("\n", r.Diagnostics));
+        Assert.Equal(Path.Combine(dir.Path, "feeds/drop.txt"), r.Ruleset!.Sets["feed"].File);
+    }
+
+    [Fact]
+    public void ErrorsPerFileAreCapped()
+    {
+        using var dir = new TempDir();
+        dir.Write("feeds/drop.txt", string.Concat(Enumerable.Repeat("junk\n", 500)));
+        var r = Parse(Rules, dir.Path);
+        string f = Path.Combine(dir.Path, "feeds/drop.txt");
+        Assert.Equal(101, r.Errors.Count());
+        AssertError(r, 101, 1, "400 more errors in " + f + " not shown", f);
+    }
+
+    [Fact]
+    public void AMillionLinesParseQuickly()
+    {
+        using var dir = new TempDir();
+        string f = Path.Combine(dir.Path, "feeds", "drop.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(f)!);
+        using (var w = new StreamWriter(f, false, new System.Text.UTF8Encoding(false), 1 << 20))
+        {
+            w.Write("# a million entries: IPv4 /32s, IPv6 /64s and /24s, with comments\n");
+            for (int i = 0; i < 1_000_000; i++)
+            {
+                switch (i % 4)
+                {
+                    case 0:
+                        w.Write($"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}\n");
+                        break;
+                    case 1:
+                        w.Write($"2001:db8:{(i >> 16) & 0xffff:x}:{i & 0xffff:x}::/64\n");
+                        break;
+                    case 2:
+                        w.Write($"{(i >> 16) & 127 | 128}.{(i >> 8) & 255}.{i & 255}.0/24   # entry {i}\n");
+                        break;
+                    default:
+                        w.Write($"  2001:db8:ffff:{i & 0xffff:x}:{(i >> 16) & 0xffff:x}:0:0:1\n");
+                        break;
+                }
+            }
+        }
+        var sw = Stopwatch.StartNew();
+        var r = Parse(Rules, dir.Path);
+        sw.Stop();
+        Assert.True(r.Ok, string.Join("\n", r.Errors.Take(5)));
+        Assert.Equal(1_000_000, r.Ruleset!.Sets["feed"].Prefixes.Count);
+        Assert.Equal(1_000_000, r.Ruleset.PrefixCount);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"took {sw.Elapsed}");
+    }
+}
