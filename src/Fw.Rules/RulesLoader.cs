@@ -71,9 +71,9 @@ public static class RulesLoader
     private static LoadResult Run(string text, string file, string baseDirectory, DiagnosticBag d)
     {
         Ruleset? ruleset = null;
-        var reader = new RulesReader(text, file, baseDirectory, d);
         try
         {
+            var reader = new RulesReader(text, file, baseDirectory, d);
             reader.Read();
             ruleset = reader.Finish();
         }

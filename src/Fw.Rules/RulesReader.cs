@@ -164,7 +164,7 @@ internal sealed class RulesReader
             }
             if (seen.TryGetValue(s.Value, out var first))
             {
-                d.Error(s.Pos, $"interface '{s.Value}' is listed twice (first at {first})", s.Length);
+                d.Error(s.Pos, $"interface '{Clip(s.Value)}' is listed twice (first at {first})", s.Length);
                 return false;
             }
             seen[s.Value] = s.Pos;
@@ -212,18 +212,18 @@ internal sealed class RulesReader
                     if (y.Kind != NodeKind.Scalar)
                     {
                         ok = false;
-                        ExpectedFound($"set '{name}'", "an address or prefix");
+                        ExpectedFound($"set '{Clip(name)}'", "an address or prefix");
                         continue;
                     }
                     var s = y.ReadScalar();
                     if (s.IsNull)
                     {
-                        d.Error(s.Pos, $"empty element in set '{name}'", s.Length);
+                        d.Error(s.Pos, $"empty element in set '{Clip(name)}'", s.Length);
                         ok = false;
                     }
                     else if (s.Value.StartsWith('@'))
                     {
-                        d.Error(s.Pos, $"set '{name}' refers to {s.Describe()}: a set holds addresses and prefixes, not other sets", s.Length);
+                        d.Error(s.Pos, $"set '{Clip(name)}' refers to {s.Describe()}: a set holds addresses and prefixes, not other sets", s.Length);
                         ok = false;
                     }
                     else if (TryPrefix(s, out var p))
@@ -244,7 +244,7 @@ internal sealed class RulesReader
                 ScalarNode? fileNode = null;
                 bool sawFile = false;
                 var mapPos = y.Pos;
-                ReadMapping($"set '{name}'", SetFileKeys, (key, keyPos, keyLength) =>
+                ReadMapping($"set '{Clip(name)}'", SetFileKeys, (key, keyPos, keyLength) =>
                 {
                     sawFile = true;
                     if (TryScalar(key, "a file path", keyPos, keyLength, out var s))
@@ -253,12 +253,12 @@ internal sealed class RulesReader
                 if (fileNode is not ScalarNode f)
                 {
                     if (!sawFile)
-                        d.Error(mapPos, $"set '{name}' has no 'file'; expected {expected}", 1);
+                        d.Error(mapPos, $"set '{Clip(name)}' has no 'file'; expected {expected}", 1);
                     return null;
                 }
                 if (f.Value.Length == 0)
                 {
-                    d.Error(f.Pos, $"set '{name}': empty file path", f.Length);
+                    d.Error(f.Pos, $"set '{Clip(name)}': empty file path", f.Length);
                     return null;
                 }
                 string path = Path.Combine(baseDirectory, f.Value);
@@ -266,10 +266,10 @@ internal sealed class RulesReader
                 return list is null ? null : new PrefixSet { Name = name, Prefixes = list, Pos = pos, File = path };
             }
             case NodeKind.Scalar when IsNullValue():
-                d.Error(pos, $"set '{name}' has no value; expected {expected}", length);
+                d.Error(pos, $"set '{Clip(name)}' has no value; expected {expected}", length);
                 return null;
             default:
-                ExpectedFound($"set '{name}'", expected);
+                ExpectedFound($"set '{Clip(name)}'", expected);
                 return null;
         }
     }
@@ -429,7 +429,7 @@ internal sealed class RulesReader
                 }
                 if (n > 255)
                 {
-                    d.Error(s.Pos, $"protocol number {s.Value} is out of range (0-255)", s.Length);
+                    d.Error(s.Pos, $"protocol number {Clip(s.Value)} is out of range (0-255)", s.Length);
                     return false;
                 }
                 p = (byte)n;
@@ -458,12 +458,12 @@ internal sealed class RulesReader
             if (low > 65535 || high > 65535)
             {
                 string which = low > 65535 ? lowText : highText;
-                d.Error(s.Pos, $"port {which} is out of range (0-65535)", s.Length);
+                d.Error(s.Pos, $"port {Clip(which)} is out of range (0-65535)", s.Length);
                 return false;
             }
             if (low > high)
             {
-                d.Error(s.Pos, $"reversed port range '{v}' (low above high); did you mean {high}-{low}?", s.Length);
+                d.Error(s.Pos, $"reversed port range '{Clip(v)}' (low above high); did you mean {high}-{low}?", s.Length);
                 return false;
             }
             list.Add(new PortRange((ushort)low, (ushort)high));
@@ -498,7 +498,7 @@ internal sealed class RulesReader
             int k = TcpFlagsMatch.Names.ToList().FindIndex(n => n.Name == flagName);
             if (k < 0)
             {
-                d.Error(pos, $"unknown TCP flag '{flagName}'; expected fin, syn, rst, psh, ack, urg, ece or cwr", length);
+                d.Error(pos, $"unknown TCP flag '{Clip(flagName)}'; expected fin, syn, rst, psh, ack, urg, ece or cwr", length);
                 ok = false;
                 continue;
             }
@@ -506,8 +506,8 @@ internal sealed class RulesReader
             if (seen.TryGetValue(bit, out bool wasClear))
             {
                 d.Error(pos, wasClear == clear
-                    ? $"TCP flag '{flagName}' is listed twice"
-                    : $"TCP flag '{flagName}' is both set and cleared", length);
+                    ? $"TCP flag '{Clip(flagName)}' is listed twice"
+                    : $"TCP flag '{Clip(flagName)}' is both set and cleared", length);
                 ok = false;
                 continue;
             }
@@ -531,7 +531,7 @@ internal sealed class RulesReader
             }
             if (n > 255)
             {
-                d.Error(s.Pos, $"icmp_type {s.Value} is out of range (0-255)", s.Length);
+                d.Error(s.Pos, $"icmp_type {Clip(s.Value)} is out of range (0-255)", s.Length);
                 return false;
             }
             if (!list.Contains((byte)n))
@@ -559,7 +559,7 @@ internal sealed class RulesReader
                 r.Action = RuleAction.Redirect;
                 return true;
             default:
-                d.Error(s.Pos, $"unknown action '{s.Value}'", s.Length);
+                d.Error(s.Pos, $"unknown action '{Clip(s.Value)}'", s.Length);
                 return false;
         }
     }
@@ -598,7 +598,7 @@ internal sealed class RulesReader
                     }
                     else if (!brokenSets.Contains(name))
                     {
-                        d.Error(pos, $"unknown set '{name}'{Suggest(name, sets.Keys.Concat(brokenSets), "@")}", length);
+                        d.Error(pos, $"unknown set '{Clip(name)}'{Suggest(name, sets.Keys.Concat(brokenSets), "@")}", length);
                     }
                 }
             }
@@ -613,7 +613,7 @@ internal sealed class RulesReader
             if (r?.Name is not string name)
                 continue;
             if (first.TryGetValue(name, out var other))
-                d.Error(r.NamePos, $"duplicate rule name '{name}' (first used by rule {other.Index + 1} at {other.NamePos})", r.NameLength);
+                d.Error(r.NamePos, $"duplicate rule name '{Clip(name)}' (first used by rule {other.Index + 1} at {other.NamePos})", r.NameLength);
             else
                 first[name] = r;
         }
@@ -627,7 +627,7 @@ internal sealed class RulesReader
                 continue;
             var owner = rules[n - 1];
             if (owner is not null && owner.Name is null)
-                d.Error(r.NamePos, $"rule name '{name}' is the default name of rule {n} (at {owner.Pos}), which has no name", r.NameLength);
+                d.Error(r.NamePos, $"rule name '{Clip(name)}' is the default name of rule {n} (at {owner.Pos}), which has no name", r.NameLength);
         }
     }
 
@@ -654,14 +654,14 @@ internal sealed class RulesReader
             var key = y.ReadScalar();
             if (seen.TryGetValue(key.Value, out var firstPos))
             {
-                d.Error(key.Pos, $"duplicate key '{key.Value}' in {context} (first at {firstPos})", key.Length);
+                d.Error(key.Pos, $"duplicate key '{Clip(key.Value)}' in {context} (first at {firstPos})", key.Length);
                 y.Skip();
                 continue;
             }
             seen[key.Value] = key.Pos;
             if (known is not null && Array.IndexOf(known, key.Value) < 0)
             {
-                d.Error(key.Pos, $"unknown key '{key.Value}' in {context}{Suggest(key.Value, known)}", key.Length);
+                d.Error(key.Pos, $"unknown key '{Clip(key.Value)}' in {context}{Suggest(key.Value, known)}", key.Length);
                 y.Skip();
                 continue;
             }
@@ -794,10 +794,10 @@ internal sealed class RulesReader
         foreach (char c in name)
         {
             if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or ':' or '-'))
-                return $"{what} '{name}' contains {CharName(c)}; use letters, digits and _ . : -";
+                return $"{what} '{Clip(name)}' contains {CharName(c)}; use letters, digits and _ . : -";
         }
         if (name.Length > MaxNameBytes)
-            return $"{what} '{name}' is {name.Length} characters long; at most {MaxNameBytes}";
+            return $"{what} '{Clip(name)}' is {name.Length} characters long; at most {MaxNameBytes}";
         return null;
     }
 
@@ -806,17 +806,20 @@ internal sealed class RulesReader
         if (name.Length == 0)
             return "empty interface name";
         if (name is "." or "..")
-            return $"'{name}' is not an interface name";
+            return $"'{Clip(name)}' is not an interface name";
         foreach (char c in name)
         {
             if (c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c))
-                return $"interface name '{name}' contains {CharName(c)}";
+                return $"interface name '{Clip(name)}' contains {CharName(c)}";
         }
         int bytes = Encoding.UTF8.GetByteCount(name);
         if (bytes > MaxIfNameBytes)
-            return $"interface name '{name}' is {bytes} bytes long; at most {MaxIfNameBytes}";
+            return $"interface name '{Clip(name)}' is {bytes} bytes long; at most {MaxIfNameBytes}";
         return null;
     }
+
+    /// <summary>A value as messages quote it: long ones cut (a 10 MB scalar must not make a 10 MB message).</summary>
+    internal static string Clip(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 61), "...");
 
     private static string CharName(char c) =>
         char.IsControl(c) || char.IsWhiteSpace(c) ? $"U+{(int)c:X4}" : $"'{c}'";

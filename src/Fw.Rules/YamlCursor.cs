@@ -24,7 +24,7 @@ internal readonly record struct ScalarNode(string Value, bool Quoted, SourcePos 
     public SourcePos At(int offset) =>
         Exact ? Pos with { Column = Pos.Column + (Quoted ? 1 : 0) + offset } : Pos;
 
-    public string Describe() => IsNull ? "an empty value" : $"'{Value}'";
+    public string Describe() => IsNull ? "an empty value" : $"'{RulesReader.Clip(Value)}'";
 }
 
 /// <summary>

@@ -9,7 +9,7 @@ namespace Fw.Cli;
 /// <summary>fwctl check FILE: validate a ruleset without touching the kernel.</summary>
 internal static class CheckCommand
 {
-    private static readonly Argument<FileInfo> FileArgument = new("FILE") { Description = "The rules file (rules.yaml)" };
+    private static readonly Argument<string> FileArgument = new("FILE") { Description = "The rules file (rules.yaml)" };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
@@ -26,7 +26,7 @@ internal static class CheckCommand
     {
         var result = RulesCheck.Check(path, Classifier.ResolveInterface);
         var diagnostics = result.Diagnostics;
-        DiagnosticPrinter.Print(stderr, diagnostics);
+        DiagnosticWriter.Write(stderr, diagnostics);
         if (!result.Ok)
         {
             int errors = diagnostics.Count(d => d.Severity == Severity.Error);
@@ -78,6 +78,11 @@ internal static class CheckCommand
         ["message"] = d.Message,
     };
 
-    internal static void WriteJson(TextWriter w, object value) =>
-        w.WriteLine(JsonSerializer.Serialize(value, new JsonSerializerOptions { WriteIndented = true }));
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    internal static void WriteJson(TextWriter w, object value) => w.WriteLine(JsonSerializer.Serialize(value, s_json));
 }

@@ -36,10 +36,13 @@ public sealed class FrameGenerator
         _protos = rs.Rules.SelectMany(r => r.Proto ?? []).Distinct().Order().ToList();
     }
 
-    /// <summary>The next frame, with what was meant (the frame itself is the truth; this is for reading).</summary>
+    /// <summary>The next frame's bytes.</summary>
     public byte[] Next() => NextFrame().Bytes;
 
-    /// <summary>The next frame and the description it was built from.</summary>
+    /// <summary>
+    /// The next frame and the description it was built from, for reading a failure (the bytes are the truth);
+    /// null for a frame shorter than an Ethernet header, which is random bytes.
+    /// </summary>
     public (byte[] Bytes, Frame? Description) NextFrame()
     {
         int kind = _rng.Next(100);
