@@ -7,9 +7,10 @@ using Fw.Kernel;
 // Longest-prefix match in XDP: LPM trie vs hash-per-length vs binary search on lengths vs
 // Poptrie, at several sizes, both families. Needs root (BPF_PROG_TEST_RUN, map creation).
 // Usage: Fw.Bench.Prefix [--sizes 1000,100000,1000000] [--runs 7] [--repeat 1000000]
-//        [--seed 1] [--classes 256] [--verify 2000] [--no-create-times] [--json FILE]
+//        [--seed 1] [--classes 256] [--verify 2000] [--build-reps 3] [--no-create-times]
+//        [--no-tails] [--json FILE]
 
-const string Usage = "usage: Fw.Bench.Prefix [--sizes N,N,...] [--runs R] [--repeat N] [--seed S] [--classes C] [--verify N] [--no-create-times] [--json FILE]";
+const string Usage = "usage: Fw.Bench.Prefix [--sizes N,N,...] [--runs R] [--repeat N] [--seed S] [--classes C] [--verify N] [--build-reps N] [--no-create-times] [--no-tails] [--json FILE]";
 var o = new Options();
 string? json = null;
 try
@@ -26,6 +27,8 @@ try
             case "--classes": o = o with { Classes = int.Parse(Next()) }; break;
             case "--verify": o = o with { Verify = int.Parse(Next()) }; break;
             case "--no-create-times": o = o with { CreateTimes = false }; break;
+            case "--no-tails": o = o with { Tails = false }; break;
+            case "--build-reps": o = o with { BuildReps = int.Parse(Next()) }; break;
             case "--json": json = Next(); break;
             case "-h" or "--help": Console.WriteLine(Usage); return 0;
             default: throw new ArgumentException($"unknown option {args[i]}");
@@ -43,7 +46,7 @@ var log = Console.Error;
 string machine = $"kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {Environment.ProcessorCount} CPUs ({Cpu()}), "
     + $"{BpfMap.PossibleCpus} possible, .NET {Environment.Version}";
 log.WriteLine($"# {machine}");
-log.WriteLine($"# runs {o.Runs} x repeat {o.Repeat:N0}, seed {o.Seed}, {o.Classes} classes, {o.TestAddrs:N0} test addresses per family");
+log.WriteLine($"# runs {o.Runs} x repeat {o.Repeat:N0}, seed {o.Seed}, {o.Classes} classes, {o.TestAddrs:N0} test addresses per family{(o.Tails ? "" : ", Poptrie without tails")}");
 
 try
 {
@@ -149,8 +152,8 @@ namespace Fw.Bench.Prefix
             {
                 var set = PrefixSet.Generate(f, 2_000, o.Classes, 1024, o.Seed + 1);
                 IFamilyImages img = f.Width == 32
-                    ? new FamilyImages<Keys4, PbLpm4Key, PbHash4Key>(set)
-                    : new FamilyImages<Keys6, PbLpm6Key, PbHash6Key>(set);
+                    ? new FamilyImages<Keys4, PbLpm4Key, PbHash4Key>(set, o)
+                    : new FamilyImages<Keys6, PbLpm6Key, PbHash6Key>(set, o);
                 img.Build();
             }
         }
@@ -177,7 +180,8 @@ namespace Fw.Bench.Prefix
         {
             var ci = CultureInfo.InvariantCulture;
             w.WriteLine($"Machine: {machine}. XDP BPF_PROG_TEST_RUN, 64-byte frame, repeat {o.Repeat:N0}, median of {o.Runs} runs in alternating order.");
-            w.WriteLine($"Prefix sets: seed {o.Seed}, {o.Classes} classes; {o.TestAddrs:N0} test addresses per family, half inside a prefix, half random.");
+            w.WriteLine($"Prefix sets: seed {o.Seed}, {o.Classes} classes; {o.TestAddrs:N0} test addresses per family, half inside a prefix, half random.{(o.Tails ? "" : " Poptrie WITHOUT tails.")}");
+            w.WriteLine($"build: median of {o.BuildReps} runs of the C# builder; write: one batch write into empty maps; create: map creation (object load with only that structure sized, minus an empty load).");
             w.WriteLine();
             w.WriteLine("| family | prefixes | structure | ns/lookup | − baseline | × LPM_TRIE | build ms | write ms | create ms | memlock MiB | entries | checked |");
             w.WriteLine("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");

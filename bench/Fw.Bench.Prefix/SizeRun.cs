@@ -14,6 +14,8 @@ public sealed record Options
     public int TestAddrs { get; init; } = PbConst.MaxTestAddrs;
     public int Verify { get; init; } = 2_000;
     public bool CreateTimes { get; init; } = true;
+    public bool Tails { get; init; } = true;
+    public int BuildReps { get; init; } = 3;
     public string ObjectPath { get; init; } = Path.Combine(AppContext.BaseDirectory, "bpf", "prefix_bench.bpf.o");
 }
 
@@ -63,8 +65,8 @@ public sealed class SizeRun
         var set6 = PrefixSet.Generate(Family.V6, _size, _o.Classes, _o.TestAddrs, _o.Seed);
         _log.WriteLine($"# {_size:N0} prefixes: {set4.Lengths().Length} IPv4 lengths, {set6.Lengths().Length} IPv6 lengths");
 
-        var fam4 = new FamilyImages<Keys4, PbLpm4Key, PbHash4Key>(set4);
-        var fam6 = new FamilyImages<Keys6, PbLpm6Key, PbHash6Key>(set6);
+        var fam4 = new FamilyImages<Keys4, PbLpm4Key, PbHash4Key>(set4, _o);
+        var fam6 = new FamilyImages<Keys6, PbLpm6Key, PbHash6Key>(set6, _o);
         fam4.Build();
         fam6.Build();
 
@@ -213,9 +215,12 @@ public sealed class FamilyImages<TK, TLpm, THash> : IFamilyImages
     private int _markers;
     private readonly Dictionary<string, double> _buildMs = [];
 
-    public FamilyImages(PrefixSet set)
+    private readonly Options _o;
+
+    public FamilyImages(PrefixSet set, Options o)
     {
         _set = set;
+        _o = o;
         _lengths = set.Lengths();
     }
 
@@ -227,7 +232,7 @@ public sealed class FamilyImages<TK, TLpm, THash> : IFamilyImages
         _lpm = Timed("lpm", () => LpmTrieBuilder.Build<TK, TLpm, THash>(_set));
         _hash = Timed("hash", () => HashBuilder.Build<TK, TLpm, THash>(_set));
         _bs = Timed("bs", () => WaldvogelBuilder.Build<TK, TLpm, THash>(_set, _lengths, out _markers));
-        _pop = Timed("pop", () => PoptrieBuilder.Build(_set));
+        _pop = Timed("pop", () => PoptrieBuilder.Build(_set, _o.Tails));
         // The builder's own check of the Poptrie before the kernel sees it.
         var reference = new ReferenceLpm(_set);
         foreach (var a in _set.TestAddrs.Take(4096))
@@ -238,11 +243,18 @@ public sealed class FamilyImages<TK, TLpm, THash> : IFamilyImages
         }
     }
 
+    /// <summary>Builds are pure: run each BuildReps times and keep the median time.</summary>
     private T Timed<T>(string name, Func<T> f)
     {
-        long t0 = Stopwatch.GetTimestamp();
-        var r = f();
-        _buildMs[name] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        var times = new List<double>();
+        T r = default!;
+        for (int i = 0; i < Math.Max(1, _o.BuildReps); i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            r = f();
+            times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        }
+        _buildMs[name] = Report.Median(times);
         return r;
     }
 

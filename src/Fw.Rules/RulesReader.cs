@@ -652,6 +652,12 @@ internal sealed class RulesReader
                 continue;
             }
             var key = y.ReadScalar();
+            if (y.AtEnd)
+            {
+                // Only on broken input YamlDotNet accepts: a key whose value it dropped.
+                d.Error(key.Pos, $"'{Clip(key.Value)}' in {context} has no value", key.Length);
+                continue;
+            }
             if (seen.TryGetValue(key.Value, out var firstPos))
             {
                 d.Error(key.Pos, $"duplicate key '{Clip(key.Value)}' in {context} (first at {firstPos})", key.Length);

@@ -42,6 +42,7 @@ internal sealed class YamlCursor
     private readonly DiagnosticBag diagnostics;
     private readonly string file;
     private int depth;
+    private Mark start = Mark.Empty, previousStart = Mark.Empty, previousEnd = Mark.Empty;
 
     public YamlCursor(string text, string file, DiagnosticBag diagnostics)
     {
@@ -55,10 +56,14 @@ internal sealed class YamlCursor
 
     public SourcePos PosOf(Mark m) => new(file, (int)m.Line, (int)m.Column);
 
-    public SourcePos Pos => PosOf(Current.Start);
+    /// <summary>
+    /// Where the current event starts. YamlDotNet gives a single-pair flow mapping ("[a: b]") the start
+    /// 1:1; an event never starts before the one ahead of it, so then the previous event's end stands in.
+    /// </summary>
+    public SourcePos Pos => PosOf(start);
 
     /// <summary>How many characters the current event covers on its first line (at least 1).</summary>
-    public int Length => Current.Start.Line == Current.End.Line ? (int)Math.Max(1, Current.End.Column - Current.Start.Column) : 1;
+    public int Length => start.Line == Current.End.Line ? (int)Math.Max(1, Current.End.Column - start.Column) : 1;
 
     public bool AtEnd => Current is MappingEnd or SequenceEnd;
 
@@ -68,7 +73,8 @@ internal sealed class YamlCursor
         SequenceStart => NodeKind.Sequence,
         MappingStart => NodeKind.Mapping,
         AnchorAlias => NodeKind.Alias,
-        _ => throw new InvalidOperationException($"not at a node: {Current}"),
+        // Unbalanced event streams happen (YamlDotNet drops a value on some broken input): a YAML error, not a crash.
+        _ => throw new YamlException(Current.Start, Current.End, "unexpected end of a mapping or list here"),
     };
 
     /// <summary>What the current node is, for "expected X, found Y".</summary>
@@ -98,6 +104,9 @@ internal sealed class YamlCursor
         if (!more)
             throw new InvalidOperationException("read past the end of the YAML stream");
         var e = parser.Current!;
+        start = Before(e.Start, previousStart) ? previousEnd : e.Start;
+        previousStart = start;
+        previousEnd = e.End;
         switch (e)
         {
             case MappingStart or SequenceStart:
@@ -133,6 +142,8 @@ internal sealed class YamlCursor
     /// <summary>Consumes the current node, whatever it holds.</summary>
     public void Skip()
     {
+        if (AtEnd)
+            return; // a value YamlDotNet left out: nothing to skip
         if (Current is not (MappingStart or SequenceStart))
         {
             Next();
@@ -161,6 +172,8 @@ internal sealed class YamlCursor
             && s.Style is ScalarStyle.Plain or ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted;
         return new ScalarNode(s.Value, quoted, PosOf(s.Start), Math.Max(1, width), exact);
     }
+
+    private static bool Before(Mark a, Mark b) => a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column);
 
     private static int LengthOf(ParsingEvent e) =>
         e.Start.Line == e.End.Line ? (int)Math.Max(1, e.End.Column - e.Start.Column) : 1;
