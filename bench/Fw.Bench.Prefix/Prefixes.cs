@@ -148,6 +148,31 @@ public sealed class PrefixSet
 
     private static UInt128 Random128(Random rng) => new((ulong)rng.NextInt64() ^ ((ulong)rng.Next() << 63), (ulong)rng.NextInt64() ^ ((ulong)rng.Next() << 63));
 
+    /// <summary>
+    /// Nodes the kernel's LPM trie adds beyond the prefixes (its memlock counts only prefixes): the
+    /// trie is a path-compressed binary trie, so there is one where two neighbours in address
+    /// order part ways at a point that is not itself a prefix.
+    /// </summary>
+    public int LpmIntermediateNodes()
+    {
+        var sorted = (Prefix[])Prefixes.Clone();
+        Array.Sort(sorted);
+        var prefixes = new HashSet<(UInt128, int)>(sorted.Select(p => (p.Addr, p.Len)));
+        var branches = new HashSet<(UInt128, int)>();
+        for (int i = 1; i < sorted.Length; i++)
+        {
+            Prefix a = sorted[i - 1], b = sorted[i];
+            int common = Math.Min(Math.Min(a.Len, b.Len), (int)UInt128.LeadingZeroCount(a.Addr ^ b.Addr));
+            if (common < a.Len && common < b.Len)
+            {
+                var k = (Family.Truncate(a.Addr, common), common);
+                if (!prefixes.Contains(k))
+                    branches.Add(k);
+            }
+        }
+        return branches.Count;
+    }
+
     /// <summary>Distinct lengths above 0, ascending.</summary>
     public int[] Lengths() => Prefixes.Where(p => p.Len > 0).Select(p => p.Len).Distinct().Order().ToArray();
 }

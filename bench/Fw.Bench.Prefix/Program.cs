@@ -8,11 +8,12 @@ using Fw.Kernel;
 // Poptrie, at several sizes, both families. Needs root (BPF_PROG_TEST_RUN, map creation).
 // Usage: Fw.Bench.Prefix [--sizes 1000,100000,1000000] [--runs 7] [--repeat 1000000]
 //        [--seed 1] [--classes 256] [--verify 2000] [--build-reps 3] [--no-create-times]
-//        [--no-tails] [--json FILE]
+//        [--no-tails] [--sets-only] [--json FILE]
 
-const string Usage = "usage: Fw.Bench.Prefix [--sizes N,N,...] [--runs R] [--repeat N] [--seed S] [--classes C] [--verify N] [--build-reps N] [--no-create-times] [--no-tails] [--json FILE]";
+const string Usage = "usage: Fw.Bench.Prefix [--sizes N,N,...] [--runs R] [--repeat N] [--seed S] [--classes C] [--verify N] [--build-reps N] [--no-create-times] [--no-tails] [--sets-only] [--json FILE]";
 var o = new Options();
 string? json = null;
+bool setsOnly = false;
 try
 {
     for (int i = 0; i < args.Length; i++)
@@ -30,6 +31,7 @@ try
             case "--no-tails": o = o with { Tails = false }; break;
             case "--build-reps": o = o with { BuildReps = int.Parse(Next()) }; break;
             case "--json": json = Next(); break;
+            case "--sets-only": setsOnly = true; break;
             case "-h" or "--help": Console.WriteLine(Usage); return 0;
             default: throw new ArgumentException($"unknown option {args[i]}");
         }
@@ -43,10 +45,26 @@ catch (Exception e) when (e is ArgumentException or FormatException)
 }
 
 var log = Console.Error;
-string machine = $"kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {Environment.ProcessorCount} CPUs ({Cpu()}), "
-    + $"{BpfMap.PossibleCpus} possible, .NET {Environment.Version}";
+string machine = $"kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, CPUs {File.ReadAllText("/sys/devices/system/cpu/online").Trim()} online "
+    + $"({Cpu()}), this process on {Environment.ProcessorCount}, .NET {Environment.Version}";
 log.WriteLine($"# {machine}");
 log.WriteLine($"# runs {o.Runs} x repeat {o.Repeat:N0}, seed {o.Seed}, {o.Classes} classes, {o.TestAddrs:N0} test addresses per family{(o.Tails ? "" : ", Poptrie without tails")}");
+
+if (setsOnly)
+{
+    // The prefix sets alone, no kernel: lengths and what the LPM trie adds beyond its memlock.
+    foreach (int size in o.Sizes)
+    {
+        foreach (var f in new[] { Family.V4, Family.V6 })
+        {
+            var set = PrefixSet.Generate(f, size, o.Classes, o.TestAddrs, o.Seed);
+            var hist = set.Prefixes.GroupBy(p => p.Len).OrderByDescending(g => g.Count()).Take(6).Select(g => $"/{g.Key} {100.0 * g.Count() / set.Prefixes.Length:F0}%");
+            Console.WriteLine($"{f.Name} {size:N0}: {set.Lengths().Length} lengths ({string.Join(", ", hist)}), "
+                + $"LPM trie intermediate nodes {set.LpmIntermediateNodes():N0}");
+        }
+    }
+    return 0;
+}
 
 try
 {

@@ -38,7 +38,7 @@ public static class RulesCheck
             if (ifindex <= 0)
             {
                 diagnostics.Add(new Diagnostic(Severity.Error, rule.PosOf("to"),
-                    $"redirect target '{rule.To}' is not an interface on this host", Math.Max(1, rule.To!.Length)));
+                    $"redirect target '{rule.To}' is not an interface on this host", "to".Length));
             }
         }
         MapImage? image = null;

@@ -7,19 +7,21 @@ namespace Fw.Kernel;
 /// A BPF map by fd: typed element access over <c>unmanaged</c> structs, batch writes, and per-CPU
 /// reads with the kernel's stride. The fd is borrowed from a bpf_object or owned through a handle.
 /// </summary>
-public sealed unsafe class BpfMap
+public sealed unsafe class BpfMap : IDisposable
 {
     private static readonly Lazy<int> s_possibleCpus = new(() =>
         BpfException.Check(Interop.libbpf_num_possible_cpus(), "count possible CPUs"));
 
-    // Keeps the object or fd alive while the map is in use.
+    // Keeps the object or fd alive while the map is in use; disposed with the map when owned.
     private readonly SafeHandle? _owner;
+    private readonly bool _owns;
 
-    public BpfMap(string name, int fd, SafeHandle? owner)
+    public BpfMap(string name, int fd, SafeHandle? owner, bool ownsHandle = false)
     {
         Name = name;
         Fd = fd;
         _owner = owner;
+        _owns = ownsHandle;
     }
 
     public string Name { get; }
@@ -30,7 +32,39 @@ public sealed unsafe class BpfMap
     public static BpfMap OpenPinned(string path)
     {
         var h = FdHandle.OpenPinned(path);
-        return new BpfMap(Path.GetFileName(path), h.Fd, h);
+        return new BpfMap(Path.GetFileName(path), h.Fd, h, ownsHandle: true);
+    }
+
+    public void Pin(string path)
+    {
+        BpfException.CheckFd(Interop.bpf_obj_pin(Fd, path), $"pin {Name} at {path}");
+        GC.KeepAlive(_owner);
+    }
+
+    public void Dispose()
+    {
+        if (_owns)
+            _owner?.Dispose();
+    }
+
+    /// <summary>Writes one element of a per-CPU map: one value per possible CPU.</summary>
+    public void UpdatePerCpu<TKey, TValue>(in TKey key, ReadOnlySpan<TValue> perCpu)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        int cpus = PossibleCpus;
+        if (perCpu.Length != cpus)
+            throw new ArgumentException($"{cpus} values expected, one per possible CPU");
+        int stride = (sizeof(TValue) + 7) & ~7;
+        var raw = new byte[stride * cpus];
+        fixed (byte* v = raw)
+        fixed (TKey* k = &key)
+        {
+            for (int c = 0; c < cpus; c++)
+                Unsafe.WriteUnaligned(v + c * stride, perCpu[c]);
+            BpfException.CheckFd(Interop.bpf_map_update_elem(Fd, k, v, Interop.BpfAny), $"update {Name}");
+        }
+        GC.KeepAlive(_owner);
     }
 
     public void Update<TKey, TValue>(in TKey key, in TValue value, ulong flags = Interop.BpfAny)

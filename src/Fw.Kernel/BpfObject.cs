@@ -70,6 +70,9 @@ public sealed unsafe class BpfObject : IDisposable
         return BpfException.Check(Interop.bpf_program__fd(prog), $"program {name} of {Path}");
     }
 
+    public void PinProgram(string name, string path) =>
+        BpfException.CheckFd(Interop.bpf_obj_pin(ProgramFd(name), path), $"pin {name} at {path}");
+
     internal nint ProgramPtr(string name)
     {
         nint prog = Interop.bpf_object__find_program_by_name(_handle.DangerousGetHandle(), name);

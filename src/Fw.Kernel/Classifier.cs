@@ -181,6 +181,15 @@ public sealed unsafe class Classifier : IDisposable
     /// <summary>Runs one frame through the program (BPF_PROG_TEST_RUN); repeat for timing.</summary>
     public TestRunResult TestRun(ReadOnlySpan<byte> frame, int repeat = 1) => BpfObject.TestRun(ProgramFd, frame, repeat);
 
+    /// <summary>Pins the program and every map of this generation (not the shared fw_stats) into dir.</summary>
+    public void PinTo(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        _obj.PinProgram(ProgramName, Path.Combine(dir, PinLayout.ClassifierPin));
+        foreach (string map in PinLayout.GenerationMaps)
+            Map(map).Pin(Path.Combine(dir, map));
+    }
+
     /// <summary>The last traced verdict (needs <see cref="ClassifierOptions.Trace"/>).</summary>
     public FwTrace ReadTrace() => Map("fw_trace_out").Lookup<uint, FwTrace>(0);
 

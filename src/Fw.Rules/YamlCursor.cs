@@ -41,12 +41,14 @@ internal sealed class YamlCursor
     private readonly IParser parser;
     private readonly DiagnosticBag diagnostics;
     private readonly string file;
+    private readonly string text;
     private int depth;
     private Mark start = Mark.Empty, previousStart = Mark.Empty, previousEnd = Mark.Empty;
 
     public YamlCursor(string text, string file, DiagnosticBag diagnostics)
     {
         parser = new Parser(new StringReader(text));
+        this.text = text;
         this.file = file;
         this.diagnostics = diagnostics;
         Next();
@@ -104,7 +106,7 @@ internal sealed class YamlCursor
         if (!more)
             throw new InvalidOperationException("read past the end of the YAML stream");
         var e = parser.Current!;
-        start = Before(e.Start, previousStart) ? previousEnd : e.Start;
+        start = Before(e.Start, previousStart) ? SkipSeparators(previousEnd) : e.Start;
         previousStart = start;
         previousEnd = e.End;
         switch (e)
@@ -171,6 +173,18 @@ internal sealed class YamlCursor
         bool exact = oneLine && s.Tag.IsEmpty && width == s.Value.Length + (delimited ? 2 : 0)
             && s.Style is ScalarStyle.Plain or ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted;
         return new ScalarNode(s.Value, quoted, PosOf(s.Start), Math.Max(1, width), exact);
+    }
+
+    /// <summary>From <paramref name="m"/> past spaces and commas on its line: where the next node begins.</summary>
+    private Mark SkipSeparators(Mark m)
+    {
+        long i = m.Index, column = m.Column;
+        while (i >= 0 && i < text.Length && text[(int)i] is ' ' or ',' or '\t')
+        {
+            i++;
+            column++;
+        }
+        return new Mark(i, m.Line, column);
     }
 
     private static bool Before(Mark a, Mark b) => a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column);

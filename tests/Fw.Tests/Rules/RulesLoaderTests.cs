@@ -202,16 +202,6 @@ public class RulesLoaderTests
         Assert.Equal(2, e.Diagnostics.Count);
     }
 
-    [Fact]
-    public void ExactlyTheBoundOfPrefixesIsAccepted()
-    {
-        using var dir = new TempDir();
-        WriteV4Lines(Path.Combine(dir.Path, "big.txt"), PrefixBoundTests.Max - 1);
-        var ok = Parse("sets:\n  big: {file: big.txt}\nrules:\n  - {src: 10.0.0.0/8, action: drop}\n", dir.Path);
-        Assert.True(ok.Ok, string.Join("\n", ok.Errors));
-        Assert.Equal(PrefixBoundTests.Max, ok.Ruleset!.PrefixCount);
-    }
-
     internal static void WriteV4Lines(string path, int count)
     {
         using var w = new StreamWriter(path, false, new System.Text.UTF8Encoding(false), 1 << 20);
@@ -227,41 +217,5 @@ public class RulesLoaderTests
             w.Write(a & 255);
             w.Write('\n');
         }
-    }
-}
-
-public class PrefixBoundTests
-{
-    public const int Max = 1_048_576;
-
-    [Fact]
-    public void CrossingThePrefixBoundNamesWhere()
-    {
-        using var dir = new TempDir();
-        RulesLoaderTests.WriteV4Lines(Path.Combine(dir.Path, "big.txt"), Max - 1);
-        var r = Parse("""
-            sets:
-              big: {file: big.txt}
-            rules:
-              - src: [10.0.0.0/8, 172.16.0.0/12]
-                action: drop
-            """, dir.Path);
-        var e = AssertError(r, 4, 23, "ruleset exceeds 1048576 prefixes (sets and rules together)");
-        Assert.Single(r.Errors);
-        Assert.Equal("172.16.0.0/12".Length, e.Length);
-    }
-
-    [Fact]
-    public void CrossingInsideASetFileIsReportedThere()
-    {
-        using var dir = new TempDir();
-        RulesLoaderTests.WriteV4Lines(Path.Combine(dir.Path, "big.txt"), Max);
-        var r = Parse("""
-            sets:
-              small: [10.0.0.0/8]
-              big: {file: big.txt}
-            """, dir.Path);
-        string file = Path.Combine(dir.Path, "big.txt");
-        AssertError(r, Max, 1, "ruleset exceeds 1048576 prefixes", file);
     }
 }

@@ -1,0 +1,113 @@
+using System.Runtime.InteropServices;
+
+namespace Fw.Kernel;
+
+/// <summary>
+/// Where fw keeps an interface's kernel objects, so every process (fwctl, fwd, bpftool) sees the same:
+/// <code>
+/// /sys/fs/bpf/fw/IFACE/prog       the attached XDP program (fw_dispatch)
+/// /sys/fs/bpf/fw/IFACE/link       its XDP link
+/// /sys/fs/bpf/fw/IFACE/fw_stats   per-CPU counters, shared by every generation
+/// /sys/fs/bpf/fw/IFACE/fw_progs   the one-slot program array: the live generation
+/// /sys/fs/bpf/fw/IFACE/fw_meta    generation, ruleset file, digest, counts, load time
+/// /sys/fs/bpf/fw/IFACE/gen-N/     generation N: its classifier ("classifier") and maps
+/// </code>
+/// </summary>
+public static class PinLayout
+{
+    public const string BpfFs = "/sys/fs/bpf";
+    public const string Root = BpfFs + "/fw";
+    public const string LockDir = "/run/fw";
+
+    public static string Dir(string iface) => $"{Root}/{iface}";
+
+    public static string Prog(string iface) => $"{Dir(iface)}/prog";
+
+    public static string Link(string iface) => $"{Dir(iface)}/link";
+
+    public static string Stats(string iface) => $"{Dir(iface)}/fw_stats";
+
+    public static string Progs(string iface) => $"{Dir(iface)}/fw_progs";
+
+    public static string Meta(string iface) => $"{Dir(iface)}/fw_meta";
+
+    public static string Generation(string iface, ulong gen) => $"{Dir(iface)}/gen-{gen}";
+
+    /// <summary>The maps of a generation that are pinned (all the classifier's own maps).</summary>
+    public static readonly string[] GenerationMaps =
+    [
+        "fw_rules", "fw_rule_names", "fw_bitmaps", "fw_proto", "fw_sport", "fw_dport", "fw_tcp_flags",
+        "fw_icmp_type", "fw_src4", "fw_dst4", "fw_src6", "fw_dst6", "fw_tx", "fw_trace_out",
+    ];
+
+    public const string ClassifierPin = "classifier";
+
+    /// <summary>Interfaces with fw state pinned.</summary>
+    public static IReadOnlyList<string> Interfaces() =>
+        Directory.Exists(Root)
+            ? Directory.GetDirectories(Root).Select(Path.GetFileName).Where(n => File.Exists(Meta(n!))).Select(n => n!).Order().ToList()
+            : [];
+
+    /// <summary>Mounts bpffs at /sys/fs/bpf when nothing is mounted there.</summary>
+    public static void EnsureBpfFs()
+    {
+        if (IsBpfFs(BpfFs))
+            return;
+        var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("mount", ["-t", "bpf", "bpf", BpfFs])
+        {
+            RedirectStandardError = true,
+        })!;
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0 || !IsBpfFs(BpfFs))
+            throw new BpfException($"mount bpffs at {BpfFs}", 0, err.Trim());
+    }
+
+    private static bool IsBpfFs(string path) =>
+        File.ReadLines("/proc/self/mounts").Any(l => l.Split(' ') is [_, var mnt, "bpf", ..] && mnt == path);
+
+    /// <summary>Removes a pin directory and everything pinned in it (bpffs unlink drops the pin's reference).</summary>
+    public static void RemoveTree(string dir)
+    {
+        if (!Directory.Exists(dir))
+            return;
+        foreach (string sub in Directory.GetDirectories(dir))
+            RemoveTree(sub);
+        foreach (string f in Directory.GetFiles(dir))
+            File.Delete(f);
+        Directory.Delete(dir);
+    }
+}
+
+/// <summary>
+/// One writer per interface: an exclusive flock on /run/fw/IFACE.lock, held for a whole attach, reload
+/// or detach, so fwctl and fwd never interleave two changes. Released on dispose or process death.
+/// </summary>
+public sealed class InterfaceLock : IDisposable
+{
+    private readonly FileStream _file;
+
+    private InterfaceLock(FileStream file) => _file = file;
+
+    public static InterfaceLock Acquire(string iface, TimeSpan timeout)
+    {
+        Directory.CreateDirectory(PinLayout.LockDir);
+        var file = new FileStream(Path.Combine(PinLayout.LockDir, iface + ".lock"), FileMode.OpenOrCreate,
+            FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        int fd = (int)file.SafeFileHandle.DangerousGetHandle();
+        var deadline = DateTime.UtcNow + timeout;
+        while (Interop.flock(fd, Interop.LockEx | Interop.LockNb) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != 11 /* EWOULDBLOCK */ || DateTime.UtcNow > deadline)
+            {
+                file.Dispose();
+                throw new BpfException($"lock {iface} (another fwctl or fwd is changing it)", errno);
+            }
+            Thread.Sleep(20);
+        }
+        return new InterfaceLock(file);
+    }
+
+    public void Dispose() => _file.Dispose();   // closing the fd releases the flock
+}
