@@ -123,4 +123,24 @@ struct fw_trace {
 };
 _Static_assert(sizeof(struct fw_trace) == 16, "fw_trace size");
 
+/* fw_meta value: what is loaded on an interface, for fwctl status/stats/test and fwd. */
+struct fw_meta {
+	__u64 generation;	/* 1 after attach, +1 per successful reload */
+	__u64 loaded_ns;	/* CLOCK_REALTIME of the last attach or reload */
+	__u32 rules;
+	__u32 prefixes;
+	__u32 words;		/* the generation's fw_words */
+	__u32 fields;		/* the generation's fw_fields */
+	__u32 classes;
+	__u32 xdp_mode;		/* 1 native, 2 generic */
+	__u8 default_action;	/* the generation's settings, enum fw_action */
+	__u8 malformed_action;
+	__u8 non_ip_action;
+	__u8 pad;
+	__u32 pad2;
+	__u8 digest[32];	/* SHA-256 of the compiled map image */
+	char file[256];		/* the ruleset file, absolute path */
+};
+_Static_assert(sizeof(struct fw_meta) == 336, "fw_meta size");
+
 #endif /* FW_COMMON_H */

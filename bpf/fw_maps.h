@@ -54,6 +54,14 @@ struct {
 	__uint(max_entries, 1);
 } fw_progs SEC(".maps");
 
+/* [0]: what is loaded on this interface (struct fw_meta). Written by: control plane; XDP never reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_meta);
+	__uint(max_entries, 1);
+} fw_meta SEC(".maps");
+
 #else /* the classifier: the maps of one ruleset generation */
 
 /* Rule index -> struct fw_rule. Written by: control plane. Resized. */

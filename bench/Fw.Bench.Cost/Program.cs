@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Fw.Compiler;
 using Fw.Kernel;
-using Fw.Testing.Packets;
+using Fw.Packets;
 
 // Per-packet cost of the classifier (BPF_PROG_TEST_RUN, repeat >= 1,000,000) at 10 / 1,000 / 4,096 rules
 // and 0 / 100,000 / 1,000,000 prefixes, beside a bare XDP_DROP program measured in the same run.

@@ -95,6 +95,61 @@ public sealed unsafe class Classifier : IDisposable
         }
     }
 
+    /// <summary>
+    /// A copy of an attached interface's live generation for fwctl test: the same program with the
+    /// generation's pinned maps (so exactly the live rules), but its own fw_stats and trace on, so
+    /// running packets through it leaves the live counters untouched.
+    /// </summary>
+    public static TraceCopy LoadTraceCopy(string genDir, FwMeta meta, string? objectPath = null)
+    {
+        var obj = BpfObject.Open(objectPath ?? DefaultObjectPath());
+        var reused = new List<BpfMap>();
+        try
+        {
+            obj.SetGlobal("fw_default_action", (uint)meta.DefaultAction);
+            obj.SetGlobal("fw_malformed_action", (uint)meta.MalformedAction);
+            obj.SetGlobal("fw_non_ip_action", (uint)meta.NonIpAction);
+            obj.SetGlobal("fw_words", meta.Words);
+            obj.SetGlobal("fw_fields", meta.Fields);
+            obj.SetGlobal("fw_trace", 1u);
+            foreach (string map in PinLayout.GenerationMaps.Where(m => m != "fw_trace_out"))
+            {
+                var pinned = BpfMap.OpenPinned(Path.Combine(genDir, map));
+                reused.Add(pinned);
+                obj.ReuseMap(map, pinned);
+            }
+            obj.Load();
+            return new TraceCopy(obj, reused);
+        }
+        catch
+        {
+            obj.Dispose();
+            foreach (var m in reused)
+                m.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A trace-enabled copy of a live generation (see <see cref="LoadTraceCopy"/>).</summary>
+    public sealed class TraceCopy(BpfObject obj, List<BpfMap> reused) : IDisposable
+    {
+        public int ProgramFd { get; } = obj.ProgramFd(ProgramName);
+
+        /// <summary>Runs one frame: the verdict and the trace (reason, rule index).</summary>
+        public (XdpAction Verdict, FwTrace Trace) Run(ReadOnlySpan<byte> frame)
+        {
+            var r = BpfObject.TestRun(ProgramFd, frame);
+            return (r.Verdict, obj.Map("fw_trace_out").Lookup<uint, FwTrace>(0));
+        }
+
+        public void Dispose()
+        {
+            obj.Dispose();
+            foreach (var m in reused)
+                m.Dispose();
+        }
+    }
+
     public static int ResolveInterface(string name)
     {
         uint ifindex = Interop.if_nametoindex(name);

@@ -158,6 +158,7 @@ public static class Firewall
             BpfException.Check(Interop.bpf_link_detach(link.Fd), $"detach {iface}");
         }
         PinLayout.RemoveTree(dir);
+        PinLayout.RemoveRootIfEmpty();
     }
 
     private static (FdHandle, XdpMode) TryNativeThenGeneric(BpfObject dispatcher, int ifindex, string iface, out bool fellBack)
@@ -185,6 +186,9 @@ public static class Firewall
         }
         return new FdHandle(fd);
     }
+
+    /// <summary>The id of the XDP program attached to the interface (any mode), 0 if none.</summary>
+    public static uint AttachedProgramId(string iface) => QueryXdp(Ifindex(iface)).ProgId;
 
     internal static Interop.XdpQueryOpts QueryXdp(int ifindex)
     {

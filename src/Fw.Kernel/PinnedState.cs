@@ -66,6 +66,20 @@ public static class PinLayout
     private static bool IsBpfFs(string path) =>
         File.ReadLines("/proc/self/mounts").Any(l => l.Split(' ') is [_, var mnt, "bpf", ..] && mnt == path);
 
+    /// <summary>Removes /sys/fs/bpf/fw once no interface is left in it.</summary>
+    public static void RemoveRootIfEmpty()
+    {
+        try
+        {
+            if (Directory.Exists(Root) && !Directory.EnumerateFileSystemEntries(Root).Any())
+                Directory.Delete(Root);
+        }
+        catch (IOException)
+        {
+            // Another interface was attached meanwhile: the directory stays.
+        }
+    }
+
     /// <summary>Removes a pin directory and everything pinned in it (bpffs unlink drops the pin's reference).</summary>
     public static void RemoveTree(string dir)
     {

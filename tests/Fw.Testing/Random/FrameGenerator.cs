@@ -1,6 +1,6 @@
 using System.Net;
 using Fw.Rules;
-using Fw.Testing.Packets;
+using Fw.Packets;
 
 namespace Fw.Testing.Random;
 

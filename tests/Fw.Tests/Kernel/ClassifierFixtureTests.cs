@@ -1,7 +1,7 @@
 using Fw.Compiler;
 using Fw.Kernel;
 using Fw.Rules;
-using Fw.Testing.Packets;
+using Fw.Packets;
 using Fw.Testing.Reference;
 
 namespace Fw.Tests.Kernel;

@@ -15,13 +15,16 @@ public class LayoutTests
         { "fw_lpm6_key", typeof(FwLpm6Key), ["prefixlen:PrefixLen", "addr:Addr"] },
         { "fw_rule_name", typeof(FwRuleName), ["name:Name"] },
         { "fw_trace", typeof(FwTrace), ["verdict:Verdict", "reason:Reason", "rule:Rule", "seq:Seq"] },
+        { "fw_meta", typeof(FwMeta), ["generation:Generation", "loaded_ns:LoadedNs", "rules:Rules", "prefixes:Prefixes",
+            "words:Words", "fields:Fields", "classes:Classes", "xdp_mode:XdpMode", "default_action:DefaultAction",
+            "malformed_action:MalformedAction", "non_ip_action:NonIpAction", "pad:Pad", "pad2:Pad2", "digest:Digest", "file:File"] },
     };
 
     [Theory]
     [MemberData(nameof(Mirrors))]
     public void MirrorMatchesBtf(string cName, Type mirror, string[] fields)
     {
-        var layout = BtfLayout.Read(Classifier.DefaultObjectPath(), [cName])[cName];
+        var layout = BtfLayout.Read(Classifier.DefaultObjectPath(cName == "fw_meta" ? "fw_dispatch.bpf.o" : "fw.bpf.o"), [cName])[cName];
         Assert.Equal(layout.Size, Marshal.SizeOf(mirror));
         Assert.Equal(fields.Length, layout.Members.Count);
         foreach (string pair in fields)

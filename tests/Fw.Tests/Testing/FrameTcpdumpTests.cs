@@ -1,4 +1,4 @@
-using Fw.Testing.Packets;
+using Fw.Packets;
 using Xunit;
 
 namespace Fw.Tests.Testing;

@@ -1,5 +1,5 @@
 using Fw.Rules;
-using Fw.Testing.Packets;
+using Fw.Packets;
 using Fw.Testing.Random;
 using Fw.Testing.Reference;
 using Xunit;

@@ -1,6 +1,6 @@
 using Fw.Rules;
 using Fw.Testing;
-using Fw.Testing.Packets;
+using Fw.Packets;
 using Fw.Testing.Random;
 using Fw.Testing.Reference;
 using Xunit;

@@ -1,6 +1,6 @@
 using System.Net;
 using Fw.Rules;
-using Fw.Testing.Packets;
+using Fw.Packets;
 using Fw.Testing.Reference;
 using Xunit;
 using static Fw.Rules.RuleAction;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Fw.Testing.Packets;
+using Fw.Packets;
 
 namespace Fw.Tests.Testing;
 

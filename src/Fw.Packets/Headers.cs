@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Fw.Testing.Packets;
+namespace Fw.Packets;
 
 // The layers a test frame is made of, as plain records. Every field a test may want wrong has a
 // nullable override: null means "write the correct value" (lengths, checksums, protocol numbers).

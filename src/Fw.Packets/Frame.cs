@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Fw.Testing.Packets;
+namespace Fw.Packets;
 
 /// <summary>
 /// An Ethernet frame described layer by layer, built into bytes by <see cref="Build"/>:

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 
-namespace Fw.Testing.Packets;
+namespace Fw.Packets;
 
 // A lenient dissector for test frames: it reads as far as the bytes allow and says where and why it
 // stopped. It knows nothing of the firewall's limits (it reads any number of VLAN tags and extension

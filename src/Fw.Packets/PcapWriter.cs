@@ -1,4 +1,4 @@
-namespace Fw.Testing.Packets;
+namespace Fw.Packets;
 
 /// <summary>
 /// Writes the classic libpcap format (magic 0xa1b2c3d4, version 2.4, microsecond timestamps,

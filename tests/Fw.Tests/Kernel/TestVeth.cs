@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using Fw.Kernel;
+
+namespace Fw.Tests.Kernel;
+
+/// <summary>
+/// A veth pair for attach-level tests that send no traffic (BPF_PROG_TEST_RUN only): no addresses,
+/// no routes, so nothing can leave. Names are unique per process and instance; Dispose detaches fw,
+/// removes its pins and deletes the pair, and a new instance first removes a crashed run's leftovers.
+/// </summary>
+public sealed class TestVeth : IDisposable
+{
+    private static int s_next;
+
+    public TestVeth()
+    {
+        RemoveLeftovers();
+        int n = Interlocked.Increment(ref s_next);
+        Name = $"fwt{Environment.ProcessId % 10000}x{n}";
+        Peer = Name + "p";
+        Ip("link", "add", Name, "type", "veth", "peer", "name", Peer);
+        Ip("link", "set", Name, "up");
+        Ip("link", "set", Peer, "up");
+    }
+
+    /// <summary>The end fw attaches to.</summary>
+    public string Name { get; }
+    public string Peer { get; }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(PinLayout.Dir(Name)))
+        {
+            try
+            {
+                Firewall.Detach(Name);
+            }
+            catch (BpfException)
+            {
+                PinLayout.RemoveTree(PinLayout.Dir(Name));
+            }
+        }
+        PinLayout.RemoveRootIfEmpty();
+        Ip("link", "del", Name);
+    }
+
+    /// <summary>Pairs (and pins) of earlier runs whose process is gone.</summary>
+    private static void RemoveLeftovers()
+    {
+        foreach (string dev in Directory.GetDirectories("/sys/class/net").Select(Path.GetFileName).OfType<string>())
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(dev, @"^fwt(\d+)x\d+$");
+            if (!m.Success || int.Parse(m.Groups[1].Value) == Environment.ProcessId % 10000)
+                continue;
+            if (Directory.Exists(PinLayout.Dir(dev)))
+                PinLayout.RemoveTree(PinLayout.Dir(dev));
+            Ip("link", "del", dev);
+        }
+    }
+
+    public static string Ip(params string[] args)
+    {
+        var p = Process.Start(new ProcessStartInfo("ip", args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        string output = p.StandardOutput.ReadToEnd();
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0 && !(args is ["link", "del", ..] && err.Contains("Cannot find device")))
+            throw new InvalidOperationException($"ip {string.Join(' ', args)}: {err.Trim()}");
+        return output;
+    }
+}
