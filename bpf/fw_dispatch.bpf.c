@@ -9,7 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "fw_common.h"
-#define FW_MAPS_DISPATCHER	/* fw_stats and fw_progs only */
+#define FW_MAPS_DISPATCHER	/* fw_stats and the dispatcher's maps, no ruleset maps */
 #include "fw_maps.h"
 
 SEC("xdp")

@@ -3,7 +3,7 @@
  * Every map of the data plane, in one place, for the two objects that include it:
  *
  *   fw.bpf.c           fw_stats and the maps of one ruleset generation
- *   fw_dispatch.bpf.c  fw_stats and fw_progs; it defines FW_MAPS_DISPATCHER
+ *   fw_dispatch.bpf.c  fw_stats, fw_progs and fw_meta; it defines FW_MAPS_DISPATCHER
  *                      before including this file
  *
  * libbpf creates every map an object declares, so the dispatcher must not see
@@ -54,7 +54,7 @@ struct {
 	__uint(max_entries, 1);
 } fw_progs SEC(".maps");
 
-/* [0]: what is loaded on this interface (struct fw_meta). Written by: control plane; XDP never reads it. */
+/* [0]: what is loaded here (struct fw_meta). Written by: control plane; XDP never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);

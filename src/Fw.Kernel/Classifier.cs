@@ -76,6 +76,13 @@ public sealed unsafe class Classifier : IDisposable
             obj.SetMaxEntries("fw_rule_names", Math.Max(1, image.Rules.Count));
             obj.SetMaxEntries("fw_bitmaps", Math.Max(1, image.ClassCount));
             obj.SetValueSize("fw_bitmaps", 8 * (1 + image.Words));
+            // Class arrays of fields no rule uses are never looked up: one slot each.
+            foreach (var (map, table) in new[] { ("fw_proto", image.Proto), ("fw_sport", image.Sport), ("fw_dport", image.Dport),
+                ("fw_tcp_flags", image.TcpFlags), ("fw_icmp_type", image.IcmpType) })
+            {
+                if (table is null)
+                    obj.SetMaxEntries(map, 1);
+            }
             obj.SetMaxEntries("fw_src4", Math.Max(1, image.Src4?.Length ?? 0));
             obj.SetMaxEntries("fw_src6", Math.Max(1, image.Src6?.Length ?? 0));
             obj.SetMaxEntries("fw_dst4", Math.Max(1, image.Dst4?.Length ?? 0));

@@ -21,6 +21,12 @@ public static class FwctlApp
             "Exit codes: 0 ok, 1 failure, 2 usage error or invalid rules.")
         {
             CheckCommand.Create(stdout, stderr),
+            AttachCommands.CreateAttach(stdout, stderr),
+            AttachCommands.CreateReload(stdout, stderr),
+            AttachCommands.CreateDetach(stdout, stderr),
+            StatsCommand.Create(stdout, stderr),
+            StatusCommand.Create(stdout, stderr),
+            TestCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };

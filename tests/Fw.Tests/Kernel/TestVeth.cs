@@ -16,7 +16,7 @@ public sealed class TestVeth : IDisposable
     {
         RemoveLeftovers();
         int n = Interlocked.Increment(ref s_next);
-        Name = $"fwt{Environment.ProcessId % 10000}x{n}";
+        Name = $"fwt{Environment.ProcessId}x{n}";   // at most 15 bytes with the peer's "p"
         Peer = Name + "p";
         Ip("link", "add", Name, "type", "veth", "peer", "name", Peer);
         Ip("link", "set", Name, "up");
@@ -44,13 +44,13 @@ public sealed class TestVeth : IDisposable
         Ip("link", "del", Name);
     }
 
-    /// <summary>Pairs (and pins) of earlier runs whose process is gone.</summary>
+    /// <summary>Pairs (and pins) of runs whose process is gone (a concurrent run's are left alone).</summary>
     private static void RemoveLeftovers()
     {
         foreach (string dev in Directory.GetDirectories("/sys/class/net").Select(Path.GetFileName).OfType<string>())
         {
             var m = System.Text.RegularExpressions.Regex.Match(dev, @"^fwt(\d+)x\d+$");
-            if (!m.Success || int.Parse(m.Groups[1].Value) == Environment.ProcessId % 10000)
+            if (!m.Success || Directory.Exists($"/proc/{m.Groups[1].Value}"))
                 continue;
             if (Directory.Exists(PinLayout.Dir(dev)))
                 PinLayout.RemoveTree(PinLayout.Dir(dev));

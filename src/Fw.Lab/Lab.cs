@@ -1,0 +1,341 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Fw.Kernel;
+using Fw.Packets;
+
+namespace Fw.Lab;
+
+/// <summary>
+/// A veth/netns lab: four network namespaces joined by veth pairs, with addresses, routes and static
+/// neighbours, so real traffic and crafted frames cross the firewall's interface with no ARP or ND:
+/// <code>
+///   client ns              fw ns (routes)                server ns
+///   [c0] ---------------- [fw0]      [fw1] ---------------- [s0]
+///                                    [fw2] ---------------- [k0]
+///                                                            sink ns
+/// </code>
+/// fw attaches to fw0 (it sees everything the client sends); what it passes is routed to the server, what
+/// it redirects to fw2 arrives in the sink. c0, s0 and k0 run an XDP pass program, so each of them can
+/// receive XDP_REDIRECT. Addresses and MACs: <see cref="LabNet"/>.
+/// <para>
+/// Namespaces are named <c>fwl&lt;pid&gt;x&lt;n&gt;-client</c> (and <c>-fw</c>, <c>-server</c>, <c>-sink</c>): unique
+/// per process and per lab, so labs never collide. <see cref="Dispose"/> removes everything the lab made,
+/// and fw's pins of an interface it deleted; the constructor first removes what labs of dead processes
+/// left behind. The interface names are the same in every lab (each lab has its own namespaces), but fw
+/// pins its state under <c>/sys/fs/bpf/fw/IFACE</c>: two labs cannot both have fw attached to fw0 at once.
+/// </para>
+/// </summary>
+public sealed partial class Lab : IDisposable
+{
+    public const string NamePrefix = "fwl";
+    private static readonly string[] Roles = ["client", "fw", "server", "sink"];
+    private static readonly string[] Interfaces =
+        [LabNet.ClientIf, LabNet.FwClientIf, LabNet.FwServerIf, LabNet.FwSinkIf, LabNet.ServerIf, LabNet.SinkIf];
+    private static int s_next;
+    private bool _disposed;
+
+    public Lab()
+    {
+        RemoveLeftovers();
+        Id = $"{NamePrefix}{Environment.ProcessId}x{Interlocked.Increment(ref s_next)}";
+        Client = new Netns($"{Id}-client");
+        Fw = new Netns($"{Id}-fw");
+        Server = new Netns($"{Id}-server");
+        Sink = new Netns($"{Id}-sink");
+        try
+        {
+            Build();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>This lab's prefix, <c>fwl&lt;pid&gt;x&lt;n&gt;</c>.</summary>
+    public string Id { get; }
+
+    public Netns Client { get; }
+    public Netns Fw { get; }
+    public Netns Server { get; }
+    public Netns Sink { get; }
+
+    public IReadOnlyList<Netns> Namespaces => [Client, Fw, Server, Sink];
+
+    /// <summary>The XDP pass object the lab attaches to the peers.</summary>
+    public static string PassObjectPath => Path.Combine(AppContext.BaseDirectory, "bpf", "lab_pass.bpf.o");
+
+    public const string PassProgram = "lab_xdp_pass";
+
+    /// <summary>The namespace that holds <paramref name="address"/>.</summary>
+    public Netns Owner(IPAddress address)
+    {
+        if (address.Equals(LabNet.ClientV4) || address.Equals(LabNet.ClientV6) || address.Equals(LabNet.ClientOtherV4) || address.Equals(LabNet.ClientOtherV6))
+            return Client;
+        if (address.Equals(LabNet.ServerV4) || address.Equals(LabNet.ServerV6))
+            return Server;
+        if (address.Equals(LabNet.SinkV4) || address.Equals(LabNet.SinkV6))
+            return Sink;
+        if (new[] { LabNet.FwClientV4, LabNet.FwClientV6, LabNet.FwClientOtherV4, LabNet.FwClientOtherV6, LabNet.FwServerV4, LabNet.FwServerV6, LabNet.FwSinkV4, LabNet.FwSinkV6 }.Contains(address))
+            return Fw;
+        throw new ArgumentException($"{address} is not an address of the lab");
+    }
+
+    /// <summary>
+    /// <paramref name="frame"/> with the MACs of c0 (source) and fw0 (destination): a frame the client sends
+    /// to the firewall, which routes it on by its IP destination.
+    /// </summary>
+    public static Frame FromClient(Frame frame) => frame with { SrcMac = LabNet.ClientMac, DstMac = LabNet.FwClientMac };
+
+    /// <summary>An AF_PACKET socket on c0: crafted frames leave the client towards fw0 as they are.</summary>
+    public PacketSocket ClientSocket() => PacketSocket.Open(Client, LabNet.ClientIf);
+
+    /// <summary>Sends crafted frames from c0 (as they are; see <see cref="FromClient"/> for the MACs).</summary>
+    public void SendFromClient(params Frame[] frames)
+    {
+        using var s = ClientSocket();
+        foreach (var f in frames)
+            s.Send(f);
+    }
+
+    /// <summary>A capture of what arrives on s0, the server's side; open it before sending.</summary>
+    public PacketSocket CaptureServer() => PacketSocket.Open(Server, LabNet.ServerIf);
+
+    /// <summary>A capture of what arrives on k0, the sink (redirect target fw2's peer); open it before sending.</summary>
+    public PacketSocket CaptureSink() => PacketSocket.Open(Sink, LabNet.SinkIf);
+
+    /// <summary>A capture of what arrives back on c0, the client.</summary>
+    public PacketSocket CaptureClient() => PacketSocket.Open(Client, LabNet.ClientIf);
+
+    // ---- Building and removing ---------------------------------------------------------------------
+
+    private void Build()
+    {
+        foreach (var ns in Namespaces)
+            Command.Run("ip", "netns", "add", ns.Name).Check();
+        // Before the interfaces exist, so they inherit it: no DAD and no router solicitations (quiet links).
+        foreach (var ns in Namespaces)
+        {
+            ns.Run(() =>
+            {
+                WriteSysctl("net/ipv6/conf/default/accept_dad", "0");
+                WriteSysctl("net/ipv6/conf/default/router_solicitations", "0");
+                WriteSysctl("net/ipv6/conf/default/accept_ra", "0");
+            });
+        }
+        Fw.Run(() =>
+        {
+            WriteSysctl("net/ipv4/ip_forward", "1");
+            WriteSysctl("net/ipv6/conf/all/forwarding", "1");
+        });
+
+        // Each pair is created with its ends already in their namespaces: nothing appears in the host's.
+        Veth(Client, LabNet.ClientIf, LabNet.ClientMac, Fw, LabNet.FwClientIf, LabNet.FwClientMac);
+        Veth(Server, LabNet.ServerIf, LabNet.ServerMac, Fw, LabNet.FwServerIf, LabNet.FwServerMac);
+        Veth(Sink, LabNet.SinkIf, LabNet.SinkMac, Fw, LabNet.FwSinkIf, LabNet.FwSinkMac);
+
+        // Addresses and links up everywhere first: IPv6 gateways must be on an up link before routes name them.
+        Client.IpBatch([
+            "link set lo up",
+            .. Addr(LabNet.ClientIf, LabNet.ClientV4, 24, LabNet.ClientOtherV4, 24, LabNet.ClientV6, 64, LabNet.ClientOtherV6, 64),
+            $"link set {LabNet.ClientIf} up",
+        ]);
+        Fw.IpBatch([
+            "link set lo up",
+            .. Addr(LabNet.FwClientIf, LabNet.FwClientV4, 24, LabNet.FwClientOtherV4, 24, LabNet.FwClientV6, 64, LabNet.FwClientOtherV6, 64),
+            .. Addr(LabNet.FwServerIf, LabNet.FwServerV4, 24, LabNet.FwServerV6, 64),
+            .. Addr(LabNet.FwSinkIf, LabNet.FwSinkV4, 24, LabNet.FwSinkV6, 64),
+            $"link set {LabNet.FwClientIf} up",
+            $"link set {LabNet.FwServerIf} up",
+            $"link set {LabNet.FwSinkIf} up",
+        ]);
+        Server.IpBatch([
+            "link set lo up",
+            .. Addr(LabNet.ServerIf, LabNet.ServerV4, 24, LabNet.ServerV6, 64),
+            $"link set {LabNet.ServerIf} up",
+        ]);
+        Sink.IpBatch([
+            "link set lo up",
+            .. Addr(LabNet.SinkIf, LabNet.SinkV4, 24, LabNet.SinkV6, 64),
+            $"link set {LabNet.SinkIf} up",
+        ]);
+
+        // Routes (only the lab's own prefixes) and permanent neighbours.
+        Client.IpBatch([
+            .. Routes(LabNet.ClientIf, LabNet.FwClientV4, LabNet.FwClientV6),
+            .. Neigh(LabNet.ClientIf, LabNet.FwClientMac, LabNet.FwClientV4, LabNet.FwClientOtherV4, LabNet.FwClientV6, LabNet.FwClientOtherV6),
+        ]);
+        Fw.IpBatch([
+            .. Neigh(LabNet.FwClientIf, LabNet.ClientMac, LabNet.ClientV4, LabNet.ClientOtherV4, LabNet.ClientV6, LabNet.ClientOtherV6),
+            .. Neigh(LabNet.FwServerIf, LabNet.ServerMac, LabNet.ServerV4, LabNet.ServerV6),
+            .. Neigh(LabNet.FwSinkIf, LabNet.SinkMac, LabNet.SinkV4, LabNet.SinkV6),
+        ]);
+        Server.IpBatch([
+            .. Routes(LabNet.ServerIf, LabNet.FwServerV4, LabNet.FwServerV6),
+            .. Neigh(LabNet.ServerIf, LabNet.FwServerMac, LabNet.FwServerV4, LabNet.FwServerV6),
+        ]);
+        Sink.IpBatch([
+            .. Routes(LabNet.SinkIf, LabNet.FwSinkV4, LabNet.FwSinkV6),
+            .. Neigh(LabNet.SinkIf, LabNet.FwSinkMac, LabNet.FwSinkV4, LabNet.FwSinkV6),
+        ]);
+
+        // XDP-ready peers: one loaded pass program, attached (native) to c0, s0 and k0.
+        using var pass = BpfObject.Open(PassObjectPath);
+        pass.Load();
+        int fd = pass.ProgramFd(PassProgram);
+        foreach (var (ns, dev) in new[] { (Client, LabNet.ClientIf), (Server, LabNet.ServerIf), (Sink, LabNet.SinkIf) })
+        {
+            ns.Run(() =>
+            {
+                int rc = Interop.bpf_xdp_attach(Netns.IfindexHere(dev), fd, Interop.XdpFlagsDrvMode, 0);
+                if (rc < 0)
+                    throw new LabException($"{ns}: attach {PassProgram} to {dev} (native XDP)", -rc);
+            });
+        }
+    }
+
+    private static void Veth(Netns a, string aName, string aMac, Netns b, string bName, string bMac) =>
+        Command.Run("ip", "link", "add", aName, "netns", a.Name, "address", aMac, "type", "veth",
+            "peer", "name", bName, "netns", b.Name, "address", bMac).Check();
+
+    /// <summary>ip commands adding (address, prefix length) pairs; IPv6 without duplicate address detection.</summary>
+    private static IEnumerable<string> Addr(string dev, params object[] pairs)
+    {
+        for (int i = 0; i < pairs.Length; i += 2)
+        {
+            var a = (IPAddress)pairs[i];
+            bool v6 = a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+            yield return $"addr add {a}/{pairs[i + 1]} dev {dev}{(v6 ? " nodad" : "")}";
+        }
+    }
+
+    private static IEnumerable<string> Routes(string dev, IPAddress gw4, IPAddress gw6) =>
+        [$"route add {LabNet.LabV4} via {gw4} dev {dev}", $"route add {LabNet.LabV6} via {gw6} dev {dev}"];
+
+    private static IEnumerable<string> Neigh(string dev, string mac, params IPAddress[] addresses) =>
+        addresses.Select(a => $"neigh replace {a} lladdr {mac} dev {dev} nud permanent");
+
+    /// <summary>Writes /proc/sys/NAME of the calling thread's network namespace.</summary>
+    private static void WriteSysctl(string name, string value) => File.WriteAllText($"/proc/sys/{name}", value);
+
+    /// <summary>
+    /// Removes the lab: its veth pairs (which also detaches whatever XDP programs run on them), fw's pins of
+    /// those interfaces (now defunct), then the namespaces. Best effort: every step is tried; failures are
+    /// written to stderr.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        var problems = new List<string>();
+        foreach (var (ns, dev) in new[] { (Client, LabNet.ClientIf), (Server, LabNet.ServerIf), (Sink, LabNet.SinkIf) })
+        {
+            if (ns.Exists)
+                Try(problems, () => DeleteLink(ns, dev));
+        }
+        Try(problems, SweepDefunctPins);
+        foreach (var ns in Namespaces)
+            Try(problems, () => DeleteNamespace(ns.Name));
+        foreach (string p in problems)
+            Console.Error.WriteLine($"lab {Id}: cleanup: {p}");
+    }
+
+    /// <summary>
+    /// Removes what labs of processes that no longer run left behind (a crash, a kill -9): their namespaces
+    /// and veths, and fw's pins of the lab's interface names whose XDP link has lost its interface. Returns the
+    /// namespaces removed.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveLeftovers()
+    {
+        var removed = new List<string>();
+        if (Directory.Exists("/run/netns"))
+        {
+            foreach (string name in Directory.GetFiles("/run/netns").Select(Path.GetFileName).OfType<string>().Order())
+            {
+                var m = LabNamespace().Match(name);
+                if (!m.Success || !int.TryParse(m.Groups[1].Value, out int pid) || pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}"))
+                    continue;
+                var ns = new Netns(name);
+                var problems = new List<string>();
+                Try(problems, () =>
+                {
+                    var links = ns.Exec("ip", "-o", "link", "show", "type", "veth").Check().Stdout;
+                    foreach (Match l in VethName().Matches(links))
+                        DeleteLink(ns, l.Groups[1].Value);
+                });
+                Try(problems, () => DeleteNamespace(name));
+                removed.Add(name);
+            }
+        }
+        SweepDefunctPins();
+        return removed;
+    }
+
+    [GeneratedRegex(@"^fwl(\d+)x(\d+)-(client|fw|server|sink)$")]
+    private static partial Regex LabNamespace();
+
+    /// <summary>"7: c0@if8: &lt;...&gt;" in `ip -o link` output.</summary>
+    [GeneratedRegex(@"^\d+:\s+([^@:\s]+)", RegexOptions.Multiline)]
+    private static partial Regex VethName();
+
+    private static void DeleteLink(Netns ns, string dev)
+    {
+        var r = ns.Exec("ip", "link", "del", dev);
+        if (!r.Ok && !r.Stderr.Contains("Cannot find device"))
+            r.Check();
+    }
+
+    private static void DeleteNamespace(string name)
+    {
+        if (!File.Exists($"/run/netns/{name}"))
+            return;
+        var r = Command.Run("ip", "netns", "del", name);
+        if (!r.Ok && File.Exists($"/run/netns/{name}"))
+            r.Check();
+    }
+
+    /// <summary>
+    /// fw's pins (<c>/sys/fs/bpf/fw/IFACE</c>) for the lab's interface names whose pinned XDP link has lost its
+    /// device: the interface was deleted while fw was attached, so nothing runs from them, and they would make
+    /// the next <c>fwctl attach</c> there say "already attached". A live link is never touched.
+    /// </summary>
+    private static void SweepDefunctPins()
+    {
+        foreach (string dev in Interfaces)
+        {
+            if (!IsDefunctXdpLink(PinLayout.Link(dev)))
+                continue;
+            using var lk = InterfaceLock.Acquire(dev, TimeSpan.FromSeconds(5));
+            if (IsDefunctXdpLink(PinLayout.Link(dev)))
+                PinLayout.RemoveTree(PinLayout.Dir(dev));
+        }
+        PinLayout.RemoveRootIfEmpty();
+    }
+
+    private static unsafe bool IsDefunctXdpLink(string pin)
+    {
+        if (!File.Exists(pin))
+            return false;
+        using var link = FdHandle.OpenPinned(pin);
+        var info = default(Interop.BpfLinkInfoXdp);
+        uint len = (uint)sizeof(Interop.BpfLinkInfoXdp);
+        int rc = Interop.bpf_obj_get_info_by_fd(link.Fd, &info, ref len);
+        if (rc < 0)
+            throw new LabException($"read link info of {pin}", -rc);
+        return info.Type == Interop.BpfLinkTypeXdp && info.Ifindex == 0;
+    }
+
+    private static void Try(List<string> problems, Action step)
+    {
+        try
+        {
+            step();
+        }
+        catch (Exception e)
+        {
+            problems.Add(e.Message);
+        }
+    }
+}

@@ -1,0 +1,257 @@
+using System.CommandLine;
+using Fw.Kernel;
+using Fw.Packets;
+
+namespace Fw.Cli;
+
+/// <summary>
+/// fwctl test IFACE (--packet SPEC... | --pcap FILE) [--json]: runs packets through a copy of the
+/// interface's live generation with BPF_PROG_TEST_RUN and prints each verdict and its cause. The copy
+/// (<see cref="Classifier.LoadTraceCopy"/>) reads the live maps but counts in private counters, so the
+/// interface's counters do not move.
+/// </summary>
+internal static class TestCommand
+{
+    private const string Grammar = """
+        SPEC (one quoted argument; keywords in any case):
+          [vlan ID]... [frag [OFFSET]] [ext hop|route|dest|ah[,...]] BODY [OPTION]...
+          BODY:   tcp SRC:PORT -> DST:PORT [FLAGS]       FLAGS fin,syn,rst,psh,ack,urg,ece,cwr or none; default syn
+                  udp SRC:PORT -> DST:PORT               IPv6 with a port: [2001:db8::1]:53
+                  icmp SRC -> DST [type N] [code N]      default type 8
+                  icmpv6 SRC -> DST [type N] [code N]    default type 128
+                  proto P SRC -> DST                     any IP protocol, no L4 header
+                  arp SRC -> DST                         ARP request (non-IP)
+                  ether TYPE                             any EtherType, e.g. 0x88cc
+          OPTION: len N (payload bytes), trunc N (cut the frame to N bytes)
+          vlan: the first is outermost (two or more: 802.1ad outside); frag: OFFSET in bytes, a multiple
+          of 8, default 1480 (non-first); frag 0 is a first fragment.
+        Example: fwctl test eth0 --packet 'tcp 198.51.100.7:40000 -> 192.0.2.10:22 syn'
+        """;
+
+    private static readonly Argument<string> IfaceArgument = new("IFACE") { Description = "The interface fw is attached to" };
+
+    private static readonly Option<string[]> PacketOption = new("--packet", "-p")
+    {
+        Description = "A packet to run, as SPEC (below); repeat for several",
+        HelpName = "SPEC",
+    };
+
+    private static readonly Option<string?> PcapOption = new("--pcap")
+    {
+        Description = "Run every frame of a classic pcap file (Ethernet link type)",
+        HelpName = "FILE",
+    };
+
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var cmd = new Command("test",
+            "Run packets through the program attached to IFACE (BPF_PROG_TEST_RUN) and print each verdict and the rule " +
+            "that decided it; the live counters do not change.\n" +
+            "Exit codes: 0 ok, 1 failure (not root, not attached, unreadable pcap), 2 usage error or bad SPEC.\n\n" + Grammar)
+        {
+            IfaceArgument,
+            PacketOption,
+            PcapOption,
+            FwctlApp.JsonOption,
+        };
+        cmd.SetAction(parse => Run(parse.GetValue(IfaceArgument)!, parse.GetValue(PacketOption) ?? [],
+            parse.GetValue(PcapOption), parse.GetValue(FwctlApp.JsonOption), stdout, stderr));
+        return cmd;
+    }
+
+    /// <summary>One frame to run: its bytes and how to name it.</summary>
+    private sealed record Input(byte[] Bytes, string Text, bool IsSpec, string? Note);
+
+    /// <summary>What happened to one frame. <see cref="Verdict"/> of a frame not run is the one the ruleset gives malformed frames.</summary>
+    private sealed record Outcome(int Index, Input Input, XdpAction Verdict, FwReason Reason, int? Rule, string? RuleName, string? Note);
+
+    public static int Run(string iface, IReadOnlyList<string> specs, string? pcap, bool json, TextWriter stdout, TextWriter stderr)
+    {
+        if ((specs.Count > 0) == (pcap is not null))
+        {
+            return Fail(json, stdout, stderr, FwctlApp.ExitUsage,
+                specs.Count > 0 ? "give --packet or --pcap, not both" : "give the packets: --packet SPEC or --pcap FILE",
+                extra: ["Try 'fwctl test --help'."]);
+        }
+
+        // The packets first: a bad spec or an unreadable file is reported without touching the kernel.
+        var inputs = new List<Input>();
+        for (int i = 0; i < specs.Count; i++)
+        {
+            string which = specs.Count == 1 ? "--packet" : $"--packet #{i + 1}";
+            if (!PacketSpec.TryParse(specs[i], out var spec, out var error))
+            {
+                string line = specs[i].ReplaceLineEndings(" ");
+                return Fail(json, stdout, stderr, FwctlApp.ExitUsage, $"{which}: {error!.Message}",
+                    extra: ["    " + line, "    " + new string(' ', Math.Min(error.Column - 1, line.Length)) + "^" + new string('~', error.Length - 1)],
+                    fields: new() { ["spec"] = specs[i], ["column"] = error.Column });
+            }
+            inputs.Add(new Input(spec!.Build(), spec.ToString(), true, null));
+        }
+        if (pcap is not null)
+        {
+            try
+            {
+                foreach (var p in PcapReader.ReadFile(pcap))
+                    inputs.Add(new Input(p.Data, PacketSpec.Describe(p.Data), false,
+                        p.Snapped ? $"snapped: {p.Data.Length} of {p.OriginalLength} bytes captured" : null));
+            }
+            catch (Exception e) when (e is PcapFormatException or IOException or UnauthorizedAccessException)
+            {
+                string msg = e switch
+                {
+                    FileNotFoundException or DirectoryNotFoundException => $"{pcap}: no such file",
+                    UnauthorizedAccessException => $"{pcap}: permission denied",
+                    PcapFormatException => e.Message,
+                    _ => $"{pcap}: {e.Message}",
+                };
+                return Fail(json, stdout, stderr, FwctlApp.ExitFailure, msg);
+            }
+        }
+
+        ulong generation;
+        var outcomes = new List<Outcome>();
+        try
+        {
+            Firewall.RequireRoot();
+            Firewall.Ifindex(iface);
+            if (!Firewall.IsAttached(iface))
+                throw new BpfException($"{iface}: fw is not attached (fwctl attach {iface} --rules FILE)", 2 /* ENOENT */);
+
+            InterfaceState state;
+            Classifier.TraceCopy copy;
+            // Under the interface's lock, so no reload removes the generation between reading it and loading its copy.
+            using (InterfaceLock.Acquire(iface, Firewall.LockTimeout))
+            {
+                state = InterfaceState.Open(iface);
+                try
+                {
+                    copy = Classifier.LoadTraceCopy(state.GenerationDir, state.Meta);
+                }
+                catch
+                {
+                    state.Dispose();
+                    throw;
+                }
+            }
+            using (state)
+            using (copy)
+            {
+                generation = state.Meta.Generation;
+                var malformed = state.Meta.MalformedAction == 0 ? XdpAction.Pass : XdpAction.Drop;
+                uint seq = 0;
+                for (int i = 0; i < inputs.Count; i++)
+                    outcomes.Add(RunOne(copy, state, malformed, i + 1, inputs[i], ref seq));
+            }
+        }
+        catch (BpfException e)
+        {
+            return Fail(json, stdout, stderr, FwctlApp.ExitFailure, e.Message);
+        }
+
+        if (json)
+        {
+            CheckCommand.WriteJson(stdout, new Dictionary<string, object?>
+            {
+                ["interface"] = iface,
+                ["generation"] = generation,
+                ["packets"] = outcomes.Select(ToJson).ToList(),
+            });
+        }
+        else
+        {
+            WriteTable(stdout, outcomes);
+        }
+        return FwctlApp.ExitOk;
+    }
+
+    private static Outcome RunOne(Classifier.TraceCopy copy, InterfaceState state, XdpAction malformed, int index, Input input, ref uint seq)
+    {
+        if (input.Bytes.Length < 14)
+        {
+            // The kernel refuses test runs shorter than an Ethernet header; the program would call it malformed.
+            return new Outcome(index, input, malformed, FwReason.Malformed, null, null,
+                Join(input.Note, "too short for BPF_PROG_TEST_RUN, not run"));
+        }
+        var (verdict, trace) = copy.Run(input.Bytes);
+        if (trace.Seq == seq)
+            throw new BpfException($"packet #{index}: the program recorded no verdict (trace unchanged)", 0);
+        seq = trace.Seq;
+        var reason = (FwReason)trace.Reason;
+        if (reason == FwReason.Rule && trace.Rule < state.Rules.Count)
+        {
+            var rule = state.Rules[(int)trace.Rule];
+            return new Outcome(index, input, verdict, reason, rule.Index, rule.Name, input.Note);
+        }
+        return new Outcome(index, input, verdict, reason, null, null, input.Note);
+    }
+
+    private static string? Join(string? a, string b) => a is null ? b : $"{a}; {b}";
+
+    private static void WriteTable(TextWriter w, IReadOnlyList<Outcome> outcomes)
+    {
+        var rows = outcomes.Select(o => (
+            Index: $"#{o.Index}",
+            Packet: o.Input.Text,
+            Verdict: VerdictName(o.Verdict).ToUpperInvariant(),
+            Cause: o.Reason switch
+            {
+                FwReason.Rule => $"rule {o.RuleName} (#{o.Rule + 1})",
+                FwReason.Default => "default",
+                FwReason.Malformed => "malformed",
+                FwReason.NonIp => "non-IP",
+                FwReason.NoRuleset => "no ruleset",
+                _ => $"reason {(uint)o.Reason}",
+            } + (o.Note is null ? "" : $" ({o.Note})"))).ToList();
+        int wi = rows.Max(r => r.Index.Length), wp = rows.Max(r => r.Packet.Length), wv = rows.Max(r => r.Verdict.Length);
+        foreach (var r in rows)
+            w.WriteLine($"{r.Index.PadRight(wi)}  {r.Packet.PadRight(wp)}  {r.Verdict.PadRight(wv)}  {r.Cause}");
+    }
+
+    private static Dictionary<string, object?> ToJson(Outcome o) => new()
+    {
+        ["index"] = o.Index,
+        [o.Input.IsSpec ? "spec" : "summary"] = o.Input.Text,
+        ["bytes"] = o.Input.Bytes.Length,
+        ["verdict"] = VerdictName(o.Verdict),
+        ["reason"] = o.Reason switch
+        {
+            FwReason.Rule => "rule",
+            FwReason.Default => "default",
+            FwReason.Malformed => "malformed",
+            FwReason.NonIp => "non_ip",
+            FwReason.NoRuleset => "no_ruleset",
+            _ => ((uint)o.Reason).ToString(),
+        },
+        ["rule"] = o.RuleName,
+        ["rule_index"] = o.Rule,
+        ["note"] = o.Note,
+    };
+
+    private static string VerdictName(XdpAction a) => a switch
+    {
+        XdpAction.Pass => "pass",
+        XdpAction.Drop => "drop",
+        XdpAction.Redirect => "redirect",
+        XdpAction.Aborted => "aborted",
+        XdpAction.Tx => "tx",
+        _ => $"xdp-{(uint)a}",
+    };
+
+    /// <summary>An error: "fwctl: msg" (and any extra lines) on stderr; in JSON mode also {"error": msg, ...} on stdout.</summary>
+    private static int Fail(bool json, TextWriter stdout, TextWriter stderr, int exit, string message,
+        IEnumerable<string>? extra = null, Dictionary<string, object?>? fields = null)
+    {
+        stderr.WriteLine($"fwctl: {message}");
+        foreach (string line in extra ?? [])
+            stderr.WriteLine(line);
+        if (json)
+        {
+            var obj = new Dictionary<string, object?> { ["error"] = message.Split('\n')[0].TrimEnd() };
+            foreach (var (k, v) in fields ?? [])
+                obj[k] = v;
+            CheckCommand.WriteJson(stdout, obj);
+        }
+        return exit;
+    }
+}

@@ -1,0 +1,52 @@
+using Fw.Compiler;
+using Fw.Kernel;
+using Fw.Rules;
+
+namespace Fw.Daemon;
+
+/// <summary>
+/// What fwd checks before it touches the kernel: everything `fwctl check` checks (the same diagnostics),
+/// and, because fwd attaches where the file says, that `interfaces:` names at least one interface and
+/// that each exists on this host.
+/// </summary>
+public static class DaemonCheck
+{
+    public static CheckResult Check(string path)
+    {
+        var check = RulesCheck.Check(path, Classifier.ResolveInterface);
+        if (check.Ruleset is not { } rs)
+            return check;
+        var extra = new List<Diagnostic>();
+        bool listed = rs.KeyPos.ContainsKey("interfaces");
+        var at = rs.PosOf("interfaces");
+        int length = listed ? "interfaces".Length : 0;
+        if (rs.Interfaces.Count == 0)
+        {
+            extra.Add(new Diagnostic(Severity.Error, at, listed
+                ? "fwd attaches the ruleset to the interfaces listed here, and none is"
+                : "no 'interfaces:' list: fwd attaches the ruleset to the interfaces it names, e.g. interfaces: [eth0]", length));
+        }
+        foreach (string iface in rs.Interfaces)
+        {
+            if (!Exists(iface))
+                extra.Add(new Diagnostic(Severity.Error, at, $"interface '{iface}' does not exist on this host", length));
+        }
+        return extra.Count == 0 ? check : new CheckResult(rs, null, [.. check.Diagnostics, .. extra]);
+    }
+
+    /// <summary>The files whose change can change the ruleset: the rules file and its set files.</summary>
+    public static IEnumerable<string> Inputs(string path, Ruleset? rs) =>
+        new[] { path }.Concat(rs?.Sets.Values.Select(s => s.File).OfType<string>() ?? []);
+
+    private static bool Exists(string iface)
+    {
+        try
+        {
+            return Firewall.Ifindex(iface) > 0;
+        }
+        catch (BpfException)
+        {
+            return false;
+        }
+    }
+}

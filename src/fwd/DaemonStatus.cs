@@ -1,0 +1,76 @@
+namespace Fw.Daemon;
+
+/// <summary>What fwd last did, shared by the firewall service (writer), /metrics and systemd STATUS= (readers).</summary>
+public sealed class DaemonStatus
+{
+    /// <summary>What one attached interface runs, as fwd last saw it.</summary>
+    public sealed record InterfaceInfo(string Name, ulong Generation, int Rules, string Digest);
+
+    private readonly Lock _lock = new();
+    private IReadOnlyList<InterfaceInfo> _interfaces = [];
+    private IReadOnlyList<string> _managed = [];
+
+    /// <summary>The interfaces the rules file names, which fwd attaches and exports.</summary>
+    public IReadOnlyList<string> Managed
+    {
+        get
+        {
+            lock (_lock)
+                return _managed;
+        }
+    }
+
+    public IReadOnlyList<InterfaceInfo> Interfaces
+    {
+        get
+        {
+            lock (_lock)
+                return _interfaces;
+        }
+    }
+
+    /// <summary>When fwd last read the rules file (start, file change, SIGHUP); null before.</summary>
+    public DateTimeOffset? LastReloadAt { get; private set; }
+    /// <summary>Whether that read was valid and every interface now runs it.</summary>
+    public bool LastReloadOk { get; private set; }
+    public DateTimeOffset? LastSuccessAt { get; private set; }
+    public long Successes { get; private set; }
+    public long Failures { get; private set; }
+    /// <summary>The first line of the last failure, for STATUS=.</summary>
+    public string? LastError { get; private set; }
+
+    public void Record(bool ok, IReadOnlyList<string> managed, IReadOnlyList<InterfaceInfo> interfaces, string? error, DateTimeOffset at)
+    {
+        lock (_lock)
+        {
+            _managed = managed;
+            _interfaces = interfaces;
+            LastReloadAt = at;
+            LastReloadOk = ok;
+            LastError = ok ? null : error;
+            if (ok)
+            {
+                LastSuccessAt = at;
+                Successes++;
+            }
+            else
+            {
+                Failures++;
+            }
+        }
+    }
+
+    /// <summary>One line for systemd's STATUS=: what runs where, and how the last reload went.</summary>
+    public string Summary()
+    {
+        lock (_lock)
+        {
+            string running = _interfaces.Count == 0
+                ? "no interface"
+                : string.Join(", ", _interfaces.Select(i => $"{i.Name} generation {i.Generation} ({i.Rules} rules)"));
+            return LastReloadOk || LastReloadAt is null
+                ? running
+                : $"{running}; last reload failed at {LastReloadAt:HH:mm:ss}: {LastError}";
+        }
+    }
+}

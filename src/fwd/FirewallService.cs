@@ -1,0 +1,321 @@
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Fw.Compiler;
+using Fw.Kernel;
+using Fw.Rules;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Fw.Daemon;
+
+/// <summary>
+/// fwd's one job: keep the interfaces the rules file names running that file's ruleset.
+/// <list type="bullet">
+/// <item>StartAsync makes the data plane live before the host reports ready: each interface is attached,
+/// or, when fw is already attached (an earlier fwd, or fwctl), adopted: kept as it is when it runs the same
+/// ruleset (same digest: the filter never stopped, counters continue), reloaded otherwise. Invalid rules or
+/// a missing interface: the diagnostics of `fwctl check`, nothing attached, exit 2.</item>
+/// <item>A change of the rules or set files, or SIGHUP, reconciles again: a bad edit is logged and the running
+/// ruleset stays; interfaces added to `interfaces:` are attached, removed ones detached.</item>
+/// <item>StopAsync leaves the filter in place (an appliance must not fail open) unless --detach-on-exit.</item>
+/// </list>
+/// All kernel work goes through <see cref="Firewall"/>, which holds the interface's lock, so fwd and fwctl
+/// never interleave two changes. Reconciles run one at a time on one worker.
+/// </summary>
+internal sealed class FirewallService : IHostedService, IDisposable
+{
+    private readonly FwdOptions _options;
+    private readonly ILogger<FirewallService> _log;
+    private readonly DaemonStatus _status;
+    private readonly SystemdNotifier _notifier;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly RulesWatcher _watcher;
+    private readonly Channel<string> _triggers = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private PosixSignalRegistration? _sighup;
+    private Task? _worker;
+    /// <summary>The interfaces the file named at the last successful read: fwd attached or adopted them.</summary>
+    private List<string> _managed = [];
+
+    public FirewallService(IOptions<FwdOptions> options, ILogger<FirewallService> log, DaemonStatus status,
+        SystemdNotifier notifier, IHostApplicationLifetime lifetime, ILogger<RulesWatcher> watcherLog)
+    {
+        _options = options.Value;
+        _log = log;
+        _status = status;
+        _notifier = notifier;
+        _lifetime = lifetime;
+        _watcher = new RulesWatcher(options, watcherLog);
+        _watcher.Changed += what => Trigger($"file change ({what})");
+    }
+
+    private string RulesPath => _options.RulesPath;
+
+    private enum Outcome
+    {
+        Attached,
+        Unchanged,
+        Reloaded,
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Before anything else: SIGHUP's default action would end the process. Triggers queue until the worker runs.
+        _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
+        {
+            ctx.Cancel = true;
+            Trigger("SIGHUP");
+        });
+
+        var check = DaemonCheck.Check(RulesPath);
+        _watcher.Watch(DaemonCheck.Inputs(RulesPath, check.Ruleset));   // an edit made while we attach is not lost
+        if (!check.Ok)
+        {
+            LogInvalid(check, "nothing attached");
+            throw new FwdStartException(FwdApp.ExitUsage, "invalid rules");
+        }
+        LogWarnings(check);
+
+        var rs = check.Ruleset!;
+        string digest = check.Image!.Digest();
+        var attachedNow = new List<string>();
+        foreach (string iface in rs.Interfaces)
+        {
+            try
+            {
+                if (Apply(iface, check, digest, starting: true) == Outcome.Attached)
+                    attachedNow.Add(iface);
+            }
+            catch (Exception e)
+            {
+                _log.LogError("{Iface}: {Error}", iface, e.Message);
+                // What this start attached goes again; what it adopted stays as it was found (or reloaded).
+                foreach (string done in attachedNow)
+                    TryDetach(done, "start failed");
+                _log.LogError("start failed: {Error}", e.Message);
+                throw new FwdStartException(FwdApp.ExitFailure, e.Message);
+            }
+        }
+        _managed = [.. rs.Interfaces];
+        _status.Record(true, _managed, Infos(), null, DateTimeOffset.UtcNow);
+
+        _lifetime.ApplicationStarted.Register(() => _log.LogInformation(
+            "ready: {Summary}; watching {Files}{Metrics}", _status.Summary(),
+            string.Join(", ", DaemonCheck.Inputs(RulesPath, rs)),
+            _options.Metrics is null ? "" : $"; metrics at http://{_options.MetricsEndpoint}/metrics"));
+        _worker = Task.Run(WorkAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _sighup?.Dispose();
+        _watcher.Dispose();
+        _triggers.Writer.TryComplete();
+        if (_worker is not null)
+        {
+            try
+            {
+                await _worker.WaitAsync(cancellationToken);   // a reload under way finishes: it is one map write from done
+            }
+            catch (OperationCanceledException)
+            {
+                _log.LogWarning("stopping while a reload is still running");
+            }
+        }
+        if (_options.DetachOnExit)
+        {
+            foreach (string iface in _managed)
+                TryDetach(iface, "--detach-on-exit");
+            return;
+        }
+        if (_managed.Count > 0)
+        {
+            _log.LogInformation("stopping; the filter stays on {Summary} (pinned under {Root}; a new fwd adopts it)",
+                _status.Summary(), PinLayout.Root);
+        }
+    }
+
+    public void Dispose()
+    {
+        _sighup?.Dispose();
+        _watcher.Dispose();
+    }
+
+    private void Trigger(string reason) => _triggers.Writer.TryWrite(reason);
+
+    private async Task WorkAsync()
+    {
+        while (await _triggers.Reader.WaitToReadAsync())
+        {
+            var reasons = new List<string>();
+            while (_triggers.Reader.TryRead(out string? r))
+            {
+                if (!reasons.Contains(r))
+                    reasons.Add(r);
+            }
+            try
+            {
+                Reconcile(string.Join(", ", reasons));
+            }
+            catch (Exception e)
+            {
+                _log.LogError(e, "reload failed unexpectedly; the running ruleset stays");
+            }
+        }
+    }
+
+    /// <summary>Reads the file again and makes every interface it names run it.</summary>
+    private void Reconcile(string reason)
+    {
+        var now = DateTimeOffset.UtcNow;
+        _notifier.Reloading($"reloading: {reason}");
+        var check = DaemonCheck.Check(RulesPath);
+        if (check.Ruleset is not null)
+            _watcher.Watch(DaemonCheck.Inputs(RulesPath, check.Ruleset));
+        if (!check.Ok)
+        {
+            string headline = LogInvalid(check, $"{reason}; the running ruleset stays");
+            _status.Record(false, _managed, Infos(), headline, now);
+            _notifier.Ready(_status.Summary());
+            return;
+        }
+
+        var rs = check.Ruleset!;
+        string digest = check.Image!.Digest();
+        bool changed = false;
+        var errors = new List<string>();
+        var managed = new List<string>();
+        foreach (string iface in rs.Interfaces)
+        {
+            managed.Add(iface);
+            try
+            {
+                if (Apply(iface, check, digest, starting: false) != Outcome.Unchanged)
+                    changed = true;
+            }
+            catch (Exception e)
+            {
+                errors.Add($"{iface}: {e.Message}");
+                _log.LogError("reload {Iface} failed ({Reason}): {Error}; it keeps running what it ran", iface, reason, e.Message);
+            }
+        }
+        foreach (string iface in _managed.Where(i => !rs.Interfaces.Contains(i)))
+        {
+            if (!TryDetach(iface, "no longer in interfaces:"))
+            {
+                errors.Add($"{iface}: detach failed");
+                managed.Add(iface);   // still ours: tried again next time
+            }
+            changed = true;
+        }
+        _managed = managed;
+        if (changed && errors.Count == 0)
+            LogWarnings(check);
+        if (!changed && errors.Count == 0)
+            _log.LogInformation("{Reason}: {File} unchanged (digest {Digest}), nothing to do", reason, RulesPath, Short(digest));
+        _status.Record(errors.Count == 0, _managed, Infos(), errors.FirstOrDefault(), now);
+        _notifier.Ready(_status.Summary());
+    }
+
+    /// <summary>Makes one interface run the checked ruleset: attach, keep (same digest) or reload.</summary>
+    private Outcome Apply(string iface, CheckResult check, string digest, bool starting)
+    {
+        int rules = check.Image!.Rules.Count;
+        if (!Firewall.IsAttached(iface))
+        {
+            var r = Firewall.Attach(iface, check, RulesPath, XdpMode.Auto);
+            _log.LogInformation("attach {Iface}: generation {Generation}, {Rules} rules, {Mode} XDP{FellBack} ({Ms:F0} ms)",
+                iface, r.Generation, rules, r.Mode.ToString().ToLowerInvariant(),
+                r.FellBackToGeneric ? " (no native XDP on this driver)" : "", r.Took.TotalMilliseconds);
+            return Outcome.Attached;
+        }
+
+        ulong running;
+        string runningDigest;
+        using (var state = InterfaceState.Open(iface))
+        {
+            running = state.Meta.Generation;
+            runningDigest = state.Meta.DigestHex;
+        }
+        if (runningDigest == digest)
+        {
+            if (starting)
+            {
+                _log.LogInformation("adopt {Iface}: generation {Generation} already runs this ruleset (digest {Digest}); counters continue",
+                    iface, running, Short(digest));
+            }
+            return Outcome.Unchanged;
+        }
+        var reloaded = Firewall.Reload(iface, check, RulesPath);
+        _log.LogInformation("{Verb} {Iface}: generation {Old} -> {New}, {Rules} rules, digest {OldDigest} -> {Digest} ({Ms:F0} ms)",
+            starting ? "adopt and reload" : "reload", iface, running, reloaded.Generation, rules,
+            Short(runningDigest), Short(digest), reloaded.Took.TotalMilliseconds);
+        return Outcome.Reloaded;
+    }
+
+    private bool TryDetach(string iface, string why)
+    {
+        try
+        {
+            if (Directory.Exists(PinLayout.Dir(iface)))
+            {
+                Firewall.Detach(iface);
+                _log.LogInformation("detach {Iface} ({Why})", iface, why);
+            }
+            return true;
+        }
+        catch (Exception e)
+        {
+            _log.LogError("detach {Iface} ({Why}) failed: {Error}", iface, why, e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>What each managed interface runs now, read from its pins.</summary>
+    private List<DaemonStatus.InterfaceInfo> Infos()
+    {
+        var list = new List<DaemonStatus.InterfaceInfo>();
+        foreach (string iface in _managed)
+        {
+            try
+            {
+                using var state = InterfaceState.Open(iface);
+                list.Add(new DaemonStatus.InterfaceInfo(iface, state.Meta.Generation, (int)state.Meta.Rules, state.Meta.DigestHex));
+            }
+            catch (Exception e) when (e is BpfException or IOException)
+            {
+                // Not attached (detached behind fwd's back, or a failed attach): it shows as such.
+            }
+        }
+        return list;
+    }
+
+    /// <summary>Logs the findings as `fwctl check` prints them, under one headline; returns the headline.</summary>
+    private string LogInvalid(CheckResult check, string consequence)
+    {
+        int errors = check.Diagnostics.Count(d => d.Severity == Severity.Error);
+        string headline = $"{RulesPath}: {errors} error{(errors == 1 ? "" : "s")}, {consequence}";
+        _log.LogError("{Headline}\n{Diagnostics}", headline, Render(check.Diagnostics));
+        return headline;
+    }
+
+    private void LogWarnings(CheckResult check)
+    {
+        var warnings = check.Diagnostics.Where(d => d.Severity == Severity.Warning).ToList();
+        if (warnings.Count > 0)
+        {
+            _log.LogWarning("{File}: {Count} warning{S}\n{Diagnostics}", RulesPath, warnings.Count,
+                warnings.Count == 1 ? "" : "s", Render(warnings));
+        }
+    }
+
+    private static string Render(IEnumerable<Diagnostic> diagnostics)
+    {
+        var w = new StringWriter();
+        DiagnosticWriter.Write(w, diagnostics);
+        return w.ToString().TrimEnd('\n', '\r');
+    }
+
+    private static string Short(string digest) => digest.Length > 12 ? digest[..12] : digest;
+}

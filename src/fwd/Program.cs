@@ -1,0 +1,3 @@
+using Fw.Daemon;
+
+return await FwdApp.RunAsync(args, Console.Out, Console.Error);
