@@ -89,8 +89,9 @@ public sealed unsafe class PacketSocket : IDisposable
                 return null;
             int addrLen = sizeof(Interop.SockaddrLl);
             nint n;
+            Interop.SockaddrLl from;
             fixed (byte* p = buffer)
-                n = Interop.recvfrom(_fd.Fd, p, (nuint)buffer.Length, 0, out var from, ref addrLen);
+                n = Interop.recvfrom(_fd.Fd, p, (nuint)buffer.Length, 0, out from, ref addrLen);
             if (n < 0)
                 throw new LabException($"{Namespace}: receive on {Interface}", System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
             if (from.Pkttype == Interop.PacketOutgoing)

@@ -220,7 +220,7 @@ public sealed record PacketSpec
             src = v4.Src;
             dst = v4.Dst;
             protocol = v4.Protocol;
-            ipEnd = Math.Min(frame.Length, p.PayloadOffset - v4.Ihl * 4 + v4.TotalLength);
+            ipEnd = Math.Min(frame.Length, NetworkStart(p) + v4.TotalLength);
             if (v4.FragmentOffset != 0 || v4.MoreFragments)
                 fragment = $"frag {v4.FragmentOffset * 8} ";
             if (v4.Version != 4 || v4.Ihl < 5)
@@ -495,7 +495,7 @@ internal sealed class SpecParser
             string word = t.Kind == T.Word ? t.Text.ToLowerInvariant() : "";
             switch (word)
             {
-                case "len":
+                case "len" when spec.Kind != SpecKind.Arp:
                     Once(ref lenAt, t);
                     var n = Next();
                     int length = Number(n, "a payload length in bytes", 0, 65535, after: "'len'");
@@ -685,7 +685,10 @@ internal sealed class SpecParser
         if (t.Kind != T.Word || !t.Text.All(char.IsAsciiDigit))
             throw Error(t, $"expected {what} after {after}, found {t}");
         if (!int.TryParse(t.Text, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < min || n > max)
-            throw Error(t, $"{what} {t.Text} is out of range ({min}-{max})");
+        {
+            string noun = what.StartsWith("an ", StringComparison.Ordinal) ? what[3..] : what.StartsWith("a ", StringComparison.Ordinal) ? what[2..] : what;
+            throw Error(t, $"{noun} {t.Text} is out of range ({min}-{max})");
+        }
         return n;
     }
 

@@ -116,7 +116,7 @@ internal static class TestCommand
             Firewall.RequireRoot();
             Firewall.Ifindex(iface);
             if (!Firewall.IsAttached(iface))
-                throw new BpfException($"{iface}: fw is not attached (fwctl attach {iface} --rules FILE)", 2 /* ENOENT */);
+                throw new BpfException($"{iface}: fw is not attached (fwctl attach {iface} --rules FILE)", 0);
 
             InterfaceState state;
             Classifier.TraceCopy copy;

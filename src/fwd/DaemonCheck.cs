@@ -29,7 +29,11 @@ public static class DaemonCheck
         foreach (string iface in rs.Interfaces)
         {
             if (!Exists(iface))
-                extra.Add(new Diagnostic(Severity.Error, at, $"interface '{iface}' does not exist on this host", length));
+            {
+                var pos = listed ? Find(at, iface) : null;
+                extra.Add(new Diagnostic(Severity.Error, pos ?? at, $"interface '{iface}' does not exist on this host",
+                    pos is null ? length : iface.Length));
+            }
         }
         return extra.Count == 0 ? check : new CheckResult(rs, null, [.. check.Diagnostics, .. extra]);
     }
@@ -37,6 +41,34 @@ public static class DaemonCheck
     /// <summary>The files whose change can change the ruleset: the rules file and its set files.</summary>
     public static IEnumerable<string> Inputs(string path, Ruleset? rs) =>
         new[] { path }.Concat(rs?.Sets.Values.Select(s => s.File).OfType<string>() ?? []);
+
+    /// <summary>
+    /// Where a name stands in the `interfaces:` list (the ruleset keeps the key's position only): the first
+    /// whole-word occurrence from the key to the next top-level key.
+    /// </summary>
+    private static SourcePos? Find(SourcePos key, string name)
+    {
+        try
+        {
+            var word = new System.Text.RegularExpressions.Regex($@"(?<![\w.:@-]){System.Text.RegularExpressions.Regex.Escape(name)}(?![\w.:@-])");
+            int n = 0;
+            foreach (string line in File.ReadLines(key.File).Skip(key.Line - 1).Take(1000))
+            {
+                int from = n == 0 ? Math.Min(line.Length, key.Column - 1 + "interfaces".Length) : 0;
+                if (n > 0 && line.Length > 0 && char.IsLetter(line[0]))
+                    break;
+                string code = line.Split('#')[0];
+                var m = word.Match(code, Math.Min(from, code.Length));
+                if (m.Success)
+                    return key with { Line = key.Line + n, Column = m.Index + 1 };
+                n++;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return null;
+    }
 
     private static bool Exists(string iface)
     {

@@ -67,7 +67,7 @@ public sealed class DaemonStatus
         {
             string running = _interfaces.Count == 0
                 ? "no interface"
-                : string.Join(", ", _interfaces.Select(i => $"{i.Name} generation {i.Generation} ({i.Rules} rules)"));
+                : string.Join(", ", _interfaces.Select(i => $"{i.Name} generation {i.Generation} ({FirewallService.Plural(i.Rules, "rule")})"));
             return LastReloadOk || LastReloadAt is null
                 ? running
                 : $"{running}; last reload failed at {LastReloadAt:HH:mm:ss}: {LastError}";

@@ -71,7 +71,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
         _watcher.Watch(DaemonCheck.Inputs(RulesPath, check.Ruleset));   // an edit made while we attach is not lost
         if (!check.Ok)
         {
-            LogInvalid(check, "nothing attached");
+            LogInvalid(check, $"{RulesPath}: {{0}}, nothing attached");
             throw new FwdStartException(FwdApp.ExitUsage, "invalid rules");
         }
         LogWarnings(check);
@@ -83,7 +83,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
         {
             try
             {
-                if (Apply(iface, check, digest, starting: true) == Outcome.Attached)
+                if (Apply(iface, check, digest, null) == Outcome.Attached)
                     attachedNow.Add(iface);
             }
             catch (Exception e)
@@ -175,7 +175,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
             _watcher.Watch(DaemonCheck.Inputs(RulesPath, check.Ruleset));
         if (!check.Ok)
         {
-            string headline = LogInvalid(check, $"{reason}; the running ruleset stays");
+            string headline = LogInvalid(check, $"{reason}: {RulesPath}: {{0}}; the running ruleset stays");
             _status.Record(false, _managed, Infos(), headline, now);
             _notifier.Ready(_status.Summary());
             return;
@@ -191,7 +191,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
             managed.Add(iface);
             try
             {
-                if (Apply(iface, check, digest, starting: false) != Outcome.Unchanged)
+                if (Apply(iface, check, digest, reason) != Outcome.Unchanged)
                     changed = true;
             }
             catch (Exception e)
@@ -219,14 +219,17 @@ internal sealed class FirewallService : IHostedService, IDisposable
     }
 
     /// <summary>Makes one interface run the checked ruleset: attach, keep (same digest) or reload.</summary>
-    private Outcome Apply(string iface, CheckResult check, string digest, bool starting)
+    /// <param name="reason">What made fwd look (null: start).</param>
+    private Outcome Apply(string iface, CheckResult check, string digest, string? reason)
     {
+        bool starting = reason is null;
+        string why = starting ? "" : $" ({reason})";
         int rules = check.Image!.Rules.Count;
         if (!Firewall.IsAttached(iface))
         {
             var r = Firewall.Attach(iface, check, RulesPath, XdpMode.Auto);
-            _log.LogInformation("attach {Iface}: generation {Generation}, {Rules} rules, {Mode} XDP{FellBack} ({Ms:F0} ms)",
-                iface, r.Generation, rules, r.Mode.ToString().ToLowerInvariant(),
+            _log.LogInformation("attach {Iface}{Why}: generation {Generation}, {Rules}, {Mode} XDP{FellBack} ({Ms:F0} ms)",
+                iface, why, r.Generation, Plural(rules, "rule"), r.Mode.ToString().ToLowerInvariant(),
                 r.FellBackToGeneric ? " (no native XDP on this driver)" : "", r.Took.TotalMilliseconds);
             return Outcome.Attached;
         }
@@ -248,8 +251,8 @@ internal sealed class FirewallService : IHostedService, IDisposable
             return Outcome.Unchanged;
         }
         var reloaded = Firewall.Reload(iface, check, RulesPath);
-        _log.LogInformation("{Verb} {Iface}: generation {Old} -> {New}, {Rules} rules, digest {OldDigest} -> {Digest} ({Ms:F0} ms)",
-            starting ? "adopt and reload" : "reload", iface, running, reloaded.Generation, rules,
+        _log.LogInformation("{Verb} {Iface}{Why}: generation {Old} -> {New}, {Rules}, digest {OldDigest} -> {Digest} ({Ms:F0} ms)",
+            starting ? "adopt and reload" : "reload", iface, why, running, reloaded.Generation, Plural(rules, "rule"),
             Short(runningDigest), Short(digest), reloaded.Took.TotalMilliseconds);
         return Outcome.Reloaded;
     }
@@ -291,11 +294,14 @@ internal sealed class FirewallService : IHostedService, IDisposable
         return list;
     }
 
-    /// <summary>Logs the findings as `fwctl check` prints them, under one headline; returns the headline.</summary>
-    private string LogInvalid(CheckResult check, string consequence)
+    /// <summary>
+    /// Logs the findings as `fwctl check` prints them, under one headline ({0} in <paramref name="format"/>
+    /// becomes "N errors"); returns the headline.
+    /// </summary>
+    private string LogInvalid(CheckResult check, string format)
     {
         int errors = check.Diagnostics.Count(d => d.Severity == Severity.Error);
-        string headline = $"{RulesPath}: {errors} error{(errors == 1 ? "" : "s")}, {consequence}";
+        string headline = string.Format(format, Plural(errors, "error"));
         _log.LogError("{Headline}\n{Diagnostics}", headline, Render(check.Diagnostics));
         return headline;
     }
@@ -305,8 +311,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
         var warnings = check.Diagnostics.Where(d => d.Severity == Severity.Warning).ToList();
         if (warnings.Count > 0)
         {
-            _log.LogWarning("{File}: {Count} warning{S}\n{Diagnostics}", RulesPath, warnings.Count,
-                warnings.Count == 1 ? "" : "s", Render(warnings));
+            _log.LogWarning("{File}: {Warnings}\n{Diagnostics}", RulesPath, Plural(warnings.Count, "warning"), Render(warnings));
         }
     }
 
@@ -316,6 +321,8 @@ internal sealed class FirewallService : IHostedService, IDisposable
         DiagnosticWriter.Write(w, diagnostics);
         return w.ToString().TrimEnd('\n', '\r');
     }
+
+    internal static string Plural(long n, string what) => $"{n:N0} {what}{(n == 1 ? "" : "s")}";
 
     private static string Short(string digest) => digest.Length > 12 ? digest[..12] : digest;
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -81,9 +82,14 @@ public static class FwdApp
             // The daemon has logged what went wrong (diagnostics included).
             return e.ExitCode;
         }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"fwd: {e.Message}");
+            stderr.WriteLine($"fwd: {e.Message}");   // e.g. the metrics port is taken
+            return ExitFailure;
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"fwd: {e}");
             return ExitFailure;
         }
     }
@@ -101,7 +107,9 @@ public static class FwdApp
                 logging.AddConfiguration(ctx.Configuration.GetSection("Logging"));
                 logging.SetMinimumLevel(LogLevel.Information);
                 logging.AddFilter("Microsoft", LogLevel.Warning);
-                logging.AddConsole(o => o.FormatterName = FwdConsoleFormatter.Name);
+                // "Hosting failed to start" and its stack: fwd reports the cause itself (RunHostAsync, FirewallService).
+                logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+                logging.AddConsole(o => o.FormatterName = FwdConsoleFormatter.FormatterName);
                 logging.AddConsoleFormatter<FwdConsoleFormatter, FwdConsoleFormatterOptions>();
             })
             .ConfigureServices(services => services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true))

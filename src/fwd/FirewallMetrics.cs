@@ -1,0 +1,165 @@
+using Fw.Kernel;
+using Fw.Rules;
+
+namespace Fw.Daemon;
+
+/// <summary>One interface as read for a scrape: its metadata and every counter (null: not attached).</summary>
+public sealed record InterfaceMetrics(string Interface, ulong Generation, string Digest, string File, DateTimeOffset LoadedAt, StatsSnapshot Stats);
+
+/// <summary>
+/// /metrics: reads the pinned counters of every interface fwd manages at each scrape (as `fwctl stats`
+/// does, so the numbers are the same) and renders them with <see cref="Format"/>.
+/// </summary>
+public sealed class FirewallMetrics(DaemonStatus status)
+{
+    public string Render()
+    {
+        var read = new List<InterfaceMetrics>();
+        var missing = new List<string>();
+        foreach (string iface in status.Managed)
+        {
+            var m = Read(iface);
+            if (m is null)
+                missing.Add(iface);
+            else
+                read.Add(m);
+        }
+        return Format(read, missing, status);
+    }
+
+    /// <summary>A reload may remove the generation being read between two opens: try again.</summary>
+    private static InterfaceMetrics? Read(string iface)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                if (!File.Exists(PinLayout.Link(iface)))
+                    return null;
+                using var state = InterfaceState.Open(iface);
+                var meta = state.Meta;
+                return new InterfaceMetrics(iface, meta.Generation, meta.DigestHex, meta.FileName,
+                    DateTimeOffset.FromUnixTimeMilliseconds((long)(meta.LoadedNs / 1_000_000)), StatsSnapshot.Read(state));
+            }
+            catch (Exception e) when (e is BpfException or IOException && attempt < 3)
+            {
+                Thread.Sleep(5);
+            }
+            catch (Exception e) when (e is BpfException or IOException)
+            {
+                return null;
+            }
+        }
+    }
+
+    private static string ActionName(RuleAction a) => a switch
+    {
+        RuleAction.Pass => "pass",
+        RuleAction.Drop => "drop",
+        RuleAction.Redirect => "redirect",
+        _ => a.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>The exposition text for what was read (pure: no kernel, testable as it is).</summary>
+    public static string Format(IReadOnlyList<InterfaceMetrics> interfaces, IReadOnlyList<string> notAttached, DaemonStatus status)
+    {
+        var p = new PrometheusText();
+        (string, string) If(InterfaceMetrics m) => ("interface", m.Interface);
+
+        p.Family("fw_attached", "gauge", "1 when fw is attached to the interface (one the rules file names), else 0.");
+        foreach (var m in interfaces)
+            p.Sample("fw_attached", 1UL, If(m));
+        foreach (string iface in notAttached)
+            p.Sample("fw_attached", 0UL, ("interface", iface));
+
+        p.Family("fw_generation", "gauge", "Ruleset generation on the interface; rises by one on every reload that changes it.");
+        foreach (var m in interfaces)
+            p.Sample("fw_generation", m.Generation, If(m));
+
+        p.Family("fw_rules", "gauge", "Rules in the running ruleset.");
+        foreach (var m in interfaces)
+            p.Sample("fw_rules", (ulong)m.Stats.Rules.Count, If(m));
+
+        p.Family("fw_ruleset_info", "gauge", "The running ruleset: its digest (same digest, same data plane) and file.");
+        foreach (var m in interfaces)
+            p.Sample("fw_ruleset_info", 1UL, If(m), ("digest", m.Digest), ("file", m.File));
+
+        p.Family("fw_ruleset_loaded_timestamp_seconds", "gauge", "Unix time the running generation was loaded.");
+        foreach (var m in interfaces)
+            p.Sample("fw_ruleset_loaded_timestamp_seconds", m.LoadedAt.ToUnixTimeMilliseconds() / 1000.0, If(m));
+
+        foreach (string unit in new[] { "packets", "bytes" })
+        {
+            string name = $"fw_rule_{unit}_total";
+            p.Family(name, "counter", $"{Cap(unit)} matched by each rule; a rule keeps its counter across reloads while its name stays.");
+            foreach (var m in interfaces)
+            {
+                foreach (var r in m.Stats.Rules)
+                    p.Sample(name, Pick(r.Counter.Total, unit), If(m), ("rule", r.Name), ("action", ActionName(r.Action)));
+            }
+        }
+
+        foreach (string unit in new[] { "packets", "bytes" })
+        {
+            string name = $"fw_action_{unit}_total";
+            p.Family(name, "counter", $"{Cap(unit)} per verdict (rules, default, malformed and non-IP together).");
+            foreach (var m in interfaces)
+            {
+                foreach (var (action, c) in ByAction(m.Stats))
+                    p.Sample(name, Pick(c.Total, unit), If(m), ("action", action));
+            }
+        }
+
+        foreach (string unit in new[] { "packets", "bytes" })
+        {
+            string name = $"fw_cpu_{unit}_total";
+            p.Family(name, "counter", $"{Cap(unit)} per verdict on each CPU.");
+            foreach (var m in interfaces)
+            {
+                foreach (var (action, c) in ByAction(m.Stats))
+                {
+                    for (int cpu = 0; cpu < c.PerCpu.Count; cpu++)
+                        p.Sample(name, Pick(c.PerCpu[cpu], unit), If(m), ("cpu", cpu.ToString()), ("action", action));
+                }
+            }
+        }
+
+        foreach (var (what, help, pick) in new (string, string, Func<StatsSnapshot, Counter>)[]
+        {
+            ("default", "that no rule matched (the default verdict)", s => s.Default),
+            ("malformed", "with truncated or invalid headers (the malformed verdict)", s => s.Malformed),
+            ("non_ip", "that are not IPv4 or IPv6 (the non_ip verdict)", s => s.NonIp),
+            ("no_ruleset", "that arrived while no generation was installed (dropped, fail closed)", s => s.NoRuleset),
+            ("redirect_error", "dropped because their redirect target was missing", s => s.RedirectErrors),
+        })
+        {
+            foreach (string unit in new[] { "packets", "bytes" })
+            {
+                string name = $"fw_{what}_{unit}_total";
+                p.Family(name, "counter", $"{Cap(unit)} {help}.");
+                foreach (var m in interfaces)
+                    p.Sample(name, Pick(pick(m.Stats).Total, unit), If(m));
+            }
+        }
+
+        p.Family("fw_last_reload_successful", "gauge", "1 when the last read of the rules file (start, change, SIGHUP) was valid and applied everywhere, else 0.");
+        p.Sample("fw_last_reload_successful", status.LastReloadOk ? 1UL : 0UL);
+        p.Family("fw_last_reload_timestamp_seconds", "gauge", "Unix time of the last read of the rules file.");
+        p.Sample("fw_last_reload_timestamp_seconds", Seconds(status.LastReloadAt));
+        p.Family("fw_last_reload_success_timestamp_seconds", "gauge", "Unix time of the last successful read of the rules file.");
+        p.Sample("fw_last_reload_success_timestamp_seconds", Seconds(status.LastSuccessAt));
+        p.Family("fw_reloads_total", "counter", "Reads of the rules file by result.");
+        p.Sample("fw_reloads_total", (ulong)status.Successes, ("result", "success"));
+        p.Sample("fw_reloads_total", (ulong)status.Failures, ("result", "failure"));
+        return p.ToString();
+    }
+
+    private static IEnumerable<(string, Counter)> ByAction(StatsSnapshot s) =>
+        [("pass", s.Pass), ("drop", s.Drop), ("redirect", s.Redirect)];
+
+    private static ulong Pick(Count c, string unit) => unit == "packets" ? c.Packets : c.Bytes;
+
+    private static string Cap(string unit) => unit == "packets" ? "Packets" : "Bytes of packets";
+
+    private static double Seconds(DateTimeOffset? t) => t is null ? 0 : t.Value.ToUnixTimeMilliseconds() / 1000.0;
+}

@@ -1,0 +1,517 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Fw.Cli;
+using Fw.Compiler;
+using Fw.Kernel;
+using Fw.Packets;
+using Fw.Tests.Kernel;
+using Xunit.Abstractions;
+
+namespace Fw.Tests.Daemon;
+
+/// <summary>fwd runs by itself: its timing bound (an edit in force within a second) is measured without other tests' load.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class FwdCollection
+{
+    public const string Name = "fwd";
+}
+
+/// <summary>
+/// The fwd binary as a real process against a veth: attach at start and readiness, reload on edits
+/// (rewrite, rename, ConfigMap symlink swap, set file) and SIGHUP, bad edits, kill -9, adoption by a
+/// new fwd, metrics, --detach-on-exit. Verdicts come from the pinned program itself (BPF_PROG_TEST_RUN).
+/// </summary>
+[Collection(FwdCollection.Name)]
+public sealed class FwdTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan EditBound = TimeSpan.FromSeconds(1);
+
+    private readonly TestVeth _veth = new();
+    private readonly string _dir = Directory.CreateTempSubdirectory("fwd-test-").FullName;
+    private readonly List<FwdProcess> _fwds = [];
+    private readonly List<TestVeth> _moreVeths = [];
+
+    private static readonly byte[] Ssh = Frame.Tcp("198.18.0.1", "198.18.0.2", 40000, 22).Build();
+    private static readonly byte[] Ssh2222 = Frame.Tcp("198.18.0.1", "198.18.0.2", 40000, 2222).Build();
+    private static readonly byte[] Web = Frame.Tcp("198.18.0.1", "198.18.0.2", 40000, 80).Build();
+
+    public void Dispose()
+    {
+        foreach (var f in _fwds)
+            f.Dispose();   // kills a fwd still running; the veths' Dispose detaches and removes the pins
+        foreach (var v in _moreVeths)
+            v.Dispose();
+        _veth.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private string Iface => _veth.Name;
+
+    /// <summary>ssh (tcp 22) dropped, web (tcp 80) passed; the default passes.</summary>
+    private string V1(params string[] ifaces) => $$"""
+        interfaces: [{{string.Join(", ", ifaces.Length == 0 ? [Iface] : ifaces)}}]
+        rules:
+          - name: ssh
+            proto: tcp
+            dport: 22
+            action: drop
+          - name: web
+            proto: tcp
+            dport: 80
+            action: pass
+        """;
+
+    /// <summary>V1 with ssh also on 2222.</summary>
+    private string V2 => $$"""
+        interfaces: [{{Iface}}]
+        rules:
+          - name: ssh
+            proto: tcp
+            dport: [22, 2222]
+            action: drop
+          - name: web
+            proto: tcp
+            dport: 80
+            action: pass
+        """;
+
+    /// <summary>V2 with web dropped.</summary>
+    private string V3 => V2.Replace("dport: 80\n    action: pass", "dport: 80\n    action: drop");
+
+    private string RulesPath => Path.Combine(_dir, "rules.yaml");
+
+    private string WriteRules(string yaml, string? path = null)
+    {
+        path ??= RulesPath;
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    private FwdProcess Start(string rulesPath, bool notify = false, params string[] extra)
+    {
+        var fwd = new FwdProcess(["--rules", rulesPath, .. extra], notify);
+        _fwds.Add(fwd);
+        return fwd;
+    }
+
+    private static XdpAction Verdict(string iface, byte[] frame)
+    {
+        using var prog = FdHandle.OpenPinned(PinLayout.Prog(iface));
+        return BpfObject.TestRun(prog.Fd, frame).Verdict;
+    }
+
+    private static void Send(string iface, byte[] frame, int times)
+    {
+        using var prog = FdHandle.OpenPinned(PinLayout.Prog(iface));
+        for (int i = 0; i < times; i++)
+            BpfObject.TestRun(prog.Fd, frame);
+    }
+
+    /// <summary>fw_meta alone (one map read: never caught between a reload's steps).</summary>
+    private static FwMeta Meta(string iface)
+    {
+        using var map = BpfMap.OpenPinned(PinLayout.Meta(iface));
+        return map.Lookup<uint, FwMeta>(0);
+    }
+
+    private static ulong Generation(string iface) => Meta(iface).Generation;
+
+    private static string Digest(string iface) => Meta(iface).DigestHex;
+
+    private static string FileDigest(string path) => RulesCheck.Check(path, Classifier.ResolveInterface).Image!.Digest();
+
+    /// <summary>Polls until the interface runs a generation above <paramref name="before"/>; returns how long it took.</summary>
+    private TimeSpan WaitGeneration(string iface, ulong before, FwdProcess fwd, string what = "change")
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            if (Generation(iface) > before)
+            {
+                output.WriteLine($"{what}: generation {Generation(iface)} in force after {sw.Elapsed.TotalMilliseconds:F0} ms");
+                return sw.Elapsed;
+            }
+            Thread.Sleep(5);
+        }
+        throw new Xunit.Sdk.XunitException($"{iface} still runs generation {before} after 10 s:\n{fwd.Output}");
+    }
+
+    private static ulong RuleCount(string iface, string rule) =>
+        StatsSnapshot.Read(iface).Rules.Single(r => r.Name == rule).Counter.Total.Packets;
+
+    [Fact]
+    public void AttachesAtStartThenReportsReadyAndStopLeavesTheFilter()
+    {
+        Assert.False(Firewall.IsAttached(Iface));
+        using var fwd = Start(WriteRules(V1()), notify: true);
+        string ready = fwd.ReceiveNotifyUntil("READY=1", Wait);
+        // READY=1 means live: the program is attached and classifies with the file's rules right now.
+        Assert.True(Firewall.IsAttached(Iface));
+        Assert.NotEqual(0u, Firewall.AttachedProgramId(Iface));
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh));
+        Assert.Equal(XdpAction.Pass, Verdict(Iface, Web));
+        Assert.Contains($"STATUS={Iface} generation 1 (2 rules)", ready);
+        Assert.Equal(1UL, Generation(Iface));
+        Assert.Equal(FileDigest(RulesPath), Digest(Iface));
+        fwd.WaitReady();
+        Assert.Contains($"attach {Iface}: generation 1, 2 rules, native XDP", fwd.Output);
+
+        fwd.Signal(FwdProcess.SigTerm);
+        Assert.Contains("STOPPING=1", fwd.ReceiveNotifyUntil("STOPPING=1", Wait));
+        Assert.Equal(0, fwd.WaitForExit(Wait));
+        Assert.Contains("the filter stays on", fwd.Output);
+        Assert.True(Firewall.IsAttached(Iface));
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh));
+    }
+
+    [Fact]
+    public void EditsAreInForceWithinASecond()
+    {
+        using var fwd = Start(WriteRules(V1()));
+        fwd.WaitReady();
+        Assert.Equal(XdpAction.Pass, Verdict(Iface, Ssh2222));
+
+        // Rewritten in place.
+        File.WriteAllText(RulesPath, V2);
+        var took = WaitGeneration(Iface, 1, fwd, "rewrite");
+        Assert.True(took < EditBound, $"rewrite took {took.TotalMilliseconds:F0} ms");
+        Assert.Equal(2UL, Generation(Iface));
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh2222));
+
+        // Replaced by rename, as editors and sed -i do.
+        string tmp = Path.Combine(_dir, ".rules.yaml.tmp");
+        File.WriteAllText(tmp, V3);
+        File.Move(tmp, RulesPath, overwrite: true);
+        took = WaitGeneration(Iface, 2, fwd, "rename");
+        Assert.True(took < EditBound, $"rename took {took.TotalMilliseconds:F0} ms");
+        Assert.Equal(3UL, Generation(Iface));
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Web));
+
+        // A change that does not change the ruleset (a comment) reloads nothing.
+        int mark = fwd.LineCount;
+        File.WriteAllText(RulesPath, "# only a comment is new\n" + V3);
+        fwd.WaitForLine("unchanged", Wait, mark);
+        Assert.Equal(3UL, Generation(Iface));
+    }
+
+    [Fact]
+    public void BadEditChangesNothing()
+    {
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{FreePort()}"]);
+        fwd.WaitReady();
+        Send(Iface, Ssh, 3);
+        var before = StatsSnapshot.Read(Iface);
+
+        string bad = V1().Replace("action: drop", "action: dorp").Replace("dport: 80", "dport: 70000");
+        int mark = fwd.LineCount;
+        File.WriteAllText(RulesPath, bad);
+        fwd.WaitForLine("the running ruleset stays", Wait, mark);
+        // The same diagnostics as fwctl check prints, line for line.
+        Assert.Contains(CheckDiagnostics(RulesPath), fwd.Output);
+
+        var after = StatsSnapshot.Read(Iface);
+        Assert.Equal(before.Generation, after.Generation);
+        Assert.Equal(before.Rules.Select(r => (r.Name, r.Counter.Total)), after.Rules.Select(r => (r.Name, r.Counter.Total)));
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh));
+        Assert.Equal(XdpAction.Pass, Verdict(Iface, Web));
+        Assert.Equal(1UL, Generation(Iface));
+
+        // Valid YAML naming an interface this host does not have: refused as a whole too.
+        mark = fwd.LineCount;
+        File.WriteAllText(RulesPath, V2.Replace($"[{Iface}]", $"[{Iface}, fwnosuch0]"));
+        fwd.WaitForLine("the running ruleset stays", Wait, mark);
+        Assert.Contains("error: interface 'fwnosuch0' does not exist on this host", fwd.Output);
+        Assert.Equal(1UL, Generation(Iface));
+        Assert.Equal(XdpAction.Pass, Verdict(Iface, Ssh2222));
+
+        // Fixed: applied.
+        File.WriteAllText(RulesPath, V2);
+        WaitGeneration(Iface, 1, fwd);
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh2222));
+    }
+
+    [Fact]
+    public void SighupReloadsTheFile()
+    {
+        using var fwd = Start(WriteRules(V1()), notify: true);
+        fwd.ReceiveNotifyUntil("READY=1", Wait);
+
+        // Someone reloads another ruleset behind fwd's back (fwctl reload): SIGHUP puts the file's back.
+        string other = WriteRules(V3, Path.Combine(_dir, "other.yaml"));
+        Firewall.Reload(Iface, RulesCheck.Check(other, Classifier.ResolveInterface), other);
+        Assert.Equal(2UL, Generation(Iface));
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Web));
+
+        fwd.Signal(FwdProcess.SigHup);
+        Assert.Contains("RELOADING=1", fwd.ReceiveNotifyUntil("RELOADING=1", Wait));
+        Assert.Contains($"{Iface} generation 3", fwd.ReceiveNotifyUntil("READY=1", Wait));
+        Assert.Equal(3UL, Generation(Iface));
+        Assert.Equal(FileDigest(RulesPath), Digest(Iface));
+        Assert.Equal(XdpAction.Pass, Verdict(Iface, Web));
+        Assert.Contains($"reload {Iface} (SIGHUP): generation 2 -> 3", fwd.Output);
+
+        // SIGHUP with nothing to change changes nothing, and fwd keeps running.
+        int mark = fwd.LineCount;
+        fwd.Signal(FwdProcess.SigHup);
+        fwd.WaitForLine("SIGHUP: ", Wait, mark);
+        Assert.Equal(3UL, Generation(Iface));
+        Assert.False(fwd.HasExited);
+    }
+
+    [Fact]
+    public void Kill9LeavesTheFilterAndANewFwdContinuesTheCounters()
+    {
+        WriteRules(V1());
+        var first = Start(RulesPath);
+        first.WaitReady();
+        Send(Iface, Ssh, 5);
+
+        first.Signal(FwdProcess.SigKill);
+        Assert.Equal(137, first.WaitForExit(Wait));
+        Assert.True(Firewall.IsAttached(Iface));
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh));   // still filtering with fwd gone
+        Assert.Equal(6UL, RuleCount(Iface, "ssh"));
+
+        int port = FreePort();
+        using var second = Start(RulesPath, extra: ["--metrics", $"127.0.0.1:{port}"]);
+        second.WaitReady();
+        Assert.Contains($"adopt {Iface}: generation 1 already runs this ruleset", second.Output);
+        Assert.Equal(1UL, Generation(Iface));   // adopted, not reloaded
+        Assert.Equal(6UL, RuleCount(Iface, "ssh"));
+        Send(Iface, Ssh, 1);
+        var m = Metrics(port);
+        Assert.Equal(7, m[$"fw_rule_packets_total{{interface=\"{Iface}\",rule=\"ssh\",action=\"drop\"}}"]);
+        Assert.Equal(1, m[$"fw_generation{{interface=\"{Iface}\"}}"]);
+    }
+
+    [Fact]
+    public void ANewFwdWithAnotherRulesetReloadsWhatItAdopts()
+    {
+        WriteRules(V1());
+        var first = Start(RulesPath);
+        first.WaitReady();
+        Send(Iface, Ssh, 2);
+        first.Signal(FwdProcess.SigTerm);
+        Assert.Equal(0, first.WaitForExit(Wait));
+
+        File.WriteAllText(RulesPath, V2);
+        using var second = Start(RulesPath);
+        second.WaitReady();
+        Assert.Contains($"adopt and reload {Iface}: generation 1 -> 2", second.Output);
+        Assert.Equal(2UL, RuleCount(Iface, "ssh"));   // the rule kept its name, so its counter
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh2222));
+    }
+
+    [Fact]
+    public void MetricsServeTheCounters()
+    {
+        int port = FreePort();
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{port}"]);
+        fwd.WaitReady();
+        var start = DateTimeOffset.UtcNow;
+        Send(Iface, Ssh, 4);
+        Send(Iface, Web, 3);
+        byte[] udp = Frame.Udp("198.18.0.1", "198.18.0.2", 1, 9).Build();
+        Send(Iface, udp, 2);
+
+        var m = Metrics(port);
+        string i = $"interface=\"{Iface}\"";
+        Assert.Equal(4, m[$"fw_rule_packets_total{{{i},rule=\"ssh\",action=\"drop\"}}"]);
+        Assert.Equal(4 * Ssh.Length, m[$"fw_rule_bytes_total{{{i},rule=\"ssh\",action=\"drop\"}}"]);
+        Assert.Equal(3, m[$"fw_rule_packets_total{{{i},rule=\"web\",action=\"pass\"}}"]);
+        Assert.Equal(3 * Web.Length, m[$"fw_rule_bytes_total{{{i},rule=\"web\",action=\"pass\"}}"]);
+        Assert.Equal(4, m[$"fw_action_packets_total{{{i},action=\"drop\"}}"]);
+        Assert.Equal(5, m[$"fw_action_packets_total{{{i},action=\"pass\"}}"]);
+        Assert.Equal(0, m[$"fw_action_packets_total{{{i},action=\"redirect\"}}"]);
+        Assert.Equal(2, m[$"fw_default_packets_total{{{i}}}"]);
+        Assert.Equal(2 * udp.Length, m[$"fw_default_bytes_total{{{i}}}"]);
+        Assert.Equal(0, m[$"fw_malformed_packets_total{{{i}}}"]);
+        Assert.Equal(0, m[$"fw_non_ip_packets_total{{{i}}}"]);
+        Assert.Equal(1, m[$"fw_generation{{{i}}}"]);
+        Assert.Equal(1, m[$"fw_attached{{{i}}}"]);
+        Assert.Equal(1, m["fw_last_reload_successful"]);
+        Assert.InRange(m["fw_last_reload_timestamp_seconds"], start.ToUnixTimeSeconds() - 60, start.ToUnixTimeSeconds() + 1);
+
+        // Per CPU: every CPU listed, and they add up to the totals.
+        int cpus = StatsSnapshot.Read(Iface).Cpus;
+        var dropPerCpu = m.Where(kv => kv.Key.StartsWith($"fw_cpu_packets_total{{{i},cpu=", StringComparison.Ordinal) && kv.Key.EndsWith("action=\"drop\"}", StringComparison.Ordinal)).ToList();
+        Assert.Equal(cpus, dropPerCpu.Count);
+        Assert.Equal(4, dropPerCpu.Sum(kv => kv.Value));
+        Assert.Equal(4 * Ssh.Length, m.Where(kv => kv.Key.StartsWith($"fw_cpu_bytes_total{{{i},cpu=", StringComparison.Ordinal) && kv.Key.EndsWith("action=\"drop\"}", StringComparison.Ordinal)).Sum(kv => kv.Value));
+
+        // A bad edit shows as a failed reload; the counters stay.
+        int mark = fwd.LineCount;
+        File.WriteAllText(RulesPath, "rules: [");
+        fwd.WaitForLine("the running ruleset stays", Wait, mark);
+        m = Metrics(port);
+        Assert.Equal(0, m["fw_last_reload_successful"]);
+        Assert.Equal(1, m["fw_reloads_total{result=\"failure\"}"]);
+        Assert.Equal(4, m[$"fw_rule_packets_total{{{i},rule=\"ssh\",action=\"drop\"}}"]);
+
+        // Only /metrics, only on the address given.
+        Assert.Equal(HttpStatusCode.NotFound, Get(port, "/").Status);
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", Get(port, "/metrics").ContentType);
+        using var v6 = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+        Assert.ThrowsAny<SocketException>(() => v6.Connect(IPAddress.IPv6Loopback, port));
+    }
+
+    [Fact]
+    public void DetachOnExitDetaches()
+    {
+        using var fwd = Start(WriteRules(V1()), extra: ["--detach-on-exit"]);
+        fwd.WaitReady();
+        Assert.True(Firewall.IsAttached(Iface));
+        fwd.Signal(FwdProcess.SigTerm);
+        Assert.Equal(0, fwd.WaitForExit(Wait));
+        Assert.Contains($"detach {Iface} (--detach-on-exit)", fwd.Output);
+        Assert.False(Firewall.IsAttached(Iface));
+        Assert.False(Directory.Exists(PinLayout.Dir(Iface)));
+        Assert.Equal(0u, Firewall.AttachedProgramId(Iface));
+    }
+
+    [Fact]
+    public void InvalidRulesOrAMissingInterfaceAtStartAttachNothing()
+    {
+        string bad = WriteRules(V1().Replace("dport: 22", "dport: 70000").Replace("action: pass", "action: dorp"));
+        using (var fwd = Start(bad))
+        {
+            Assert.Equal(2, fwd.WaitForExit(Wait));
+            Assert.Contains(CheckDiagnostics(bad), fwd.Output);
+            Assert.Contains($"{bad}: 2 errors, nothing attached", fwd.Output);
+        }
+        Assert.False(Directory.Exists(PinLayout.Dir(Iface)));
+
+        // Both named, one missing: not even the one that exists is attached.
+        string missing = WriteRules(V1(Iface, "fwnosuch0"), Path.Combine(_dir, "missing.yaml"));
+        using (var fwd = Start(missing))
+        {
+            Assert.Equal(2, fwd.WaitForExit(Wait));
+            Assert.Contains($"{missing}:1:", fwd.Output);
+            Assert.Contains("error: interface 'fwnosuch0' does not exist on this host", fwd.Output);
+        }
+        Assert.False(Directory.Exists(PinLayout.Dir(Iface)));
+        Assert.Equal(0u, Firewall.AttachedProgramId(Iface));
+    }
+
+    [Fact]
+    public void InterfacesAddedAreAttachedAndRemovedAreDetached()
+    {
+        var second = new TestVeth();
+        _moreVeths.Add(second);
+        using var fwd = Start(WriteRules(V1()));
+        fwd.WaitReady();
+        Assert.False(Firewall.IsAttached(second.Name));
+
+        File.WriteAllText(RulesPath, V1(Iface, second.Name));
+        fwd.WaitForLine($"attach {second.Name} (file change", Wait);
+        Assert.True(Firewall.IsAttached(second.Name));
+        Assert.Equal(XdpAction.Drop, Verdict(second.Name, Ssh));
+        Assert.Equal(1UL, Generation(Iface));   // unchanged where the ruleset is the same
+
+        File.WriteAllText(RulesPath, V1(second.Name));
+        fwd.WaitForLine($"detach {Iface} (no longer in interfaces:)", Wait);
+        Assert.False(Firewall.IsAttached(Iface));
+        Assert.True(Firewall.IsAttached(second.Name));
+    }
+
+    [Fact]
+    public void ConfigMapSymlinkSwapIsSeen()
+    {
+        // A Kubernetes ConfigMap volume: rules.yaml -> ..data/rules.yaml, ..data -> ..TIMESTAMP; an update
+        // writes a new timestamped directory and renames a new ..data symlink over the old one.
+        string vol = Path.Combine(_dir, "configmap");
+        Directory.CreateDirectory(Path.Combine(vol, "..2026_01_01_00_00_00.1"));
+        File.WriteAllText(Path.Combine(vol, "..2026_01_01_00_00_00.1", "rules.yaml"), V1());
+        File.CreateSymbolicLink(Path.Combine(vol, "..data"), "..2026_01_01_00_00_00.1");
+        File.CreateSymbolicLink(Path.Combine(vol, "rules.yaml"), "..data/rules.yaml");
+
+        using var fwd = Start(Path.Combine(vol, "rules.yaml"));
+        fwd.WaitReady();
+        Assert.Equal(XdpAction.Pass, Verdict(Iface, Ssh2222));
+
+        Directory.CreateDirectory(Path.Combine(vol, "..2026_01_01_00_01_00.2"));
+        File.WriteAllText(Path.Combine(vol, "..2026_01_01_00_01_00.2", "rules.yaml"), V2);
+        File.CreateSymbolicLink(Path.Combine(vol, "..data_tmp"), "..2026_01_01_00_01_00.2");
+        Assert.Equal(0, Rename(Path.Combine(vol, "..data_tmp"), Path.Combine(vol, "..data")));
+        Directory.Delete(Path.Combine(vol, "..2026_01_01_00_00_00.1"), recursive: true);
+
+        var took = WaitGeneration(Iface, 1, fwd, "..data symlink swap");
+        Assert.True(took < EditBound, $"symlink swap took {took.TotalMilliseconds:F0} ms");
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh2222));
+    }
+
+    [Fact]
+    public void SetFileEditsAreSeen()
+    {
+        string sets = Path.Combine(_dir, "sets");
+        Directory.CreateDirectory(sets);
+        File.WriteAllText(Path.Combine(sets, "block.txt"), "198.51.100.0/24\n");
+        WriteRules($$"""
+            interfaces: [{{Iface}}]
+            sets:
+              block: { file: sets/block.txt }
+            rules:
+              - name: blocked
+                src: "@block"
+                action: drop
+            """);
+        byte[] fromFeed = Frame.Tcp("203.0.113.9", "198.18.0.2", 40000, 443).Build();
+        using var fwd = Start(RulesPath);
+        fwd.WaitReady();
+        Assert.Equal(XdpAction.Pass, Verdict(Iface, fromFeed));
+
+        File.AppendAllText(Path.Combine(sets, "block.txt"), "203.0.113.0/24\n");
+        var took = WaitGeneration(Iface, 1, fwd, "set file edit");
+        Assert.True(took < EditBound, $"set file edit took {took.TotalMilliseconds:F0} ms");
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, fromFeed));
+    }
+
+    /// <summary>What `fwctl check FILE` prints for the file's findings (its summary line left out).</summary>
+    private static string CheckDiagnostics(string path)
+    {
+        var (o, e) = (new StringWriter(), new StringWriter());
+        Assert.Equal(2, FwctlApp.Run(["check", path], o, e));
+        var lines = e.ToString().ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
+        Assert.EndsWith("nothing loaded", lines[^1]);
+        return string.Join("\n", lines[..^1]);
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    private static (HttpStatusCode Status, string? ContentType, string Body) Get(int port, string path)
+    {
+        using var http = new HttpClient { Timeout = Wait };
+        using var response = http.Send(new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}{path}"));
+        using var reader = new StreamReader(response.Content.ReadAsStream());
+        return (response.StatusCode, response.Content.Headers.ContentType?.ToString(), reader.ReadToEnd());
+    }
+
+    /// <summary>GET /metrics, as "name{labels}" → value.</summary>
+    private static Dictionary<string, double> Metrics(int port)
+    {
+        var (status, _, text) = Get(port, "/metrics");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var d = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (string line in text.Split('\n'))
+        {
+            if (line.Length == 0 || line.StartsWith('#'))
+                continue;
+            int sp = line.LastIndexOf(' ');
+            d.Add(line[..sp], double.Parse(line[(sp + 1)..], CultureInfo.InvariantCulture));
+        }
+        return d;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "rename", SetLastError = true)]
+    private static extern int Rename(string from, string to);
+}

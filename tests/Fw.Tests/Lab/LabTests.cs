@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Net;
+using Fw.Cli;
+using Fw.Kernel;
+using Fw.Lab;
+using Fw.Packets;
+
+namespace Fw.Tests.Lab;
+
+/// <summary>
+/// The lab itself: it builds and removes its namespaces and veths completely, two labs coexist, real
+/// traffic and crafted frames cross it with no firewall attached, and a crashed lab's leftovers go.
+/// </summary>
+public sealed class LabTests
+{
+    private static readonly string[] LabInterfaces =
+        [LabNet.ClientIf, LabNet.FwClientIf, LabNet.FwServerIf, LabNet.FwSinkIf, LabNet.ServerIf, LabNet.SinkIf];
+
+    private static string IpNetnsList() => Command.Run("ip", "netns", "list").Check().Stdout;
+
+    /// <summary>Interface names in the host's namespace (`ip -o link`).</summary>
+    private static List<string> HostLinks() =>
+        Command.Run("ip", "-o", "link").Check().Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(':')[1].Trim().Split('@')[0]).ToList();
+
+    [Fact]
+    public void CreateThenDisposeLeavesNothing()
+    {
+        string id;
+        using (var lab = new Fw.Lab.Lab())
+        {
+            id = lab.Id;
+            Assert.Matches($@"^fwl{Environment.ProcessId}x\d+$", id);
+            string list = IpNetnsList();
+            foreach (string role in new[] { "client", "fw", "server", "sink" })
+                Assert.Contains($"{id}-{role}", list);
+
+            // Built as documented: addresses, MACs, XDP pass programs on the peers.
+            string c0 = lab.Client.Exec("ip", "-o", "addr", "show", "dev", LabNet.ClientIf).Check().Stdout;
+            foreach (string a in new[] { "198.18.1.2/24", "198.18.3.2/24", "2001:db8:1::2/64", "2001:db8:3::2/64" })
+                Assert.Contains(a, c0);
+            string fw = lab.Fw.Exec("ip", "-o", "link").Check().Stdout;
+            Assert.Contains(LabNet.FwClientMac, fw);
+            Assert.Contains(LabNet.FwSinkMac, fw);
+            foreach (var (ns, dev) in new[] { (lab.Client, LabNet.ClientIf), (lab.Server, LabNet.ServerIf), (lab.Sink, LabNet.SinkIf) })
+                Assert.Contains("xdp", ns.Exec("ip", "-d", "link", "show", "dev", dev).Check().Stdout);
+            Assert.Equal("1", lab.Fw.Exec("sysctl", "-n", "net.ipv4.ip_forward").Check().Stdout.Trim());
+
+            // Nothing of the lab is in the host's namespace, ever.
+            Assert.Empty(HostLinks().Intersect(LabInterfaces));
+            // Run: if_nametoindex resolves in the namespace, not in the host's.
+            Assert.True(lab.Sink.Ifindex(LabNet.SinkIf) > 0);
+            Assert.Throws<LabException>(() => lab.Sink.Ifindex(LabNet.ClientIf));
+        }
+        Assert.DoesNotContain(id, IpNetnsList());
+        Assert.False(Directory.GetFiles("/run/netns").Any(f => f.Contains(id)));
+        Assert.Empty(HostLinks().Intersect(LabInterfaces));
+    }
+
+    [Fact]
+    public void TwoLabsAtOnce()
+    {
+        using var a = new Fw.Lab.Lab();
+        using var b = new Fw.Lab.Lab();
+        Assert.NotEqual(a.Id, b.Id);
+        var ra = Task.Run(() => a.Tcp(LabNet.ClientV4, LabNet.ServerV4, 8080));
+        var rb = Task.Run(() => b.Tcp(LabNet.ClientV4, LabNet.ServerV4, 8080));
+        Assert.True(ra.Result.Delivered, ra.Result.ToString());
+        Assert.True(rb.Result.Delivered, rb.Result.ToString());
+        // Same addresses and ports, different namespaces: a's traffic never reaches b's server.
+        using var capB = b.CaptureServer();
+        Assert.True(a.Udp(LabNet.ClientV4, 40000, LabNet.ServerV4, 9999).Delivered);
+        Assert.Null(capB.WaitFor(f => f.Parsed.Udp?.DstPort == 9999, TimeSpan.FromMilliseconds(300)));
+    }
+
+    [Fact]
+    public void TrafficFlowsClientToServerWithNoFirewall()
+    {
+        using var lab = new Fw.Lab.Lab();
+        foreach (var (src, dst) in new[]
+        {
+            (LabNet.ClientV4, LabNet.ServerV4), (LabNet.ClientV6, LabNet.ServerV6),
+            (LabNet.ClientOtherV4, LabNet.ServerV4), (LabNet.ClientOtherV6, LabNet.ServerV6),
+        })
+        {
+            var tcp = lab.Tcp(src, dst, 22, new byte[100_000]);
+            Assert.True(tcp.Delivered, $"tcp {src} -> {dst}: {tcp}");
+            Assert.Equal(src, tcp.ServerSaw!.Address);
+
+            var udp = lab.Udp(src, 40000, dst, 53);
+            Assert.True(udp.Delivered, $"udp {src} -> {dst}: {udp}");
+            Assert.Equal(new IPEndPoint(src, 40000), udp.ReceivedFrom);
+
+            var ping = lab.Ping(src, dst);
+            Assert.True(ping.Replied, $"ping {src} -> {dst}: {ping}");
+        }
+        // The sink is reachable too (through fw2), and a closed port says so at once.
+        Assert.True(lab.Ping(LabNet.ClientV4, LabNet.SinkV4).Replied);
+        Assert.True(lab.Ping(LabNet.ClientV6, LabNet.SinkV6).Replied);
+        Assert.Equal(nameof(System.Net.Sockets.SocketError.ConnectionRefused),
+            lab.Fw.Run(() => RefusedConnect(LabNet.ServerV4)));
+    }
+
+    private static string RefusedConnect(IPAddress dst)
+    {
+        using var s = new System.Net.Sockets.Socket(dst.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            s.Connect(dst, 1);
+            return "connected";
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            return e.SocketErrorCode.ToString();
+        }
+    }
+
+    [Fact]
+    public void BlockedTrafficTimesOutWithinItsBound()
+    {
+        using var lab = new Fw.Lab.Lab();
+        // Nothing answers at an address no namespace has: the waits end on time.
+        lab.Fw.Exec("ip", "link", "set", LabNet.FwServerIf, "down").Check();
+        var sw = Stopwatch.StartNew();
+        var tcp = lab.Tcp(LabNet.ClientV4, LabNet.ServerV4, 22, timeout: TimeSpan.FromMilliseconds(500));
+        var udp = lab.Udp(LabNet.ClientV6, 40000, LabNet.ServerV6, 53, timeout: TimeSpan.FromMilliseconds(500));
+        var ping = lab.Ping(LabNet.ClientV4, LabNet.ServerV4, TimeSpan.FromMilliseconds(500));
+        Assert.False(tcp.Connected);
+        Assert.False(udp.Arrived);
+        Assert.False(ping.Replied);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+    }
+
+    [Fact]
+    public void CraftedFramesFromTheClientAreCapturedOnTheServerSide()
+    {
+        using var lab = new Fw.Lab.Lab();
+        byte[] marker = "crafted by the lab test"u8.ToArray();
+        using var cap = lab.CaptureServer();
+        lab.SendFromClient(
+            Fw.Lab.Lab.FromClient(Frame.Udp(LabNet.ClientV4, LabNet.ServerV4, 40000, 7).WithPayload(marker)),
+            Fw.Lab.Lab.FromClient(Frame.Tcp(LabNet.ClientV6, LabNet.ServerV6, 40000, 80, TcpFlags.Fin | TcpFlags.Psh | TcpFlags.Urg)));
+
+        var udp = cap.WaitFor(f => f.Parsed.Udp?.DstPort == 7, TimeSpan.FromSeconds(2));
+        Assert.NotNull(udp);
+        Assert.Equal(LabNet.ClientV4, udp.Parsed.Ipv4!.Src);
+        Assert.Equal(63, udp.Parsed.Ipv4.Ttl);                  // routed once, by the fw namespace
+        Assert.Equal(LabNet.FwServerMac, udp.Parsed.SrcMac);
+        Assert.Equal(LabNet.ServerMac, udp.Parsed.DstMac);
+        Assert.True(udp.Bytes.AsSpan(udp.Parsed.PayloadOffset).StartsWith(marker));
+
+        var xmas = cap.WaitFor(f => f.Parsed.Tcp?.DstPort == 80, TimeSpan.FromSeconds(2));
+        Assert.NotNull(xmas);
+        Assert.Equal(LabNet.ClientV6, xmas.Parsed.Ipv6!.Src);
+        Assert.Equal(TcpFlags.Fin | TcpFlags.Psh | TcpFlags.Urg, xmas.Parsed.Tcp!.Flags);
+
+        // Nothing reached the sink.
+        using var sink = lab.CaptureSink();
+        lab.SendFromClient(Fw.Lab.Lab.FromClient(Frame.Udp(LabNet.ClientV4, LabNet.ServerV4, 40000, 8)));
+        Assert.NotNull(cap.WaitFor(f => f.Parsed.Udp?.DstPort == 8, TimeSpan.FromSeconds(2)));
+        Assert.Null(sink.WaitFor(f => f.Parsed.Udp is not null, TimeSpan.FromMilliseconds(200)));
+    }
+
+    [Fact]
+    public void FwctlAttachesInsideTheLabAndDisposeRemovesItsPins()
+    {
+        string rules = Path.Combine(Directory.CreateTempSubdirectory("fw-lab-").FullName, "rules.yaml");
+        File.WriteAllText(rules, "rules:\n  - name: no-discard\n    proto: [tcp, udp]\n    dport: 9\n    action: drop\n");
+        using (var lab = new Fw.Lab.Lab())
+        {
+            var (rc, stdout, stderr) = lab.Fw.Run(() =>
+            {
+                var (o, e) = (new StringWriter(), new StringWriter());
+                return (FwctlApp.Run(["attach", LabNet.FwClientIf, "--rules", rules], o, e), o.ToString(), e.ToString());
+            });
+            Assert.True(rc == 0, stdout + stderr);
+            Assert.Contains("native", stdout);
+            Assert.False(lab.Udp(LabNet.ClientV4, 40000, LabNet.ServerV4, 9, timeout: TimeSpan.FromMilliseconds(300)).Arrived);
+            Assert.True(lab.Udp(LabNet.ClientV4, 40000, LabNet.ServerV4, 10).Delivered);
+            Assert.True(Directory.Exists(PinLayout.Dir(LabNet.FwClientIf)));
+            // Not detached: the lab's Dispose finds the pins of its deleted fw0 and removes them.
+        }
+        Assert.False(Directory.Exists(PinLayout.Dir(LabNet.FwClientIf)));
+        Directory.Delete(Path.GetDirectoryName(rules)!, recursive: true);
+    }
+
+    [Fact]
+    public void TheNextLabRemovesACrashedLabsLeftovers()
+    {
+        // A "crashed" lab: namespaces named for a process that has exited, a veth pair between them, and fw
+        // attached to its fw0 and pinned, as a lab killed with kill -9 in the middle of a test leaves them.
+        int dead = DeadPid();
+        string prefix = $"fwl{dead}x1";
+        string client = $"{prefix}-client", fw = $"{prefix}-fw";
+        string rules = Path.Combine(Directory.CreateTempSubdirectory("fw-lab-").FullName, "rules.yaml");
+        File.WriteAllText(rules, "rules:\n  - proto: tcp\n    dport: 9\n    action: drop\n");
+        try
+        {
+            Command.Run("ip", "netns", "add", client).Check();
+            Command.Run("ip", "netns", "add", fw).Check();
+            Command.Run("ip", "link", "add", "c0", "netns", client, "type", "veth", "peer", "name", "fw0", "netns", fw).Check();
+            var fwNs = new Netns(fw);
+            fwNs.Exec("ip", "link", "set", "fw0", "up").Check();
+            int rc = fwNs.Run(() => FwctlApp.Run(["attach", "fw0", "--rules", rules, "--mode", "generic"], TextWriter.Null, TextWriter.Null));
+            Assert.Equal(0, rc);
+            Assert.True(File.Exists(PinLayout.Link("fw0")));
+
+            using (var lab = new Fw.Lab.Lab())
+            {
+                string list = IpNetnsList();
+                Assert.DoesNotContain(prefix, list);
+                Assert.Contains(lab.Id, list);
+                Assert.False(Directory.Exists(PinLayout.Dir("fw0")));
+            }
+        }
+        finally
+        {
+            foreach (string ns in new[] { client, fw })
+            {
+                if (File.Exists($"/run/netns/{ns}"))
+                {
+                    new Netns(ns).Exec("ip", "link", "del", "c0");
+                    Command.Run("ip", "netns", "del", ns);
+                }
+            }
+            Fw.Lab.Lab.RemoveLeftovers();
+            Directory.Delete(Path.GetDirectoryName(rules)!, recursive: true);
+        }
+    }
+
+    /// <summary>The pid of a process that has just exited (and so owns nothing).</summary>
+    private static int DeadPid()
+    {
+        using var p = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        p.WaitForExit();
+        Assert.False(Directory.Exists($"/proc/{p.Id}"));
+        return p.Id;
+    }
+}
