@@ -80,19 +80,20 @@ internal sealed class Demo(string fwctl, string rules, TextWriter output)
             if (_stop)
                 return 1;
 
-            var attach = Fwctl(lab, "attach", LabNet.FwClientIf, "--rules", rules);
+            var attach = Fwctl(lab, "attach", lab.FwClientIf, "--rules", rules);
             if (!attach.Ok)
                 return 1;
             attached = true;
 
             output.WriteLine($"Traffic from the client through fw0 to the server ({Path.GetFileName(rules)} decides; the counter is fw's own):");
+            output.WriteLine($"       {"proto",-6} {"flow",-46} {"what",-26} {"result",-7} {"counted in",-20} detail");
             int good = 0, played = 0;
             foreach (var s in Scenarios(lab))
             {
                 if (_stop)
                     break;
                 played++;
-                if (Play(s))
+                if (Play(lab, s))
                     good++;
             }
             output.WriteLine(_stop
@@ -100,8 +101,8 @@ internal sealed class Demo(string fwctl, string rules, TextWriter output)
                 : $"{good} of {played} as the rules say.");
             output.WriteLine();
 
-            Fwctl(lab, "stats", LabNet.FwClientIf);
-            attached = !Fwctl(lab, "detach", LabNet.FwClientIf).Ok;
+            Fwctl(lab, "stats", lab.FwClientIf);
+            attached = !Fwctl(lab, "detach", lab.FwClientIf).Ok;
             return good == played && !_stop ? 0 : 1;
         }
         catch (Exception e)
@@ -115,7 +116,7 @@ internal sealed class Demo(string fwctl, string rules, TextWriter output)
             {
                 try
                 {
-                    lab.Fw.Exec(fwctl, "detach", LabNet.FwClientIf);
+                    lab.Fw.Exec(fwctl, "detach", lab.FwClientIf);
                 }
                 catch (Exception e)
                 {
@@ -143,10 +144,10 @@ internal sealed class Demo(string fwctl, string rules, TextWriter output)
         output.WriteLine($"""
             fw demo: a veth lab (namespaces {lab.Id}-*), filtered by {rules}
 
-              client ns  c0  {LabNet.ClientV4}/24  {LabNet.ClientV6}/64  (the admin range)  --  fw0  fw ns: fw attached
-                             {LabNet.ClientOtherV4}/24  {LabNet.ClientOtherV6}/64  (outside it)              to fw0; routes
-              server ns  s0  {LabNet.ServerV4}/24  {LabNet.ServerV6}/64                     --  fw1  between the three
-              sink ns    k0  {LabNet.SinkV4}/24  {LabNet.SinkV6}/64                     --  fw2
+              client ns  c0  {LabNet.ClientV4}/24  {LabNet.ClientV6}/64  (admin range)  -----  fw0  |  fw ns: fw attached to fw0,
+                             {LabNet.ClientOtherV4}/24  {LabNet.ClientOtherV6}/64  (outside it)                |  routes between its three
+              server ns  s0  {LabNet.ServerV4}/24  {LabNet.ServerV6}/64                 -----  fw1  |  interfaces
+              sink ns    k0  {LabNet.SinkV4}/24  {LabNet.SinkV6}/64                 -----  fw2  |
 
             """);
     }
@@ -155,36 +156,37 @@ internal sealed class Demo(string fwctl, string rules, TextWriter output)
     {
         output.WriteLine($"$ fwctl {string.Join(' ', args)}        # in the lab's fw namespace (nsenter --net={lab.Fw.Path})");
         var r = lab.Fw.Exec([fwctl, .. args], null, TimeSpan.FromSeconds(60));
-        output.Write(r.Stdout);
-        if (r.Stderr.Length > 0)
-            output.Write(r.Stderr);
+        if (r.Stdout.Trim().Length > 0)
+            output.WriteLine(r.Stdout.TrimEnd());
+        if (r.Stderr.Trim().Length > 0)
+            Console.Error.WriteLine(r.Stderr.TrimEnd());
         if (!r.Ok)
-            output.WriteLine($"(fwctl exited with {r.ExitCode})");
+            Console.Error.WriteLine($"fw demo: fwctl exited with {r.ExitCode}");
         output.WriteLine();
         return r;
     }
 
     /// <summary>Sends one scenario and prints one line: verdict, the counter fw counted it in, what arrived.</summary>
-    private bool Play(Scenario s)
+    private bool Play(Lab lab, Scenario s)
     {
-        var before = Counters();
+        var before = Counters(lab.FwClientIf);
         var outcome = s.Send();
         Thread.Sleep(50);   // the last ACKs of a finished exchange are counted before the next one starts
-        var after = Counters();
+        var after = Counters(lab.FwClientIf);
         var moved = after.Where(kv => kv.Value > before.GetValueOrDefault(kv.Key)).OrderByDescending(kv => kv.Value - before.GetValueOrDefault(kv.Key))
             .Select(kv => kv.Key).ToList();
         bool counted = moved.Contains(s.Counter);
         bool ok = outcome.Arrived == s.ShouldArrive && counted;
         string verdict = outcome.Arrived ? "arrived" : "blocked";
         string counter = counted ? s.Counter : moved.Count > 0 ? string.Join(",", moved) : "no counter moved";
-        output.WriteLine($"  {(ok ? "ok  " : "FAIL")} {s.Proto,-6} {s.Flow,-46} {s.What,-26} {verdict} {counter,-19} {outcome.Detail}");
+        output.WriteLine($"  {(ok ? "ok  " : "FAIL")} {s.Proto,-6} {s.Flow,-46} {s.What,-26} {verdict} {counter,-20} {outcome.Detail}");
         return ok;
     }
 
-    /// <summary>Packets per rule name, and the default and malformed counters, read from fw0's pins.</summary>
-    private static Dictionary<string, ulong> Counters()
+    /// <summary>Packets per rule name, and the default and malformed counters, read from the interface's pins.</summary>
+    private static Dictionary<string, ulong> Counters(string iface)
     {
-        var snap = StatsSnapshot.Read(LabNet.FwClientIf);
+        var snap = StatsSnapshot.Read(iface);
         var d = snap.Rules.ToDictionary(r => r.Name, r => r.Counter.Total.Packets);
         d["default"] = snap.Default.Total.Packets;
         d["malformed"] = snap.Malformed.Total.Packets;

@@ -21,23 +21,32 @@ namespace Fw.Lab;
 /// Namespaces are named <c>fwl&lt;pid&gt;x&lt;n&gt;-client</c> (and <c>-fw</c>, <c>-server</c>, <c>-sink</c>): unique
 /// per process and per lab, so labs never collide. <see cref="Dispose"/> removes everything the lab made,
 /// and fw's pins of an interface it deleted; the constructor first removes what labs of dead processes
-/// left behind. The interface names are the same in every lab (each lab has its own namespaces), but fw
-/// pins its state under <c>/sys/fs/bpf/fw/IFACE</c>: two labs cannot both have fw attached to fw0 at once.
+/// left behind.
+/// </para>
+/// <para>
+/// Interface names: each lab has its own namespaces, so by default every lab uses the names above. fw,
+/// however, pins its state by interface name alone (<c>/sys/fs/bpf/fw/IFACE</c>), so two labs with fw
+/// attached to fw0 at once (or a lab and a host that has an fw0) would collide there. Tests that attach fw
+/// use <see cref="LabNaming.Unique"/>: the fw namespace's interfaces are then named after the lab
+/// (<c>fwl&lt;pid&gt;x&lt;n&gt;i</c> for fw0, <c>...o</c> for fw1, <c>...k</c> for fw2). Use the instance
+/// properties (<see cref="FwClientIf"/>, ...) rather than <see cref="LabNet"/>'s constants to work either way.
 /// </para>
 /// </summary>
 public sealed partial class Lab : IDisposable
 {
     public const string NamePrefix = "fwl";
-    private static readonly string[] Roles = ["client", "fw", "server", "sink"];
-    private static readonly string[] Interfaces =
+    private static readonly string[] FixedNames =
         [LabNet.ClientIf, LabNet.FwClientIf, LabNet.FwServerIf, LabNet.FwSinkIf, LabNet.ServerIf, LabNet.SinkIf];
     private static int s_next;
     private bool _disposed;
 
-    public Lab()
+    public Lab(LabNaming naming = LabNaming.Fixed)
     {
         RemoveLeftovers();
         Id = $"{NamePrefix}{Environment.ProcessId}x{Interlocked.Increment(ref s_next)}";
+        (FwClientIf, FwServerIf, FwSinkIf) = naming == LabNaming.Unique
+            ? UniqueNames(Id)
+            : (LabNet.FwClientIf, LabNet.FwServerIf, LabNet.FwSinkIf);
         Client = new Netns($"{Id}-client");
         Fw = new Netns($"{Id}-fw");
         Server = new Netns($"{Id}-server");
@@ -55,6 +64,14 @@ public sealed partial class Lab : IDisposable
 
     /// <summary>This lab's prefix, <c>fwl&lt;pid&gt;x&lt;n&gt;</c>.</summary>
     public string Id { get; }
+
+    // The six interfaces. The peers' names are always LabNet's; the fw namespace's depend on LabNaming.
+    public string ClientIf => LabNet.ClientIf;
+    public string FwClientIf { get; }
+    public string FwServerIf { get; }
+    public string FwSinkIf { get; }
+    public string ServerIf => LabNet.ServerIf;
+    public string SinkIf => LabNet.SinkIf;
 
     public Netns Client { get; }
     public Netns Fw { get; }
@@ -114,7 +131,9 @@ public sealed partial class Lab : IDisposable
     {
         foreach (var ns in Namespaces)
             Command.Run("ip", "netns", "add", ns.Name).Check();
-        // Before the interfaces exist, so they inherit it: no DAD and no router solicitations (quiet links).
+        // Before the interfaces exist, so they inherit it: quiet links. No DAD, no router solicitations, and
+        // the MLD reports a link sends when it comes up go at once (not up to a second later, when a test may
+        // already be counting packets).
         foreach (var ns in Namespaces)
         {
             ns.Run(() =>
@@ -122,6 +141,7 @@ public sealed partial class Lab : IDisposable
                 WriteSysctl("net/ipv6/conf/default/accept_dad", "0");
                 WriteSysctl("net/ipv6/conf/default/router_solicitations", "0");
                 WriteSysctl("net/ipv6/conf/default/accept_ra", "0");
+                WriteSysctl("net/ipv6/conf/default/mldv2_unsolicited_report_interval", "1");
             });
         }
         Fw.Run(() =>
@@ -131,9 +151,24 @@ public sealed partial class Lab : IDisposable
         });
 
         // Each pair is created with its ends already in their namespaces: nothing appears in the host's.
-        Veth(Client, LabNet.ClientIf, LabNet.ClientMac, Fw, LabNet.FwClientIf, LabNet.FwClientMac);
-        Veth(Server, LabNet.ServerIf, LabNet.ServerMac, Fw, LabNet.FwServerIf, LabNet.FwServerMac);
-        Veth(Sink, LabNet.SinkIf, LabNet.SinkMac, Fw, LabNet.FwSinkIf, LabNet.FwSinkMac);
+        Veth(Client, LabNet.ClientIf, LabNet.ClientMac, Fw, FwClientIf, LabNet.FwClientMac);
+        Veth(Server, LabNet.ServerIf, LabNet.ServerMac, Fw, FwServerIf, LabNet.FwServerMac);
+        Veth(Sink, LabNet.SinkIf, LabNet.SinkMac, Fw, FwSinkIf, LabNet.FwSinkMac);
+
+        // XDP-ready peers: one loaded pass program, attached (native) to c0, s0 and k0 while they are down
+        // (attaching to an up veth can make IPv6 announce itself again later).
+        using var pass = BpfObject.Open(PassObjectPath);
+        pass.Load();
+        int fd = pass.ProgramFd(PassProgram);
+        foreach (var (ns, dev) in new[] { (Client, LabNet.ClientIf), (Server, LabNet.ServerIf), (Sink, LabNet.SinkIf) })
+        {
+            ns.Run(() =>
+            {
+                int rc = Interop.bpf_xdp_attach(Netns.IfindexHere(dev), fd, Interop.XdpFlagsDrvMode, 0);
+                if (rc < 0)
+                    throw new LabException($"{ns}: attach {PassProgram} to {dev} (native XDP)", -rc);
+            });
+        }
 
         // Addresses and links up everywhere first: IPv6 gateways must be on an up link before routes name them.
         Client.IpBatch([
@@ -143,12 +178,12 @@ public sealed partial class Lab : IDisposable
         ]);
         Fw.IpBatch([
             "link set lo up",
-            .. Addr(LabNet.FwClientIf, LabNet.FwClientV4, 24, LabNet.FwClientOtherV4, 24, LabNet.FwClientV6, 64, LabNet.FwClientOtherV6, 64),
-            .. Addr(LabNet.FwServerIf, LabNet.FwServerV4, 24, LabNet.FwServerV6, 64),
-            .. Addr(LabNet.FwSinkIf, LabNet.FwSinkV4, 24, LabNet.FwSinkV6, 64),
-            $"link set {LabNet.FwClientIf} up",
-            $"link set {LabNet.FwServerIf} up",
-            $"link set {LabNet.FwSinkIf} up",
+            .. Addr(FwClientIf, LabNet.FwClientV4, 24, LabNet.FwClientOtherV4, 24, LabNet.FwClientV6, 64, LabNet.FwClientOtherV6, 64),
+            .. Addr(FwServerIf, LabNet.FwServerV4, 24, LabNet.FwServerV6, 64),
+            .. Addr(FwSinkIf, LabNet.FwSinkV4, 24, LabNet.FwSinkV6, 64),
+            $"link set {FwClientIf} up",
+            $"link set {FwServerIf} up",
+            $"link set {FwSinkIf} up",
         ]);
         Server.IpBatch([
             "link set lo up",
@@ -167,9 +202,9 @@ public sealed partial class Lab : IDisposable
             .. Neigh(LabNet.ClientIf, LabNet.FwClientMac, LabNet.FwClientV4, LabNet.FwClientOtherV4, LabNet.FwClientV6, LabNet.FwClientOtherV6),
         ]);
         Fw.IpBatch([
-            .. Neigh(LabNet.FwClientIf, LabNet.ClientMac, LabNet.ClientV4, LabNet.ClientOtherV4, LabNet.ClientV6, LabNet.ClientOtherV6),
-            .. Neigh(LabNet.FwServerIf, LabNet.ServerMac, LabNet.ServerV4, LabNet.ServerV6),
-            .. Neigh(LabNet.FwSinkIf, LabNet.SinkMac, LabNet.SinkV4, LabNet.SinkV6),
+            .. Neigh(FwClientIf, LabNet.ClientMac, LabNet.ClientV4, LabNet.ClientOtherV4, LabNet.ClientV6, LabNet.ClientOtherV6),
+            .. Neigh(FwServerIf, LabNet.ServerMac, LabNet.ServerV4, LabNet.ServerV6),
+            .. Neigh(FwSinkIf, LabNet.SinkMac, LabNet.SinkV4, LabNet.SinkV6),
         ]);
         Server.IpBatch([
             .. Routes(LabNet.ServerIf, LabNet.FwServerV4, LabNet.FwServerV6),
@@ -179,20 +214,6 @@ public sealed partial class Lab : IDisposable
             .. Routes(LabNet.SinkIf, LabNet.FwSinkV4, LabNet.FwSinkV6),
             .. Neigh(LabNet.SinkIf, LabNet.FwSinkMac, LabNet.FwSinkV4, LabNet.FwSinkV6),
         ]);
-
-        // XDP-ready peers: one loaded pass program, attached (native) to c0, s0 and k0.
-        using var pass = BpfObject.Open(PassObjectPath);
-        pass.Load();
-        int fd = pass.ProgramFd(PassProgram);
-        foreach (var (ns, dev) in new[] { (Client, LabNet.ClientIf), (Server, LabNet.ServerIf), (Sink, LabNet.SinkIf) })
-        {
-            ns.Run(() =>
-            {
-                int rc = Interop.bpf_xdp_attach(Netns.IfindexHere(dev), fd, Interop.XdpFlagsDrvMode, 0);
-                if (rc < 0)
-                    throw new LabException($"{ns}: attach {PassProgram} to {dev} (native XDP)", -rc);
-            });
-        }
     }
 
     private static void Veth(Netns a, string aName, string aMac, Netns b, string bName, string bMac) =>
@@ -235,7 +256,7 @@ public sealed partial class Lab : IDisposable
             if (ns.Exists)
                 Try(problems, () => DeleteLink(ns, dev));
         }
-        Try(problems, SweepDefunctPins);
+        Try(problems, () => SweepDefunctPins([FwClientIf, FwServerIf, FwSinkIf]));
         foreach (var ns in Namespaces)
             Try(problems, () => DeleteNamespace(ns.Name));
         foreach (string p in problems)
@@ -250,6 +271,7 @@ public sealed partial class Lab : IDisposable
     public static IReadOnlyList<string> RemoveLeftovers()
     {
         var removed = new List<string>();
+        var names = new HashSet<string>();
         if (Directory.Exists("/run/netns"))
         {
             foreach (string name in Directory.GetFiles("/run/netns").Select(Path.GetFileName).OfType<string>().Order())
@@ -267,11 +289,17 @@ public sealed partial class Lab : IDisposable
                 });
                 Try(problems, () => DeleteNamespace(name));
                 removed.Add(name);
+                var (i, o, k) = UniqueNames($"{NamePrefix}{m.Groups[1].Value}x{m.Groups[2].Value}");
+                names.UnionWith([i, o, k]);
             }
         }
-        SweepDefunctPins();
+        SweepDefunctPins(names);
         return removed;
     }
+
+    /// <summary>The fw namespace's interface names under <see cref="LabNaming.Unique"/>: the lab's id and i, o, k.</summary>
+    private static (string, string, string) UniqueNames(string id) =>
+        id.Length < 15 ? ($"{id}i", $"{id}o", $"{id}k") : throw new LabException($"lab {id}: the id is too long for unique interface names");
 
     [GeneratedRegex(@"^fwl(\d+)x(\d+)-(client|fw|server|sink)$")]
     private static partial Regex LabNamespace();
@@ -297,13 +325,13 @@ public sealed partial class Lab : IDisposable
     }
 
     /// <summary>
-    /// fw's pins (<c>/sys/fs/bpf/fw/IFACE</c>) for the lab's interface names whose pinned XDP link has lost its
+    /// fw's pins (<c>/sys/fs/bpf/fw/IFACE</c>) for lab interface names whose pinned XDP link has lost its
     /// device: the interface was deleted while fw was attached, so nothing runs from them, and they would make
     /// the next <c>fwctl attach</c> there say "already attached". A live link is never touched.
     /// </summary>
-    private static void SweepDefunctPins()
+    private static void SweepDefunctPins(IEnumerable<string> extraNames)
     {
-        foreach (string dev in Interfaces)
+        foreach (string dev in FixedNames.Concat(extraNames).Distinct())
         {
             if (!IsDefunctXdpLink(PinLayout.Link(dev)))
                 continue;
@@ -338,4 +366,14 @@ public sealed partial class Lab : IDisposable
             problems.Add(e.Message);
         }
     }
+}
+
+/// <summary>How a lab names the interfaces of its fw namespace (see <see cref="Lab"/>).</summary>
+public enum LabNaming
+{
+    /// <summary>fw0, fw1, fw2, as in the documented topology and the demo.</summary>
+    Fixed,
+
+    /// <summary>Named after the lab (fwl&lt;pid&gt;x&lt;n&gt;i, o, k): fw's pins of two labs cannot collide.</summary>
+    Unique,
 }

@@ -39,7 +39,8 @@ public sealed class Netns
     /// <summary>
     /// Runs <paramref name="body"/> on a new thread that has entered this namespace, and returns its result
     /// (its exception is rethrown here). Sockets keep the namespace they were created in, so a socket made
-    /// inside can be used from any thread afterwards. Waits at most <paramref name="timeout"/>.
+    /// inside can be used from any thread afterwards. Keep the body synchronous: code after an <c>await</c>
+    /// may continue on a thread-pool thread, in the host's namespace. Waits at most <paramref name="timeout"/>.
     /// </summary>
     public T Run<T>(Func<T> body, TimeSpan? timeout = null)
     {

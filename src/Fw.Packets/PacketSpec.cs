@@ -198,9 +198,8 @@ public sealed record PacketSpec
             if (p.EtherType == EtherTypes.Arp && rest >= 28 && IsEthernetIpv4Arp(frame[p.PayloadOffset..]))
             {
                 var arp = frame[p.PayloadOffset..];
+                // Bytes after the 28 of the message are Ethernet padding (a real ARP frame is 60 bytes): not worth a note.
                 s.Append("arp ").Append(new IPAddress(arp.Slice(14, 4))).Append(" -> ").Append(new IPAddress(arp.Slice(24, 4)));
-                if (rest > 28)
-                    note ??= $"{rest - 28} bytes after the ARP message";
             }
             else
             {
@@ -331,13 +330,11 @@ internal sealed class SpecParser
 
     const string Kinds = "tcp, udp, icmp, icmpv6, proto, arp or ether";
 
-    readonly string _text;
     readonly List<Token> _tokens;
     int _at;
 
     public SpecParser(string text)
     {
-        _text = text;
         _tokens = Lex(text);
     }
 

@@ -32,7 +32,7 @@ internal static class TestCommand
 
     private static readonly Option<string[]> PacketOption = new("--packet", "-p")
     {
-        Description = "A packet to run, as SPEC (below); repeat for several",
+        Description = "A packet to run, as SPEC (see above); repeat for several",
         HelpName = "SPEC",
     };
 
@@ -45,8 +45,8 @@ internal static class TestCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var cmd = new Command("test",
-            "Run packets through the program attached to IFACE (BPF_PROG_TEST_RUN) and print each verdict and the rule " +
-            "that decided it; the live counters do not change.\n" +
+            "Run packets through the program attached to IFACE (BPF_PROG_TEST_RUN) and print each verdict\n" +
+            "and the rule that decided it; the live counters do not change.\n" +
             "Exit codes: 0 ok, 1 failure (not root, not attached, unreadable pcap), 2 usage error or bad SPEC.\n\n" + Grammar)
         {
             IfaceArgument,
@@ -157,6 +157,10 @@ internal static class TestCommand
                 ["generation"] = generation,
                 ["packets"] = outcomes.Select(ToJson).ToList(),
             });
+        }
+        else if (outcomes.Count == 0)
+        {
+            stderr.WriteLine($"fwctl: {pcap}: no packets");
         }
         else
         {

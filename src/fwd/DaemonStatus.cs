@@ -60,14 +60,23 @@ public sealed class DaemonStatus
         }
     }
 
+    /// <summary>What runs where: "fw0 generation 3 (7 rules), fw1 generation 2 (7 rules)".</summary>
+    public string Running()
+    {
+        lock (_lock)
+        {
+            return _interfaces.Count == 0
+                ? "no interface"
+                : string.Join(", ", _interfaces.Select(i => $"{i.Name} generation {i.Generation} ({FirewallService.Plural(i.Rules, "rule")})"));
+        }
+    }
+
     /// <summary>One line for systemd's STATUS=: what runs where, and how the last reload went.</summary>
     public string Summary()
     {
         lock (_lock)
         {
-            string running = _interfaces.Count == 0
-                ? "no interface"
-                : string.Join(", ", _interfaces.Select(i => $"{i.Name} generation {i.Generation} ({FirewallService.Plural(i.Rules, "rule")})"));
+            string running = Running();
             return LastReloadOk || LastReloadAt is null
                 ? running
                 : $"{running}; last reload failed at {LastReloadAt:HH:mm:ss}: {LastError}";

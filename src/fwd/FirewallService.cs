@@ -46,7 +46,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
         _notifier = notifier;
         _lifetime = lifetime;
         _watcher = new RulesWatcher(options, watcherLog);
-        _watcher.Changed += what => Trigger($"file change ({what})");
+        _watcher.Changed += what => Trigger($"{what} changed");
     }
 
     private string RulesPath => _options.RulesPath;
@@ -131,8 +131,8 @@ internal sealed class FirewallService : IHostedService, IDisposable
         }
         if (_managed.Count > 0)
         {
-            _log.LogInformation("stopping; the filter stays on {Summary} (pinned under {Root}; a new fwd adopts it)",
-                _status.Summary(), PinLayout.Root);
+            _log.LogInformation("stopping; the filter stays on {Running} (pinned under {Root}; a new fwd adopts it)",
+                _status.Running(), PinLayout.Root);
         }
     }
 
@@ -175,8 +175,10 @@ internal sealed class FirewallService : IHostedService, IDisposable
             _watcher.Watch(DaemonCheck.Inputs(RulesPath, check.Ruleset));
         if (!check.Ok)
         {
-            string headline = LogInvalid(check, $"{reason}: {RulesPath}: {{0}}; the running ruleset stays");
-            _status.Record(false, _managed, Infos(), headline, now);
+            // Status first: whoever reads the log line finds /metrics and STATUS= already saying so.
+            string format = $"{RulesPath}: {{0}}; the running ruleset stays ({reason})";
+            _status.Record(false, _managed, Infos(), Headline(check, format), now);
+            LogInvalid(check, format);
             _notifier.Ready(_status.Summary());
             return;
         }
@@ -210,11 +212,11 @@ internal sealed class FirewallService : IHostedService, IDisposable
             changed = true;
         }
         _managed = managed;
+        _status.Record(errors.Count == 0, _managed, Infos(), errors.FirstOrDefault(), now);
         if (changed && errors.Count == 0)
             LogWarnings(check);
         if (!changed && errors.Count == 0)
-            _log.LogInformation("{Reason}: {File} unchanged (digest {Digest}), nothing to do", reason, RulesPath, Short(digest));
-        _status.Record(errors.Count == 0, _managed, Infos(), errors.FirstOrDefault(), now);
+            _log.LogInformation("{File} unchanged ({Reason}; digest {Digest}), nothing to do", RulesPath, reason, Short(digest));
         _notifier.Ready(_status.Summary());
     }
 
@@ -300,11 +302,13 @@ internal sealed class FirewallService : IHostedService, IDisposable
     /// </summary>
     private string LogInvalid(CheckResult check, string format)
     {
-        int errors = check.Diagnostics.Count(d => d.Severity == Severity.Error);
-        string headline = string.Format(format, Plural(errors, "error"));
+        string headline = Headline(check, format);
         _log.LogError("{Headline}\n{Diagnostics}", headline, Render(check.Diagnostics));
         return headline;
     }
+
+    private static string Headline(CheckResult check, string format) =>
+        string.Format(format, Plural(check.Diagnostics.Count(d => d.Severity == Severity.Error), "error"));
 
     private void LogWarnings(CheckResult check)
     {

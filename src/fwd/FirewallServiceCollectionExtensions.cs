@@ -35,15 +35,25 @@ public static class FirewallServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>GET /metrics; everything else is 404.</summary>
+    /// <summary>
+    /// GET /metrics; everything else is 404. Kestrel starts before the firewall service: until the data
+    /// plane is live /metrics answers 503, so a readiness probe on it means what READY=1 means.
+    /// </summary>
     public static IApplicationBuilder MapFirewallMetrics(this IApplicationBuilder app)
     {
         var metrics = app.ApplicationServices.GetRequiredService<FirewallMetrics>();
+        var status = app.ApplicationServices.GetRequiredService<DaemonStatus>();
         app.Map("/metrics", m => m.Run(async ctx =>
         {
             if (!HttpMethods.IsGet(ctx.Request.Method) && !HttpMethods.IsHead(ctx.Request.Method))
             {
                 ctx.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+                return;
+            }
+            if (status.LastReloadAt is null)
+            {
+                ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                await ctx.Response.WriteAsync("fwd is starting: the data plane is not live yet\n", ctx.RequestAborted);
                 return;
             }
             string text = await Task.Run(metrics.Render, ctx.RequestAborted);

@@ -16,7 +16,7 @@ public sealed class FwdOptions
     public bool DetachOnExit { get; set; }
 
     /// <summary>How long file events must be quiet before the file is read again.</summary>
-    public TimeSpan Debounce { get; set; } = TimeSpan.FromMilliseconds(150);
+    public TimeSpan Debounce { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>The metrics endpoint, parsed; only valid after validation.</summary>
     public IPEndPoint? MetricsEndpoint => Metrics is null ? null : ParseEndpoint(Metrics, out _);

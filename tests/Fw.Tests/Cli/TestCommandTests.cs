@@ -286,6 +286,21 @@ public sealed class TestCommandTests : IDisposable
     }
 
     [Fact]
+    public void EmptyPcapRunsNothing()
+    {
+        Attach();
+        string pcap = Path.Combine(_dir, "empty.pcap");
+        PcapWriter.WriteFile(pcap, []);
+        var (rc, stdout, stderr) = Run("test", _veth.Name, "--pcap", pcap);
+        Assert.Equal(0, rc);
+        Assert.Equal("", stdout);
+        Assert.Equal($"fwctl: {pcap}: no packets\n", stderr);
+        (rc, stdout, _) = Run("test", _veth.Name, "--pcap", pcap, "--json");
+        Assert.Equal(0, rc);
+        Assert.Equal(0, JsonDocument.Parse(stdout).RootElement.GetProperty("packets").GetArrayLength());
+    }
+
+    [Fact]
     public void FollowsAReload()
     {
         string path = Attach();

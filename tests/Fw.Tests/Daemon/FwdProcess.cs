@@ -118,6 +118,19 @@ public sealed class FwdProcess : IDisposable
         throw new Xunit.Sdk.XunitException($"fwd did not print '{text}' within {timeout.TotalSeconds} s:\n{Output}");
     }
 
+    /// <summary>Waits until the output holds <paramref name="text"/> (several lines, e.g. diagnostics, may arrive apart).</summary>
+    public void WaitForText(string text, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout)
+        {
+            if (Output.Contains(text, StringComparison.Ordinal))
+                return;
+            Thread.Sleep(10);
+        }
+        throw new Xunit.Sdk.XunitException($"fwd did not print within {timeout.TotalSeconds} s:\n{text}\n--- it printed:\n{Output}");
+    }
+
     /// <summary>The fwd start line ("ready: ..."): the data plane is live.</summary>
     public string WaitReady() => WaitForLine("ready: ", TimeSpan.FromSeconds(30));
 

@@ -210,7 +210,7 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
         File.WriteAllText(RulesPath, bad);
         fwd.WaitForLine("the running ruleset stays", Wait, mark);
         // The same diagnostics as fwctl check prints, line for line.
-        Assert.Contains(CheckDiagnostics(RulesPath), fwd.Output);
+        fwd.WaitForText(CheckDiagnostics(RulesPath), Wait);
 
         var after = StatsSnapshot.Read(Iface);
         Assert.Equal(before.Generation, after.Generation);
@@ -223,7 +223,7 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
         mark = fwd.LineCount;
         File.WriteAllText(RulesPath, V2.Replace($"[{Iface}]", $"[{Iface}, fwnosuch0]"));
         fwd.WaitForLine("the running ruleset stays", Wait, mark);
-        Assert.Contains("error: interface 'fwnosuch0' does not exist on this host", fwd.Output);
+        fwd.WaitForText("error: interface 'fwnosuch0' does not exist on this host", Wait);
         Assert.Equal(1UL, Generation(Iface));
         Assert.Equal(XdpAction.Pass, Verdict(Iface, Ssh2222));
 
@@ -251,12 +251,12 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(3UL, Generation(Iface));
         Assert.Equal(FileDigest(RulesPath), Digest(Iface));
         Assert.Equal(XdpAction.Pass, Verdict(Iface, Web));
-        Assert.Contains($"reload {Iface} (SIGHUP): generation 2 -> 3", fwd.Output);
+        fwd.WaitForLine($"reload {Iface} (SIGHUP): generation 2 -> 3", Wait);   // the log is written asynchronously
 
         // SIGHUP with nothing to change changes nothing, and fwd keeps running.
         int mark = fwd.LineCount;
         fwd.Signal(FwdProcess.SigHup);
-        fwd.WaitForLine("SIGHUP: ", Wait, mark);
+        fwd.WaitForLine("unchanged (SIGHUP;", Wait, mark);
         Assert.Equal(3UL, Generation(Iface));
         Assert.False(fwd.HasExited);
     }
@@ -406,7 +406,7 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
         Assert.False(Firewall.IsAttached(second.Name));
 
         File.WriteAllText(RulesPath, V1(Iface, second.Name));
-        fwd.WaitForLine($"attach {second.Name} (file change", Wait);
+        fwd.WaitForLine($"attach {second.Name} (rules.yaml changed)", Wait);
         Assert.True(Firewall.IsAttached(second.Name));
         Assert.Equal(XdpAction.Drop, Verdict(second.Name, Ssh));
         Assert.Equal(1UL, Generation(Iface));   // unchanged where the ruleset is the same

@@ -5,7 +5,7 @@ namespace Fw.Tests.Kernel;
 
 /// <summary>
 /// A veth pair for attach-level tests that send no traffic (BPF_PROG_TEST_RUN only): no addresses,
-/// no routes, so nothing can leave. Names are unique per process and instance; Dispose detaches fw,
+/// no routes, IPv6 disabled (no ND/MLD chatter), so nothing can leave and nothing arrives unasked. Names are unique per process and instance; Dispose detaches fw,
 /// removes its pins and deletes the pair, and a new instance first removes a crashed run's leftovers.
 /// </summary>
 public sealed class TestVeth : IDisposable
@@ -19,6 +19,9 @@ public sealed class TestVeth : IDisposable
         Name = $"fwt{Environment.ProcessId}x{n}";   // at most 15 bytes with the peer's "p"
         Peer = Name + "p";
         Ip("link", "add", Name, "type", "veth", "peer", "name", Peer);
+        // No IPv6 on the pair: the kernel's own ND/MLD chatter would move the counters under test.
+        foreach (string dev in new[] { Name, Peer })
+            File.WriteAllText($"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6", "1");
         Ip("link", "set", Name, "up");
         Ip("link", "set", Peer, "up");
     }

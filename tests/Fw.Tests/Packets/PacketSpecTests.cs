@@ -152,12 +152,36 @@ public class PacketSpecTests
         Frame.Udp(A, B, 1, 2).WithPayload(4).Build().CopyTo(padded, 0);   // 46 bytes, padded to the 60-byte minimum
         Assert.Equal("udp 198.51.100.7:1 -> 192.0.2.10:2 len 4", PacketSpec.Describe(padded));
 
+        var paddedArp = new byte[60];
+        Frame.Arp("192.0.2.1", "192.0.2.2").Build().CopyTo(paddedArp, 0);
+        Assert.Equal("arp 192.0.2.1 -> 192.0.2.2", PacketSpec.Describe(paddedArp));
+
         Assert.Equal("(10 bytes: Ethernet header needs 14 bytes, 10 present)", PacketSpec.Describe(new byte[10]));
         Assert.Equal("ether 0x0800 len 3 (IPv4 header needs 20 bytes, 3 present)", PacketSpec.Describe(PacketSpec.Parse("ether 0x0800 len 3").Build()));
         Assert.Equal("tcp 198.51.100.7:1 -> 192.0.2.10:2 syn (IPv4 header with version 6, IHL 5)",
             PacketSpec.Describe(Frame.Tcp(A, B, 1, 2).WithIpv4(h => h with { Version = 6 }).Build()));
         Assert.Equal("ext hop,hop,hop,hop,hop,hop,hop,hop,hop udp [2001:db8::1]:1 -> [2001:db8::2]:2",
             PacketSpec.Describe(PacketSpec.Parse("ext hop,hop,hop,hop,hop,hop,hop,hop,hop udp [2001:db8::1]:1 -> [2001:db8::2]:2").Build()));
+    }
+
+    [Fact]
+    public void DescribeTakesAnyBytes()
+    {
+        // pcap input is arbitrary: every spec-built frame cut at every length, and with random bytes changed.
+        var rng = new Random(7);
+        foreach (var row in Forms)
+        {
+            byte[] frame = PacketSpec.Parse((string)row[1]).Build();
+            for (int n = 0; n <= frame.Length; n++)
+                Assert.NotEmpty(PacketSpec.Describe(frame.AsSpan(0, n)));
+            for (int i = 0; i < 200; i++)
+            {
+                byte[] mangled = (byte[])frame.Clone();
+                for (int k = 0; k < 4; k++)
+                    mangled[rng.Next(mangled.Length)] = (byte)rng.Next(256);
+                Assert.NotEmpty(PacketSpec.Describe(mangled));
+            }
+        }
     }
 
     /// <summary>spec → the column of the mistake → what the message says.</summary>
