@@ -86,7 +86,7 @@ internal sealed class Demo(string fwctl, string rules, TextWriter output)
             attached = true;
 
             output.WriteLine($"Traffic from the client through fw0 to the server ({Path.GetFileName(rules)} decides; the counter is fw's own):");
-            output.WriteLine($"       {"proto",-6} {"flow",-46} {"what",-26} {"result",-7} {"counted in",-20} detail");
+            output.WriteLine($"       {"proto",-6} {"flow",-47} {"what",-26} {"result",-7} {"counted in",-20} detail");
             int good = 0, played = 0;
             foreach (var s in Scenarios(lab))
             {
@@ -179,7 +179,7 @@ internal sealed class Demo(string fwctl, string rules, TextWriter output)
         bool ok = outcome.Arrived == s.ShouldArrive && counted;
         string verdict = outcome.Arrived ? "arrived" : "blocked";
         string counter = counted ? s.Counter : moved.Count > 0 ? string.Join(",", moved) : "no counter moved";
-        output.WriteLine($"  {(ok ? "ok  " : "FAIL")} {s.Proto,-6} {s.Flow,-46} {s.What,-26} {verdict} {counter,-20} {outcome.Detail}");
+        output.WriteLine($"  {(ok ? "ok  " : "FAIL")} {s.Proto,-6} {s.Flow,-47} {s.What,-26} {verdict} {counter,-20} {outcome.Detail}");
         return ok;
     }
 

@@ -20,6 +20,7 @@ internal static unsafe partial class Interop
     public const byte PacketOutgoing = 4;
     public const short PollIn = 0x1;
     public const int Eintr = 4;
+    public const int Enetdown = 100;
     public const uint XdpFlagsDrvMode = 1 << 2;
     public const uint BpfLinkTypeXdp = 6;
 

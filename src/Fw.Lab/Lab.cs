@@ -85,19 +85,22 @@ public sealed partial class Lab : IDisposable
 
     public const string PassProgram = "lab_xdp_pass";
 
-    /// <summary>The namespace that holds <paramref name="address"/>.</summary>
-    public Netns Owner(IPAddress address)
+    /// <summary>The namespace that holds <paramref name="address"/> (one of <see cref="LabNet"/>'s).</summary>
+    public Netns Owner(IPAddress address) => Role(address) switch
     {
-        if (address.Equals(LabNet.ClientV4) || address.Equals(LabNet.ClientV6) || address.Equals(LabNet.ClientOtherV4) || address.Equals(LabNet.ClientOtherV6))
-            return Client;
-        if (address.Equals(LabNet.ServerV4) || address.Equals(LabNet.ServerV6))
-            return Server;
-        if (address.Equals(LabNet.SinkV4) || address.Equals(LabNet.SinkV6))
-            return Sink;
-        if (new[] { LabNet.FwClientV4, LabNet.FwClientV6, LabNet.FwClientOtherV4, LabNet.FwClientOtherV6, LabNet.FwServerV4, LabNet.FwServerV6, LabNet.FwSinkV4, LabNet.FwSinkV6 }.Contains(address))
-            return Fw;
-        throw new ArgumentException($"{address} is not an address of the lab");
-    }
+        "client" => Client,
+        "fw" => Fw,
+        "server" => Server,
+        "sink" => Sink,
+        _ => throw new ArgumentException($"{address} is not an address of the lab"),
+    };
+
+    private static string? Role(IPAddress a) =>
+        a.Equals(LabNet.ClientV4) || a.Equals(LabNet.ClientV6) || a.Equals(LabNet.ClientOtherV4) || a.Equals(LabNet.ClientOtherV6) ? "client"
+        : a.Equals(LabNet.ServerV4) || a.Equals(LabNet.ServerV6) ? "server"
+        : a.Equals(LabNet.SinkV4) || a.Equals(LabNet.SinkV6) ? "sink"
+        : new[] { LabNet.FwClientV4, LabNet.FwClientV6, LabNet.FwClientOtherV4, LabNet.FwClientOtherV6, LabNet.FwServerV4, LabNet.FwServerV6, LabNet.FwSinkV4, LabNet.FwSinkV6 }.Contains(a) ? "fw"
+        : null;
 
     /// <summary>
     /// <paramref name="frame"/> with the MACs of c0 (source) and fw0 (destination): a frame the client sends
@@ -132,8 +135,8 @@ public sealed partial class Lab : IDisposable
         foreach (var ns in Namespaces)
             Command.Run("ip", "netns", "add", ns.Name).Check();
         // Before the interfaces exist, so they inherit it: quiet links. No DAD, no router solicitations, and
-        // the MLD reports a link sends when it comes up go at once (not up to a second later, when a test may
-        // already be counting packets).
+        // the MLD reports a link sends when it comes up go out within milliseconds (the default spreads them
+        // over a second), so the wait for quiet at the end is short.
         foreach (var ns in Namespaces)
         {
             ns.Run(() =>
@@ -155,8 +158,7 @@ public sealed partial class Lab : IDisposable
         Veth(Server, LabNet.ServerIf, LabNet.ServerMac, Fw, FwServerIf, LabNet.FwServerMac);
         Veth(Sink, LabNet.SinkIf, LabNet.SinkMac, Fw, FwSinkIf, LabNet.FwSinkMac);
 
-        // XDP-ready peers: one loaded pass program, attached (native) to c0, s0 and k0 while they are down
-        // (attaching to an up veth can make IPv6 announce itself again later).
+        // XDP-ready peers: one loaded pass program, attached (native) to c0, s0 and k0 before they come up.
         using var pass = BpfObject.Open(PassObjectPath);
         pass.Load();
         int fd = pass.ProgramFd(PassProgram);
@@ -170,6 +172,25 @@ public sealed partial class Lab : IDisposable
             });
         }
 
+        // Watch every link from before it comes up, to know when the lab has gone quiet (below).
+        var watch = new List<PacketSocket>();
+        try
+        {
+            foreach (var (ns, dev) in new[] { (Client, ClientIf), (Fw, FwClientIf), (Fw, FwServerIf), (Fw, FwSinkIf), (Server, ServerIf), (Sink, SinkIf) })
+                watch.Add(PacketSocket.Open(ns, dev));
+            Configure();
+            WaitUntilQuiet(watch);
+        }
+        finally
+        {
+            foreach (var w in watch)
+                w.Dispose();
+        }
+    }
+
+    /// <summary>Addresses, links up, routes, neighbours.</summary>
+    private void Configure()
+    {
         // Addresses and links up everywhere first: IPv6 gateways must be on an up link before routes name them.
         Client.IpBatch([
             "link set lo up",
@@ -216,6 +237,31 @@ public sealed partial class Lab : IDisposable
         ]);
     }
 
+    /// <summary>
+    /// IPv6 announces every link that comes up (MLD reports, a few milliseconds after its carrier), and a test
+    /// counting packets must not see them: waits until no frame has arrived on any link for
+    /// <see cref="QuietFor"/> (at most <see cref="QuietWithin"/>).
+    /// </summary>
+    private void WaitUntilQuiet(List<PacketSocket> watch)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var lastSeen = TimeSpan.Zero;
+        while (sw.Elapsed - lastSeen < QuietFor)
+        {
+            if (sw.Elapsed > QuietWithin)
+                throw new LabException($"lab {Id}: still not quiet after {QuietWithin.TotalSeconds:0} s");
+            foreach (var w in watch)
+            {
+                while (w.Receive(TimeSpan.Zero) is not null)
+                    lastSeen = sw.Elapsed;
+            }
+            Thread.Sleep(10);
+        }
+    }
+
+    private static readonly TimeSpan QuietFor = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan QuietWithin = TimeSpan.FromSeconds(5);
+
     private static void Veth(Netns a, string aName, string aMac, Netns b, string bName, string bMac) =>
         Command.Run("ip", "link", "add", aName, "netns", a.Name, "address", aMac, "type", "veth",
             "peer", "name", bName, "netns", b.Name, "address", bMac).Check();
@@ -257,6 +303,7 @@ public sealed partial class Lab : IDisposable
                 Try(problems, () => DeleteLink(ns, dev));
         }
         Try(problems, () => SweepDefunctPins([FwClientIf, FwServerIf, FwSinkIf]));
+        Try(problems, () => RemoveLockFiles([FwClientIf, FwServerIf, FwSinkIf]));
         foreach (var ns in Namespaces)
             Try(problems, () => DeleteNamespace(ns.Name));
         foreach (string p in problems)
@@ -272,6 +319,7 @@ public sealed partial class Lab : IDisposable
     {
         var removed = new List<string>();
         var names = new HashSet<string>();
+        var problems = new List<string>();
         if (Directory.Exists("/run/netns"))
         {
             foreach (string name in Directory.GetFiles("/run/netns").Select(Path.GetFileName).OfType<string>().Order())
@@ -280,7 +328,6 @@ public sealed partial class Lab : IDisposable
                 if (!m.Success || !int.TryParse(m.Groups[1].Value, out int pid) || pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}"))
                     continue;
                 var ns = new Netns(name);
-                var problems = new List<string>();
                 Try(problems, () =>
                 {
                     var links = ns.Exec("ip", "-o", "link", "show", "type", "veth").Check().Stdout;
@@ -289,17 +336,24 @@ public sealed partial class Lab : IDisposable
                 });
                 Try(problems, () => DeleteNamespace(name));
                 removed.Add(name);
-                var (i, o, k) = UniqueNames($"{NamePrefix}{m.Groups[1].Value}x{m.Groups[2].Value}");
-                names.UnionWith([i, o, k]);
+                string id = $"{NamePrefix}{m.Groups[1].Value}x{m.Groups[2].Value}";
+                if (id.Length < MaxIfName)
+                    names.UnionWith([$"{id}i", $"{id}o", $"{id}k"]);
             }
         }
-        SweepDefunctPins(names);
+        Try(problems, () => SweepDefunctPins(names));
+        Try(problems, () => RemoveLockFiles(names));
+        foreach (string p in problems)
+            Console.Error.WriteLine($"lab: removing leftovers: {p}");
         return removed;
     }
 
     /// <summary>The fw namespace's interface names under <see cref="LabNaming.Unique"/>: the lab's id and i, o, k.</summary>
     private static (string, string, string) UniqueNames(string id) =>
-        id.Length < 15 ? ($"{id}i", $"{id}o", $"{id}k") : throw new LabException($"lab {id}: the id is too long for unique interface names");
+        id.Length < MaxIfName ? ($"{id}i", $"{id}o", $"{id}k") : throw new LabException($"lab {id}: the id is too long for unique interface names");
+
+    /// <summary>IFNAMSIZ - 1: the longest interface name the kernel takes.</summary>
+    private const int MaxIfName = 15;
 
     [GeneratedRegex(@"^fwl(\d+)x(\d+)-(client|fw|server|sink)$")]
     private static partial Regex LabNamespace();
@@ -340,6 +394,17 @@ public sealed partial class Lab : IDisposable
                 PinLayout.RemoveTree(PinLayout.Dir(dev));
         }
         PinLayout.RemoveRootIfEmpty();
+    }
+
+    /// <summary>
+    /// fw's per-interface lock files (<c>/run/fw/IFACE.lock</c>, see InterfaceLock) of interfaces named after a lab
+    /// (<see cref="LabNaming.Unique"/>): no one else will ever lock those names, so they would only pile up.
+    /// Fixed names (fw0, ...) are shared and stay.
+    /// </summary>
+    private static void RemoveLockFiles(IEnumerable<string> names)
+    {
+        foreach (string dev in names.Where(n => n.StartsWith(NamePrefix, StringComparison.Ordinal)))
+            File.Delete(Path.Combine(PinLayout.LockDir, dev + ".lock"));
     }
 
     private static unsafe bool IsDefunctXdpLink(string pin)

@@ -93,7 +93,12 @@ public sealed unsafe class PacketSocket : IDisposable
             fixed (byte* p = buffer)
                 n = Interop.recvfrom(_fd.Fd, p, (nuint)buffer.Length, 0, out from, ref addrLen);
             if (n < 0)
-                throw new LabException($"{Namespace}: receive on {Interface}", System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+            {
+                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                if (errno is Interop.Eintr or Interop.Enetdown)
+                    continue;   // ENETDOWN: the interface was down when bound or went down since; reading clears it
+                throw new LabException($"{Namespace}: receive on {Interface}", errno);
+            }
             if (from.Pkttype == Interop.PacketOutgoing)
                 continue;
             return new CapturedFrame(buffer[..(int)n], DateTime.UtcNow);

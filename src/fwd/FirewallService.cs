@@ -88,11 +88,10 @@ internal sealed class FirewallService : IHostedService, IDisposable
             }
             catch (Exception e)
             {
-                _log.LogError("{Iface}: {Error}", iface, e.Message);
+                _log.LogError("start failed: {Iface}: {Error}", iface, e.Message);
                 // What this start attached goes again; what it adopted stays as it was found (or reloaded).
                 foreach (string done in attachedNow)
                     TryDetach(done, "start failed");
-                _log.LogError("start failed: {Error}", e.Message);
                 throw new FwdStartException(FwdApp.ExitFailure, e.Message);
             }
         }
@@ -216,7 +215,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
         if (changed && errors.Count == 0)
             LogWarnings(check);
         if (!changed && errors.Count == 0)
-            _log.LogInformation("{File} unchanged ({Reason}; digest {Digest}), nothing to do", RulesPath, reason, Short(digest));
+            _log.LogInformation("{File}: ruleset unchanged ({Reason}; digest {Digest}), nothing reloaded", RulesPath, reason, Short(digest));
         _notifier.Ready(_status.Summary());
     }
 

@@ -139,3 +139,32 @@ public sealed class DaemonUnitTests : IDisposable
         Assert.Equal(["rules.yaml"], changes);
     }
 }
+
+/// <summary>fwd's log lines: one line per event, diagnostics below it; journald priorities under systemd.</summary>
+public sealed class FwdConsoleFormatterTests
+{
+    private static string Format(bool journal, Microsoft.Extensions.Logging.LogLevel level, string category, string message)
+    {
+        var f = new FwdConsoleFormatter(Options.Create(new FwdConsoleFormatterOptions { Journal = journal }));
+        var w = new StringWriter();
+        f.Write(new Microsoft.Extensions.Logging.Abstractions.LogEntry<string>(level, category, default, message, null, (s, _) => s), null, w);
+        return w.ToString();
+    }
+
+    [Fact]
+    public void TerminalLinesHaveTimeAndLevelAndKeepDiagnosticsBelow()
+    {
+        string text = Format(false, Microsoft.Extensions.Logging.LogLevel.Error, "Fw.Daemon.FirewallService", "rules.yaml: 1 error\nrules.yaml:1:1: error: x\n^");
+        var lines = text.Split('\n');
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z error rules\.yaml: 1 error$", lines[0]);
+        Assert.Equal(["rules.yaml:1:1: error: x", "^", ""], lines[1..]);
+    }
+
+    [Fact]
+    public void JournalLinesCarryThePriorityAndOtherCategoriesTheirName()
+    {
+        Assert.Equal("<4>Microsoft.AspNetCore: slow\n<4>second\n",
+            Format(true, Microsoft.Extensions.Logging.LogLevel.Warning, "Microsoft.AspNetCore", "slow\nsecond"));
+        Assert.Equal("<6>ready\n", Format(true, Microsoft.Extensions.Logging.LogLevel.Information, "Fw.Daemon.FirewallService", "ready"));
+    }
+}

@@ -13,48 +13,66 @@ namespace Fw.Tests.Lab;
 /// </summary>
 public sealed class LabTests
 {
-    private static readonly string[] LabInterfaces =
-        [LabNet.ClientIf, LabNet.FwClientIf, LabNet.FwServerIf, LabNet.FwSinkIf, LabNet.ServerIf, LabNet.SinkIf];
+    private static readonly string[] LabMacs =
+        [LabNet.ClientMac, LabNet.FwClientMac, LabNet.FwServerMac, LabNet.FwSinkMac, LabNet.ServerMac, LabNet.SinkMac];
 
     private static string IpNetnsList() => Command.Run("ip", "netns", "list").Check().Stdout;
 
-    /// <summary>Interface names in the host's namespace (`ip -o link`).</summary>
-    private static List<string> HostLinks() =>
-        Command.Run("ip", "-o", "link").Check().Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => l.Split(':')[1].Trim().Split('@')[0]).ToList();
+    /// <summary>`ip -o link` of the host's namespace: one line per interface, its name and its MAC.</summary>
+    private static string HostLinks() => Command.Run("ip", "-o", "link").Check().Stdout;
 
-    [Fact]
-    public void CreateThenDisposeLeavesNothing()
+    private static void AssertNothingInTheHost(Fw.Lab.Lab lab)
     {
-        string id;
-        using (var lab = new Fw.Lab.Lab())
+        string links = HostLinks();
+        foreach (string mac in LabMacs)
+            Assert.DoesNotContain(mac, links);
+        foreach (string dev in new[] { lab.FwClientIf, lab.FwServerIf, lab.FwSinkIf }.Where(d => d.StartsWith(Fw.Lab.Lab.NamePrefix)))
+            Assert.DoesNotContain($" {dev}:", links);
+    }
+
+    [Theory]
+    [InlineData(LabNaming.Fixed)]
+    [InlineData(LabNaming.Unique)]
+    public void CreateThenDisposeLeavesNothing(LabNaming naming)
+    {
+        var lab = new Fw.Lab.Lab(naming);
+        string id = lab.Id;
+        try
         {
-            id = lab.Id;
             Assert.Matches($@"^fwl{Environment.ProcessId}x\d+$", id);
             string list = IpNetnsList();
             foreach (string role in new[] { "client", "fw", "server", "sink" })
                 Assert.Contains($"{id}-{role}", list);
+            if (naming == LabNaming.Unique)
+                Assert.Equal([$"{id}i", $"{id}o", $"{id}k"], new[] { lab.FwClientIf, lab.FwServerIf, lab.FwSinkIf });
+            else
+                Assert.Equal(["fw0", "fw1", "fw2"], new[] { lab.FwClientIf, lab.FwServerIf, lab.FwSinkIf });
 
-            // Built as documented: addresses, MACs, XDP pass programs on the peers.
-            string c0 = lab.Client.Exec("ip", "-o", "addr", "show", "dev", LabNet.ClientIf).Check().Stdout;
+            // Built as documented: addresses, MACs, XDP pass programs on the peers, forwarding.
+            string c0 = lab.Client.Exec("ip", "-o", "addr", "show", "dev", lab.ClientIf).Check().Stdout;
             foreach (string a in new[] { "198.18.1.2/24", "198.18.3.2/24", "2001:db8:1::2/64", "2001:db8:3::2/64" })
                 Assert.Contains(a, c0);
             string fw = lab.Fw.Exec("ip", "-o", "link").Check().Stdout;
+            Assert.Contains($" {lab.FwClientIf}@", fw);
             Assert.Contains(LabNet.FwClientMac, fw);
             Assert.Contains(LabNet.FwSinkMac, fw);
-            foreach (var (ns, dev) in new[] { (lab.Client, LabNet.ClientIf), (lab.Server, LabNet.ServerIf), (lab.Sink, LabNet.SinkIf) })
-                Assert.Contains("xdp", ns.Exec("ip", "-d", "link", "show", "dev", dev).Check().Stdout);
+            foreach (var (ns, dev) in new[] { (lab.Client, lab.ClientIf), (lab.Server, lab.ServerIf), (lab.Sink, lab.SinkIf) })
+                Assert.Contains("prog/xdp", ns.Exec("ip", "-d", "link", "show", "dev", dev).Check().Stdout);
             Assert.Equal("1", lab.Fw.Exec("sysctl", "-n", "net.ipv4.ip_forward").Check().Stdout.Trim());
 
             // Nothing of the lab is in the host's namespace, ever.
-            Assert.Empty(HostLinks().Intersect(LabInterfaces));
+            AssertNothingInTheHost(lab);
             // Run: if_nametoindex resolves in the namespace, not in the host's.
-            Assert.True(lab.Sink.Ifindex(LabNet.SinkIf) > 0);
-            Assert.Throws<LabException>(() => lab.Sink.Ifindex(LabNet.ClientIf));
+            Assert.True(lab.Sink.Ifindex(lab.SinkIf) > 0);
+            Assert.Throws<LabException>(() => lab.Sink.Ifindex(lab.ClientIf));
+        }
+        finally
+        {
+            lab.Dispose();
         }
         Assert.DoesNotContain(id, IpNetnsList());
         Assert.False(Directory.GetFiles("/run/netns").Any(f => f.Contains(id)));
-        Assert.Empty(HostLinks().Intersect(LabInterfaces));
+        AssertNothingInTheHost(lab);
     }
 
     [Fact]
@@ -63,9 +81,9 @@ public sealed class LabTests
         // No ARP, ND, DAD, router solicitation or late MLD report reaches the fw namespace once the lab is
         // built: counters on fw0 count exactly what a test sends.
         using var lab = new Fw.Lab.Lab();
-        using var fw0 = PacketSocket.Open(lab.Fw, LabNet.FwClientIf);
-        using var fw1 = PacketSocket.Open(lab.Fw, LabNet.FwServerIf);
-        using var fw2 = PacketSocket.Open(lab.Fw, LabNet.FwSinkIf);
+        using var fw0 = PacketSocket.Open(lab.Fw, lab.FwClientIf);
+        using var fw1 = PacketSocket.Open(lab.Fw, lab.FwServerIf);
+        using var fw2 = PacketSocket.Open(lab.Fw, lab.FwSinkIf);
         Assert.Empty(fw0.Collect(TimeSpan.FromSeconds(1)));
         Assert.Empty(fw1.Collect(TimeSpan.FromMilliseconds(10)));
         Assert.Empty(fw2.Collect(TimeSpan.FromMilliseconds(10)));
@@ -134,7 +152,7 @@ public sealed class LabTests
     {
         using var lab = new Fw.Lab.Lab();
         // Nothing answers at an address no namespace has: the waits end on time.
-        lab.Fw.Exec("ip", "link", "set", LabNet.FwServerIf, "down").Check();
+        lab.Fw.Exec("ip", "link", "set", lab.FwServerIf, "down").Check();
         var sw = Stopwatch.StartNew();
         var tcp = lab.Tcp(LabNet.ClientV4, LabNet.ServerV4, 22, timeout: TimeSpan.FromMilliseconds(500));
         var udp = lab.Udp(LabNet.ClientV6, 40000, LabNet.ServerV6, 53, timeout: TimeSpan.FromMilliseconds(500));
@@ -180,52 +198,59 @@ public sealed class LabTests
     {
         string rules = Path.Combine(Directory.CreateTempSubdirectory("fw-lab-").FullName, "rules.yaml");
         File.WriteAllText(rules, "rules:\n  - name: no-discard\n    proto: [tcp, udp]\n    dport: 9\n    action: drop\n");
-        using (var lab = new Fw.Lab.Lab())
+        string iface;
+        try
         {
+            using var lab = new Fw.Lab.Lab(LabNaming.Unique);
+            iface = lab.FwClientIf;
             var (rc, stdout, stderr) = lab.Fw.Run(() =>
             {
                 var (o, e) = (new StringWriter(), new StringWriter());
-                return (FwctlApp.Run(["attach", LabNet.FwClientIf, "--rules", rules], o, e), o.ToString(), e.ToString());
+                return (FwctlApp.Run(["attach", iface, "--rules", rules], o, e), o.ToString(), e.ToString());
             });
             Assert.True(rc == 0, stdout + stderr);
             Assert.Contains("native", stdout);
             Assert.False(lab.Udp(LabNet.ClientV4, 40000, LabNet.ServerV4, 9, timeout: TimeSpan.FromMilliseconds(300)).Arrived);
             Assert.True(lab.Udp(LabNet.ClientV4, 40000, LabNet.ServerV4, 10).Delivered);
-            Assert.True(Directory.Exists(PinLayout.Dir(LabNet.FwClientIf)));
-            // Not detached: the lab's Dispose finds the pins of its deleted fw0 and removes them.
+            Assert.Equal(1UL, StatsSnapshot.Read(iface).Rules.Single().Counter.Total.Packets);
+            // Not detached: the lab's Dispose finds the pins of its deleted interface and removes them.
         }
-        Assert.False(Directory.Exists(PinLayout.Dir(LabNet.FwClientIf)));
-        Directory.Delete(Path.GetDirectoryName(rules)!, recursive: true);
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(rules)!, recursive: true);
+        }
+        Assert.False(Directory.Exists(PinLayout.Dir(iface)));
     }
 
     [Fact]
     public void TheNextLabRemovesACrashedLabsLeftovers()
     {
         // A "crashed" lab: namespaces named for a process that has exited, a veth pair between them, and fw
-        // attached to its fw0 and pinned, as a lab killed with kill -9 in the middle of a test leaves them.
+        // attached to its fw-side interface and pinned, as a lab killed with kill -9 in the middle of a test
+        // leaves them (named as LabNaming.Unique names them, so no other lab or host interface is involved).
         int dead = DeadPid();
         string prefix = $"fwl{dead}x1";
-        string client = $"{prefix}-client", fw = $"{prefix}-fw";
+        string client = $"{prefix}-client", fw = $"{prefix}-fw", fwIf = $"{prefix}i";
         string rules = Path.Combine(Directory.CreateTempSubdirectory("fw-lab-").FullName, "rules.yaml");
         File.WriteAllText(rules, "rules:\n  - proto: tcp\n    dport: 9\n    action: drop\n");
         try
         {
             Command.Run("ip", "netns", "add", client).Check();
             Command.Run("ip", "netns", "add", fw).Check();
-            Command.Run("ip", "link", "add", "c0", "netns", client, "type", "veth", "peer", "name", "fw0", "netns", fw).Check();
+            Command.Run("ip", "link", "add", "c0", "netns", client, "type", "veth", "peer", "name", fwIf, "netns", fw).Check();
             var fwNs = new Netns(fw);
-            fwNs.Exec("ip", "link", "set", "fw0", "up").Check();
+            fwNs.Exec("ip", "link", "set", fwIf, "up").Check();
             var err = new StringWriter();
-            int rc = fwNs.Run(() => FwctlApp.Run(["attach", "fw0", "--rules", rules, "--mode", "generic"], TextWriter.Null, err));
+            int rc = fwNs.Run(() => FwctlApp.Run(["attach", fwIf, "--rules", rules, "--mode", "generic"], TextWriter.Null, err));
             Assert.True(rc == 0, err.ToString());
-            Assert.True(File.Exists(PinLayout.Link("fw0")));
+            Assert.True(File.Exists(PinLayout.Link(fwIf)));
 
             using (var lab = new Fw.Lab.Lab())
             {
                 string list = IpNetnsList();
                 Assert.DoesNotContain(prefix, list);
                 Assert.Contains(lab.Id, list);
-                Assert.False(Directory.Exists(PinLayout.Dir("fw0")));
+                Assert.False(Directory.Exists(PinLayout.Dir(fwIf)));
             }
         }
         finally
