@@ -10,7 +10,6 @@ namespace Fw.Lab;
 internal static unsafe partial class Interop
 {
     private const string Libc = "libc";
-    private const string Libbpf = "libbpf.so.1";
 
     public const int CloneNewNet = 0x40000000;
     public const int AfPacket = 17;
@@ -21,8 +20,6 @@ internal static unsafe partial class Interop
     public const short PollIn = 0x1;
     public const int Eintr = 4;
     public const int Enetdown = 100;
-    public const uint XdpFlagsDrvMode = 1 << 2;
-    public const uint BpfLinkTypeXdp = 6;
 
     /// <summary>struct sockaddr_ll (linux/if_packet.h), 20 bytes.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -45,17 +42,6 @@ internal static unsafe partial class Interop
         public short Revents;
     }
 
-    /// <summary>The head of struct bpf_link_info: type, id, prog_id, then the union (8-aligned); for XDP, its ifindex.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public struct BpfLinkInfoXdp
-    {
-        public uint Type;
-        public uint Id;
-        public uint ProgId;
-        public uint Pad;
-        public uint Ifindex;
-        public uint Pad2;
-    }
 
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int setns(int fd, int nstype);
@@ -84,11 +70,7 @@ internal static unsafe partial class Interop
     [LibraryImport(Libc)]
     public static partial byte* strerror(int errnum);
 
-    [LibraryImport(Libbpf)]
-    public static partial int bpf_xdp_attach(int ifindex, int progFd, uint flags, nint opts);
 
-    [LibraryImport(Libbpf)]
-    public static partial int bpf_obj_get_info_by_fd(int fd, void* info, ref uint infoLen);
 
     public static string StrError(int errno) => Marshal.PtrToStringUTF8((nint)strerror(errno)) ?? $"errno {errno}";
 }

@@ -166,9 +166,7 @@ public sealed partial class Lab : IDisposable
         {
             ns.Run(() =>
             {
-                int rc = Interop.bpf_xdp_attach(Netns.IfindexHere(dev), fd, Interop.XdpFlagsDrvMode, 0);
-                if (rc < 0)
-                    throw new LabException($"{ns}: attach {PassProgram} to {dev} (native XDP)", -rc);
+                XdpLinks.Attach(Netns.IfindexHere(dev), fd, XdpMode.Native, $"{PassProgram} to {dev} in {ns} (native XDP)");
             });
         }
 
@@ -412,12 +410,7 @@ public sealed partial class Lab : IDisposable
         if (!File.Exists(pin))
             return false;
         using var link = FdHandle.OpenPinned(pin);
-        var info = default(Interop.BpfLinkInfoXdp);
-        uint len = (uint)sizeof(Interop.BpfLinkInfoXdp);
-        int rc = Interop.bpf_obj_get_info_by_fd(link.Fd, &info, ref len);
-        if (rc < 0)
-            throw new LabException($"read link info of {pin}", -rc);
-        return info.Type == Interop.BpfLinkTypeXdp && info.Ifindex == 0;
+        return XdpLinks.IsDefunctXdpLink(link);
     }
 
     private static void Try(List<string> problems, Action step)
