@@ -128,6 +128,12 @@ public sealed partial class Lab : IDisposable
     /// <summary>A capture of what arrives back on c0, the client.</summary>
     public PacketSocket CaptureClient() => PacketSocket.Open(Client, LabNet.ClientIf);
 
+    /// <summary>A capture of what the client sends out of c0 (its sockets' traffic and crafted frames): what fw0 receives.</summary>
+    public PacketSocket CaptureClientSent() => PacketSocket.Open(Client, LabNet.ClientIf, CaptureDirection.Leaving);
+
+    /// <summary>What c0 sends, and what arrives on s0 and on k0, captured at once; open it before sending.</summary>
+    public LabWatch Watch() => new(this);
+
     // ---- Building and removing ---------------------------------------------------------------------
 
     private void Build()
@@ -242,19 +248,8 @@ public sealed partial class Lab : IDisposable
     /// </summary>
     private void WaitUntilQuiet(List<PacketSocket> watch)
     {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        var lastSeen = TimeSpan.Zero;
-        while (sw.Elapsed - lastSeen < QuietFor)
-        {
-            if (sw.Elapsed > QuietWithin)
-                throw new LabException($"lab {Id}: still not quiet after {QuietWithin.TotalSeconds:0} s");
-            foreach (var w in watch)
-            {
-                while (w.Receive(TimeSpan.Zero) is not null)
-                    lastSeen = sw.Elapsed;
-            }
-            Thread.Sleep(10);
-        }
+        if (PacketSocket.CollectUntilQuiet(watch, QuietFor, QuietWithin) is null)
+            throw new LabException($"lab {Id}: still not quiet after {QuietWithin.TotalSeconds:0} s");
     }
 
     private static readonly TimeSpan QuietFor = TimeSpan.FromMilliseconds(100);

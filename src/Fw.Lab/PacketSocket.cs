@@ -11,29 +11,42 @@ public sealed record CapturedFrame(byte[] Bytes, DateTime At)
     public override string ToString() => Parsed.ToString();
 }
 
+/// <summary>Which frames a <see cref="PacketSocket"/> receives.</summary>
+public enum CaptureDirection
+{
+    /// <summary>Frames that arrive on the interface.</summary>
+    Arriving,
+
+    /// <summary>Frames the interface's own namespace sends out of it (its sockets, other packet sockets).</summary>
+    Leaving,
+}
+
 /// <summary>
 /// An AF_PACKET socket bound to one interface of one namespace: <see cref="Send"/> puts a raw Ethernet
 /// frame on the wire as it is (what sockets cannot make: any flags, fragments, tags, broken headers);
-/// <see cref="Receive"/> returns the frames that arrived on the interface (frames it sent itself are
-/// skipped), in order, from the moment the socket was opened. Every wait is bounded.
+/// <see cref="Receive"/> returns the frames that arrived on the interface (or, opened with
+/// <see cref="CaptureDirection.Leaving"/>, those that left it; never the ones this socket sent itself), in
+/// order, from the moment the socket was opened. Every wait is bounded.
 /// </summary>
 public sealed unsafe class PacketSocket : IDisposable
 {
     private const int MaxFrame = 65536;
     private readonly FdSafeHandle _fd;
 
-    private PacketSocket(FdSafeHandle fd, Netns ns, string iface)
+    private PacketSocket(FdSafeHandle fd, Netns ns, string iface, CaptureDirection direction)
     {
         _fd = fd;
         Namespace = ns;
         Interface = iface;
+        Direction = direction;
     }
 
     public Netns Namespace { get; }
     public string Interface { get; }
+    public CaptureDirection Direction { get; }
 
     /// <summary>Opens the socket inside <paramref name="ns"/>, bound to <paramref name="iface"/>, receiving every protocol.</summary>
-    public static PacketSocket Open(Netns ns, string iface) => ns.Run(() =>
+    public static PacketSocket Open(Netns ns, string iface, CaptureDirection direction = CaptureDirection.Arriving) => ns.Run(() =>
     {
         // Protocol 0 until bound: the socket sees nothing from other interfaces in between.
         var fd = new FdSafeHandle(LabException.Check(Interop.socket(Interop.AfPacket, Interop.SockRaw | Interop.SockCloexec, 0),
@@ -47,7 +60,7 @@ public sealed unsafe class PacketSocket : IDisposable
                 Ifindex = Netns.IfindexHere(iface),
             };
             LabException.Check(Interop.bind(fd.Fd, addr, sizeof(Interop.SockaddrLl)), $"{ns}: bind AF_PACKET socket to {iface}");
-            return new PacketSocket(fd, ns, iface);
+            return new PacketSocket(fd, ns, iface, direction);
         }
         catch
         {
@@ -99,7 +112,7 @@ public sealed unsafe class PacketSocket : IDisposable
                     continue;   // ENETDOWN: the interface was down when bound or went down since; reading clears it
                 throw new LabException($"{Namespace}: receive on {Interface}", errno);
             }
-            if (from.Pkttype == Interop.PacketOutgoing)
+            if ((from.Pkttype == Interop.PacketOutgoing) != (Direction == CaptureDirection.Leaving))
                 continue;
             return new CapturedFrame(buffer[..(int)n], DateTime.UtcNow);
         }
@@ -132,6 +145,33 @@ public sealed unsafe class PacketSocket : IDisposable
                 break;
             if (match is null || match(f))
                 got.Add(f);
+        }
+        return got;
+    }
+
+    /// <summary>
+    /// Every frame each of <paramref name="sockets"/> receives until none has received one for
+    /// <paramref name="quietFor"/>, one list per socket; null when they were still busy after
+    /// <paramref name="within"/>.
+    /// </summary>
+    public static List<CapturedFrame>[]? CollectUntilQuiet(IReadOnlyList<PacketSocket> sockets, TimeSpan quietFor, TimeSpan within)
+    {
+        var got = sockets.Select(_ => new List<CapturedFrame>()).ToArray();
+        var sw = Stopwatch.StartNew();
+        var lastSeen = TimeSpan.Zero;
+        while (sw.Elapsed - lastSeen < quietFor)
+        {
+            if (sw.Elapsed > within)
+                return null;
+            for (int i = 0; i < sockets.Count; i++)
+            {
+                while (sockets[i].Receive(TimeSpan.Zero) is { } f)
+                {
+                    got[i].Add(f);
+                    lastSeen = sw.Elapsed;
+                }
+            }
+            Thread.Sleep(10);
         }
         return got;
     }
