@@ -135,7 +135,7 @@ public class FuzzTests(ITestOutputHelper output)
             // The trace is this frame's: the program wrote it exactly once since the last frame.
             bool fresh = trace.Seq == seq + 1 && (XdpAction)trace.Verdict == result.Verdict;
             seq = trace.Seq;
-            if (result.Verdict != XdpAction.Aborted && fresh && Same(expected, result.Verdict, trace))
+            if (result.Verdict != XdpAction.Aborted && fresh && DifferentialTests.Agrees(expected, result.Verdict, trace))
                 continue;
             if (++failed <= 5)
                 failures.Add(Report(run, index, m, fields, expected, result.Verdict, trace, fresh));
@@ -143,25 +143,6 @@ public class FuzzTests(ITestOutputHelper output)
         if (failed > 0)
             Assert.Fail($"run {run}: {failed} of {compared} frames differ from the reference evaluator; the first ones:\n\n"
                 + string.Join("\n", failures) + $"\nruleset (fuzz-{run}.yaml, base directory {baseDir}):\n{yaml}");
-    }
-
-    private static bool Same(Result expected, XdpAction verdict, FwTrace trace)
-    {
-        var want = expected.Action switch
-        {
-            RuleAction.Pass => XdpAction.Pass,
-            RuleAction.Drop => XdpAction.Drop,
-            _ => XdpAction.Redirect,
-        };
-        var wantReason = expected.Reason switch
-        {
-            Reason.Rule => FwReason.Rule,
-            Reason.Default => FwReason.Default,
-            Reason.Malformed => FwReason.Malformed,
-            _ => FwReason.NonIp,
-        };
-        return verdict == want && (FwReason)trace.Reason == wantReason
-            && (wantReason != FwReason.Rule || trace.Rule == expected.RuleIndex);
     }
 
     private static string Report(int run, int index, Mutant m, PacketFields fields, Result expected, XdpAction verdict,
