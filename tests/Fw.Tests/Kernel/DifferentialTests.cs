@@ -69,26 +69,31 @@ public class DifferentialTests(ITestOutputHelper output)
             }
             var run = c.TestRun(frame);
             var trace = c.ReadTrace();
-            var want = expected.Action switch
-            {
-                RuleAction.Pass => XdpAction.Pass,
-                RuleAction.Drop => XdpAction.Drop,
-                _ => XdpAction.Redirect,
-            };
-            var wantReason = expected.Reason switch
-            {
-                Reason.Rule => FwReason.Rule,
-                Reason.Default => FwReason.Default,
-                Reason.Malformed => FwReason.Malformed,
-                _ => FwReason.NonIp,
-            };
-            bool same = run.Verdict == want && (FwReason)trace.Reason == wantReason
-                && (wantReason != FwReason.Rule || trace.Rule == expected.RuleIndex);
-            if (!same)
+            if (!Agrees(expected, run.Verdict, trace))
                 Assert.Fail(Report(seed, yaml, frame, expected, run.Verdict, trace));
             compared++;
         }
         return (compared, shortFrames);
+    }
+
+    /// <summary>The kernel's verdict and traced reason (and rule, for a rule) are the reference's.</summary>
+    internal static bool Agrees(Result expected, XdpAction verdict, FwTrace trace)
+    {
+        var want = expected.Action switch
+        {
+            RuleAction.Pass => XdpAction.Pass,
+            RuleAction.Drop => XdpAction.Drop,
+            _ => XdpAction.Redirect,
+        };
+        var wantReason = expected.Reason switch
+        {
+            Reason.Rule => FwReason.Rule,
+            Reason.Default => FwReason.Default,
+            Reason.Malformed => FwReason.Malformed,
+            _ => FwReason.NonIp,
+        };
+        return verdict == want && (FwReason)trace.Reason == wantReason
+            && (wantReason != FwReason.Rule || trace.Rule == expected.RuleIndex);
     }
 
     private static string Report(int seed, string yaml, byte[] frame, Result expected, XdpAction verdict, FwTrace trace)
