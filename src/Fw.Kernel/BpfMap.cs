@@ -129,7 +129,7 @@ public sealed unsafe class BpfMap : IDisposable
             fixed (TValue* v = values.Slice(i, n))
             {
                 uint count = (uint)n;
-                BpfException.CheckFd(Interop.bpf_map_update_batch(Fd, k, v, ref count, opts), $"update {Name} ({n} elements)");
+                CheckBatch(Interop.bpf_map_update_batch(Fd, k, v, ref count, opts), i + (int)count, keys.Length);
             }
         }
         GC.KeepAlive(_owner);
@@ -147,10 +147,20 @@ public sealed unsafe class BpfMap : IDisposable
             fixed (byte* v = values.Slice(i * valueSize, n * valueSize))
             {
                 uint count = (uint)n;
-                BpfException.CheckFd(Interop.bpf_map_update_batch(Fd, k, v, ref count, opts), $"update {Name} ({n} elements)");
+                CheckBatch(Interop.bpf_map_update_batch(Fd, k, v, ref count, opts), i + (int)count, keys.Length);
             }
         }
         GC.KeepAlive(_owner);
+    }
+
+    /// <summary>On failure the kernel reports how many elements of the batch it wrote before the one that failed.</summary>
+    private void CheckBatch(int rc, int written, int total)
+    {
+        if (rc < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new BpfException($"update {Name} ({written:N0} of {total:N0} elements written)", errno != 0 ? errno : -rc, LibbpfLog.TakeRecent());
+        }
     }
 
     /// <summary>Reads one element of a per-CPU map: one value per possible CPU.</summary>

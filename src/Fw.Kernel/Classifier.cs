@@ -21,6 +21,12 @@ public sealed class ClassifierOptions
 
     /// <summary>The classifier object; default bpf/fw.bpf.o beside the binaries.</summary>
     public string? ObjectPath { get; init; }
+
+    /// <summary>
+    /// TEST-ONLY (see <see cref="FaultInjection"/>): max_entries of these maps whatever the image needs, so
+    /// that filling them fails in the kernel.
+    /// </summary>
+    internal IReadOnlyDictionary<string, int>? MaxEntriesOverride { get; init; }
 }
 
 /// <summary>The result of one BPF_PROG_TEST_RUN.</summary>
@@ -87,6 +93,8 @@ public sealed unsafe class Classifier : IDisposable
             obj.SetMaxEntries("fw_src6", Math.Max(1, image.Src6?.Length ?? 0));
             obj.SetMaxEntries("fw_dst4", Math.Max(1, image.Dst4?.Length ?? 0));
             obj.SetMaxEntries("fw_dst6", Math.Max(1, image.Dst6?.Length ?? 0));
+            foreach (var (map, entries) in options.MaxEntriesOverride ?? new Dictionary<string, int>())
+                obj.SetMaxEntries(map, entries);
             if (options.Stats is { } stats)
                 obj.ReuseMap("fw_stats", stats);
             obj.Load();

@@ -103,6 +103,29 @@ public static class Firewall
     /// Builds the new generation completely beside the running one, then switches with one map write
     /// (fw_progs[0]). Counters of rules whose name persists carry over; new rules start at zero.
     /// </summary>
+    /// <remarks>
+    /// Crash safety. Two writes matter, fw_meta (which generation is loaded, with its file, digest and
+    /// settings) and fw_progs[0] (which generation classifies), and no single write does both, so a process
+    /// killed between them leaves them disagreeing. They are made in this order:
+    /// <list type="number">
+    /// <item>gen-N+1 is built and pinned completely; nothing refers to it yet;</item>
+    /// <item>fw_meta := N+1: the commit point, after which the reload counts as done even if we die;</item>
+    /// <item>fw_progs[0] := gen-N+1's classifier: the switch;</item>
+    /// <item>gen-N is removed.</item>
+    /// </list>
+    /// Invariant: the generation fw_meta names is pinned completely (it is pinned before fw_meta names it
+    /// and removed only after fw_meta names another), and fw_progs[0] runs it or, between 2 and 3, its
+    /// predecessor. A kill before 2 leaves meta and fw_progs agreeing on N and a stale gen-N+1, which the next
+    /// reload removes (every gen-* but meta's: after recovery none other is live). A kill between 2 and 3 is
+    /// repaired by <see cref="InterfaceState.Open(string)"/>, under this lock, by redoing the switch to meta's
+    /// generation: safe by the invariant, idempotent, and the result is what the reload would have left.
+    /// The opposite order (switch, then meta) would leave the new generation classifying with nothing
+    /// describing it, so the only repair would be a rollback of a switch traffic already saw, and until then
+    /// stats would read the old generation's rules over the new one's counters. The same repair also
+    /// undoes that state if an older fw left it: meta's generation is still pinned then.
+    /// A failure that is not a crash (an exception) before the switch rolls back: meta restored, gen-N+1
+    /// unpinned, so the old generation keeps classifying with its counters untouched.
+    /// </remarks>
     public static ChangeResult Reload(string iface, CheckResult rules, string rulesFile)
     {
         RequireRoot();
@@ -111,9 +134,9 @@ public static class Firewall
         using var lk = InterfaceLock.Acquire(iface, LockTimeout);
         if (!IsAttached(iface))
             throw new BpfException($"reload {iface}: fw is not attached (use fwctl attach)", 2 /* ENOENT */);
-        using var state = InterfaceState.Open(iface);
+        using var state = InterfaceState.Open(iface);   // under the lock: repairs a killed reload (see above)
         ulong next = state.Meta.Generation + 1;
-        // Stale generation directories of a crashed reload: never live (fw_progs did not point at them).
+        // Generation directories of a killed reload: fw_progs[0] runs meta's generation, none of these.
         foreach (string d in Directory.GetDirectories(PinLayout.Dir(iface), "gen-*"))
         {
             if (d != state.GenerationDir)
@@ -121,26 +144,74 @@ public static class Firewall
         }
 
         var slots = AssignSlots(state, image, out var fresh);
-        foreach (uint slot in fresh)
-            ZeroSlot(state.Stats, slot);
-        using var classifier = Classifier.Load(image, new ClassifierOptions { Stats = state.Stats, StatSlots = slots });
+        using var classifier = Classifier.Load(image, new ClassifierOptions
+        {
+            Stats = state.Stats,
+            StatSlots = slots,
+            MaxEntriesOverride = FaultInjection.MapSizes(iface),
+        });
         string genDir = PinLayout.Generation(iface, next);
+        bool committed = false;
         try
         {
+            // No live rule counts into a fresh slot, so zeroing it is invisible until the switch.
+            foreach (uint slot in fresh)
+                ZeroSlot(state.Stats, slot);
             classifier.PinTo(genDir);
+            FaultInjection.At(iface, ReloadStep.Pinned);
+            state.MetaMap.Update(0u, MakeMeta(next, rules, image, rulesFile, (XdpMode)state.Meta.XdpMode));
+            committed = true;
+            FaultInjection.At(iface, ReloadStep.Committed);
+            // The switch: one map write. In-flight packets finish in the old program with the old maps.
+            using var progs = BpfMap.OpenPinned(PinLayout.Progs(iface));
+            progs.Update(0u, classifier.ProgramFd);
         }
-        catch
+        catch (Exception e) when (e is not FaultInjection.SimulatedCrash)
         {
+            // Not switched: the old generation still classifies. Undo the commit first; if that fails too,
+            // gen-N+1 stays (meta names it) and the next open finishes the switch to it.
+            if (committed)
+                state.MetaMap.Update(0u, state.Meta);
             PinLayout.RemoveTree(genDir);
             throw;
         }
-
-        // The switch: one map write. In-flight packets finish in the old program with the old maps.
-        using (var progs = BpfMap.OpenPinned(PinLayout.Progs(iface)))
-            progs.Update(0u, classifier.ProgramFd);
-        state.MetaMap.Update(0u, MakeMeta(next, rules, image, rulesFile, (XdpMode)state.Meta.XdpMode));
+        FaultInjection.At(iface, ReloadStep.Switched);
         PinLayout.RemoveTree(state.GenerationDir);
         return new ChangeResult(iface, next, (XdpMode)state.Meta.XdpMode, false, sw.Elapsed);
+    }
+
+    /// <summary>The id of the program in fw_progs[0] (what classifies), 0 when the slot is empty.</summary>
+    internal static uint LiveProgramId(string iface)
+    {
+        using var progs = BpfMap.OpenPinned(PinLayout.Progs(iface));
+        return progs.TryLookup(0u, out uint id) ? id : 0;   // a prog array reads back as program ids
+    }
+
+    /// <summary>The id of generation <paramref name="gen"/>'s pinned classifier, 0 when it is not pinned.</summary>
+    internal static uint GenerationProgramId(string iface, ulong gen)
+    {
+        try
+        {
+            return FdHandle.IdOfPinned(Path.Combine(PinLayout.Generation(iface, gen), PinLayout.ClassifierPin));
+        }
+        catch (BpfException e) when (e.Errno == 2 /* ENOENT */)
+        {
+            return 0;   // not pinned (any more: a reload may have just removed it)
+        }
+    }
+
+    /// <summary>
+    /// Recovery of a reload killed between its commit and its switch (see <see cref="Reload"/>): points
+    /// fw_progs[0] at the generation fw_meta names. Call with the interface lock held.
+    /// </summary>
+    internal static void FinishSwitch(string iface, ulong gen)
+    {
+        string pin = Path.Combine(PinLayout.Generation(iface, gen), PinLayout.ClassifierPin);
+        if (!File.Exists(pin))
+            throw new BpfException($"{iface}: fw_meta names generation {gen}, which is not pinned; detach and attach again", 2 /* ENOENT */);
+        using var prog = FdHandle.OpenPinned(pin);
+        using var progs = BpfMap.OpenPinned(PinLayout.Progs(iface));
+        progs.Update(0u, prog.Fd);
     }
 
     /// <summary>Detaches the program and removes every pin fw made for the interface.</summary>
@@ -275,13 +346,66 @@ public sealed class InterfaceState : IDisposable
     public IReadOnlyList<RuleInfo> Rules { get; }
     public string GenerationDir => PinLayout.Generation(Interface, Meta.Generation);
 
+    /// <summary>
+    /// Reads the interface's state. When fw_progs[0] does not run the generation fw_meta names (a reload
+    /// killed between its commit and its switch, or caught in that instant), it takes the interface lock and,
+    /// if they still disagree, finishes the switch (see <see cref="Firewall.Reload"/>), so what this returns
+    /// always describes what classifies. A caller holding the lock on this thread (a reload) repairs at once.
+    /// </summary>
     public static InterfaceState Open(string iface)
     {
+        bool lockHeld = InterfaceLock.HeldByThisThread(iface);
         if (!File.Exists(PinLayout.Meta(iface)))
             throw new BpfException($"{iface}: fw is not attached", 2 /* ENOENT */);
         var metaMap = BpfMap.OpenPinned(PinLayout.Meta(iface));
-        var meta = metaMap.Lookup<uint, FwMeta>(0);
-        var stats = BpfMap.OpenPinned(PinLayout.Stats(iface));
+        BpfMap? stats = null;
+        try
+        {
+            var meta = metaMap.Lookup<uint, FwMeta>(0);
+            if (!RunsMetaGeneration(iface, meta))
+            {
+                if (lockHeld)
+                {
+                    Firewall.FinishSwitch(iface, meta.Generation);
+                }
+                else
+                {
+                    using var lk = InterfaceLock.Acquire(iface, Firewall.LockTimeout);
+                    meta = metaMap.Lookup<uint, FwMeta>(0);   // a reload in that instant has finished meanwhile
+                    if (!RunsMetaGeneration(iface, meta))
+                        Firewall.FinishSwitch(iface, meta.Generation);
+                }
+            }
+            stats = BpfMap.OpenPinned(PinLayout.Stats(iface));
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    return new InterfaceState(iface, metaMap, meta, stats, ReadRules(iface, meta));
+                }
+                catch (BpfException e) when (e.Errno == 2 && !lockHeld && attempt < 3
+                    && metaMap.Lookup<uint, FwMeta>(0) is var now && now.Generation != meta.Generation)
+                {
+                    meta = now;   // a reload removed the generation we were reading: read the new one
+                }
+            }
+        }
+        catch
+        {
+            metaMap.Dispose();
+            stats?.Dispose();
+            throw;
+        }
+    }
+
+    private static bool RunsMetaGeneration(string iface, FwMeta meta)
+    {
+        uint live = Firewall.LiveProgramId(iface);
+        return live != 0 && live == Firewall.GenerationProgramId(iface, meta.Generation);
+    }
+
+    private static List<RuleInfo> ReadRules(string iface, FwMeta meta)
+    {
         string gen = PinLayout.Generation(iface, meta.Generation);
         var rules = new List<RuleInfo>();
         if (meta.Rules > 0)
@@ -295,7 +419,7 @@ public sealed class InterfaceState : IDisposable
                 rules.Add(new RuleInfo((int)i, n.ToString(), (RuleAction)r.Action, r.StatSlot));
             }
         }
-        return new InterfaceState(iface, metaMap, meta, stats, rules);
+        return rules;
     }
 
     /// <summary>One slot of fw_stats, per CPU.</summary>

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Fw.Kernel;
 
-/// <summary>An owned file descriptor of a BPF object (map, program, link), closed on dispose.</summary>
+/// <summary>An owned file descriptor of a BPF object (map, program, link), or of fw's lock file; closed on dispose.</summary>
 public sealed class FdHandle : SafeHandle
 {
     public FdHandle(int fd)
@@ -17,6 +17,26 @@ public sealed class FdHandle : SafeHandle
         new(BpfException.CheckFd(Interop.bpf_obj_get(path), $"open pinned {path}"));
 
     public void Pin(string path) => BpfException.CheckFd(Interop.bpf_obj_pin(Fd, path), $"pin {path}");
+
+    /// <summary>The kernel's id of the object: bpf_prog_info, bpf_map_info and bpf_link_info all begin {type, id}.</summary>
+    public unsafe uint ObjectId
+    {
+        get
+        {
+            var head = stackalloc uint[2];
+            uint len = 2 * sizeof(uint);
+            BpfException.CheckFd(Interop.bpf_obj_get_info_by_fd(Fd, head, ref len), "read object info");
+            GC.KeepAlive(this);
+            return head[1];
+        }
+    }
+
+    /// <summary>The id of a pinned object.</summary>
+    public static uint IdOfPinned(string path)
+    {
+        using var h = OpenPinned(path);
+        return h.ObjectId;
+    }
 
     protected override bool ReleaseHandle() => Interop.close((int)handle) == 0;
 }

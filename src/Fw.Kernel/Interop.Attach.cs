@@ -14,6 +14,9 @@ internal static unsafe partial class Interop
     [LibraryImport(Libc, SetLastError = true)]
     internal static partial int flock(int fd, int operation);
 
+    [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int open(string path, int flags, uint mode);
+
     [LibraryImport(Libc)]
     internal static partial uint geteuid();
 
@@ -73,5 +76,6 @@ internal static unsafe partial class Interop
 
     internal const uint BpfXdp = 37;          // enum bpf_attach_type BPF_XDP
     internal const int LockEx = 2, LockNb = 4, LockUn = 8;
+    internal const int ORdWr = 2, OCreat = 0x40, OCloexec = 0x80000;   // asm-generic fcntl.h (x86-64, arm64)
     internal const byte XdpAttachedDrv = 1, XdpAttachedSkb = 2, XdpAttachedHw = 3, XdpAttachedMulti = 4;
 }

@@ -97,18 +97,38 @@ public static class PinLayout
 /// One writer per interface: an exclusive flock on /run/fw/IFACE.lock, held for a whole attach, reload
 /// or detach, so fwctl and fwd never interleave two changes. Released on dispose or process death.
 /// </summary>
+/// <remarks>
+/// The file is opened with open(2), not a FileStream: .NET takes its own shared flock on every file it opens
+/// for writing and throws "being used by another process" when that fails, so a second writer would be
+/// refused at once instead of waiting here for the first to finish.
+/// </remarks>
 public sealed class InterfaceLock : IDisposable
 {
-    private readonly FileStream _file;
+    // The interfaces whose lock this thread holds: InterfaceState.Open repairs under the lock, and must not
+    // wait for one its own caller (a reload, fwctl test) already holds.
+    [ThreadStatic]
+    private static HashSet<string>? t_held;
 
-    private InterfaceLock(FileStream file) => _file = file;
+    private readonly FdHandle _file;
+    private readonly string _iface;
+
+    private InterfaceLock(FdHandle file, string iface)
+    {
+        _file = file;
+        _iface = iface;
+        (t_held ??= []).Add(iface);
+    }
+
+    internal static bool HeldByThisThread(string iface) => t_held?.Contains(iface) == true;
 
     public static InterfaceLock Acquire(string iface, TimeSpan timeout)
     {
         Directory.CreateDirectory(PinLayout.LockDir);
-        var file = new FileStream(Path.Combine(PinLayout.LockDir, iface + ".lock"), FileMode.OpenOrCreate,
-            FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        int fd = (int)file.SafeFileHandle.DangerousGetHandle();
+        string path = Path.Combine(PinLayout.LockDir, iface + ".lock");
+        int fd = Interop.open(path, Interop.ORdWr | Interop.OCreat | Interop.OCloexec, 0x1a4 /* 0644 */);
+        if (fd < 0)
+            throw new BpfException($"lock {iface}: open {path}", Marshal.GetLastPInvokeError());
+        var file = new FdHandle(fd);
         var deadline = DateTime.UtcNow + timeout;
         while (Interop.flock(fd, Interop.LockEx | Interop.LockNb) != 0)
         {
@@ -120,8 +140,12 @@ public sealed class InterfaceLock : IDisposable
             }
             Thread.Sleep(20);
         }
-        return new InterfaceLock(file);
+        return new InterfaceLock(file, iface);
     }
 
-    public void Dispose() => _file.Dispose();   // closing the fd releases the flock
+    public void Dispose()
+    {
+        t_held?.Remove(_iface);
+        _file.Dispose();   // closing the fd releases the flock
+    }
 }
