@@ -20,7 +20,7 @@ public static class DiagnosticWriter
         if (sourceLines is null || d.Length <= 0 || d.Pos.Line < 1 || d.Pos.Line > sourceLines.Count)
             return;
         string line = sourceLines[d.Pos.Line - 1];
-        w.WriteLine(line);
+        w.WriteLine(Printable(line));
         int column = Math.Clamp(d.Pos.Column, 1, line.Length + 1);
         var underline = new StringBuilder(column + d.Length);
         for (int i = 0; i < column - 1; i++)
@@ -28,6 +28,18 @@ public static class DiagnosticWriter
         int length = Math.Max(1, Math.Min(d.Length, line.Length - (column - 1)));
         underline.Append('^').Append('~', length - 1);
         w.WriteLine(underline.ToString());
+    }
+
+    /// <summary>The line with control characters (tabs kept) as U+FFFD, one for one: the caret still lines up.</summary>
+    private static string Printable(string line)
+    {
+        if (!line.Any(c => c != '\t' && char.IsControl(c)))
+            return line;
+        return string.Create(line.Length, line, (span, l) =>
+        {
+            for (int i = 0; i < l.Length; i++)
+                span[i] = l[i] != '\t' && char.IsControl(l[i]) ? '\uFFFD' : l[i];
+        });
     }
 
     /// <summary>Every finding of a load, each file's lines read once (only up to the last line needed).</summary>
@@ -55,13 +67,22 @@ public static class DiagnosticWriter
     public static IReadOnlyList<string> SplitLines(string text) =>
         text.ReplaceLineEndings("\n").Split('\n');
 
+    /// <summary>
+    /// The lines findings point at, read again from the file (opened within a time bound like the first
+    /// read). Only a regular file with content gives lines: a pipe was drained by that read, and a device
+    /// (/dev/zero) reports no size and never ends.
+    /// </summary>
     private static SparseLines? ReadLines(string path, HashSet<int> needed, int last)
     {
         try
         {
+            using var stream = FileBytes.Open(path);
+            if (!stream.CanSeek || stream.Length == 0)
+                return null;
+            using var reader = new StreamReader(stream, Encoding.UTF8);
             var found = new Dictionary<int, string>();
             int n = 0;
-            foreach (var line in File.ReadLines(path))
+            for (string? line; (line = reader.ReadLine()) is not null;)
             {
                 if (++n > last)
                     break;

@@ -589,16 +589,19 @@ internal sealed class RulesReader
             {
                 if (a is null)
                     continue;
+                var named = new HashSet<PrefixSet>(ReferenceEqualityComparer.Instance);
                 foreach (var (name, pos, length) in a.SetRefs)
                 {
                     if (sets.TryGetValue(name, out var set))
                     {
-                        if (!a.Sets.Contains(set))
+                        if (named.Add(set))
                             a.Sets.Add(set);
                     }
                     else if (!brokenSets.Contains(name))
                     {
-                        d.Error(pos, $"unknown set '{Clip(name)}'{Suggest(name, sets.Keys.Concat(brokenSets), "@")}", length);
+                        // A file full of bad references to a file full of sets: only the errors kept get a suggestion.
+                        string hint = d.Keeps(pos.File) ? Suggest(name, sets.Keys.Concat(brokenSets), "@") : "";
+                        d.Error(pos, $"unknown set '{Clip(name)}'{hint}", length);
                     }
                 }
             }
@@ -797,10 +800,10 @@ internal sealed class RulesReader
     {
         if (name.Length == 0)
             return $"empty {what}";
-        foreach (char c in name)
+        foreach (Rune r in name.EnumerateRunes())
         {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or ':' or '-'))
-                return $"{what} '{Clip(name)}' contains {CharName(c)}; use letters, digits and _ . : -";
+            if (!(Rune.IsLetterOrDigit(r) && r.IsAscii || r.Value is '_' or '.' or ':' or '-'))
+                return $"{what} '{Clip(name)}' contains {CharName(r)}; use letters, digits and _ . : -";
         }
         if (name.Length > MaxNameBytes)
             return $"{what} '{Clip(name)}' is {name.Length} characters long; at most {MaxNameBytes}";
@@ -816,7 +819,7 @@ internal sealed class RulesReader
         foreach (char c in name)
         {
             if (c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c))
-                return $"interface name '{Clip(name)}' contains {CharName(c)}";
+                return $"interface name '{Clip(name)}' contains {CharName(new Rune(c))}";
         }
         int bytes = Encoding.UTF8.GetByteCount(name);
         if (bytes > MaxIfNameBytes)
@@ -824,19 +827,38 @@ internal sealed class RulesReader
         return null;
     }
 
-    /// <summary>A value as messages quote it: long ones cut (a 10 MB scalar must not make a 10 MB message).</summary>
-    internal static string Clip(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 61), "...");
+    /// <summary>
+    /// A value as messages quote it: long ones cut (a 10 MB scalar must not make a 10 MB message).
+    /// Control characters are shown as \uXXXX: a message must not ring the terminal or move its cursor.
+    /// </summary>
+    internal static string Clip(string value)
+    {
+        int cut = value.Length > 60 && char.IsHighSurrogate(value[60]) ? 60 : 61;   // never half a character
+        string v = value.Length <= 64 ? value : string.Concat(value.AsSpan(0, cut), "...");
+        if (!v.Any(char.IsControl))
+            return v;
+        var sb = new StringBuilder(v.Length + 16);
+        foreach (char c in v)
+            sb.Append(char.IsControl(c) ? $"\\u{(int)c:X4}" : c);
+        return sb.ToString();
+    }
 
-    private static string CharName(char c) =>
-        char.IsControl(c) || char.IsWhiteSpace(c) ? $"U+{(int)c:X4}" : $"'{c}'";
+    private static string CharName(Rune r) =>
+        Rune.IsControl(r) || Rune.IsWhiteSpace(r) || r == Rune.ReplacementChar ? $"U+{r.Value:X4}" : $"'{r}'";
+
+    /// <summary>Candidates <see cref="Suggest"/> looks at; past it (generated rulesets with many sets), none is offered.</summary>
+    internal const int MaxSuggestCandidates = 4096;
 
     /// <summary>"; did you mean 'x'?" for the closest candidate within two edits, else "".</summary>
     internal static string Suggest(string word, IEnumerable<string> candidates, string prefix = "")
     {
         string? best = null;
         int bestDistance = int.MaxValue;
+        int seen = 0;
         foreach (var c in candidates)
         {
+            if (++seen > MaxSuggestCandidates)
+                return "";
             int dist = Distance(word, c);
             if (dist < bestDistance)
                 (best, bestDistance) = (c, dist);
