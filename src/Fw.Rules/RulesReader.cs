@@ -25,6 +25,7 @@ internal sealed class RulesReader
     private readonly string file;
     private readonly string baseDirectory;
     private readonly PrefixBudget budget;
+    private readonly SetFileReader setFiles;
 
     private RuleAction defaultVerdict = RuleAction.Pass;
     private RuleAction malformed = RuleAction.Drop;
@@ -41,11 +42,23 @@ internal sealed class RulesReader
         this.file = file;
         this.baseDirectory = baseDirectory;
         budget = new PrefixBudget(diagnostics);
+        setFiles = new SetFileReader(diagnostics, budget);
         y = new YamlCursor(text, file, diagnostics);
     }
 
     /// <summary>Reads the document; YamlException escapes (a syntax error ends the read).</summary>
     public void Read()
+    {
+        try
+        {
+            ReadDocument();
+        }
+        catch (StopReading)
+        {
+        }
+    }
+
+    private void ReadDocument()
     {
         y.Next(); // past StreamStart
         if (y.Current is StreamEnd)
@@ -262,7 +275,7 @@ internal sealed class RulesReader
                     return null;
                 }
                 string path = Path.Combine(baseDirectory, f.Value);
-                var list = SetFileReader.Read(path, f.Pos, f.Length, d, budget);
+                var list = setFiles.Read(path, f.Pos, f.Length);
                 return list is null ? null : new PrefixSet { Name = name, Prefixes = list, Pos = pos, File = path };
             }
             case NodeKind.Scalar when IsNullValue():
@@ -290,7 +303,12 @@ internal sealed class RulesReader
         {
             int index = rules.Count;
             if (index == MaxRules)
-                d.Error(y.Pos, $"ruleset exceeds {MaxRules} rules; this is rule {MaxRules + 1}", y.Length);
+            {
+                // The file is refused: the rest is not read (60 MB of rules took a minute and gigabytes to build,
+                // and YAML parses at a few MB/s even when nothing is built).
+                d.Error(y.Pos, $"ruleset exceeds {MaxRules} rules; this is rule {MaxRules + 1} (the rest of the file is not read)", y.Length);
+                throw new StopReading();
+            }
             if (y.Kind == NodeKind.Mapping)
             {
                 rules.Add(ReadRule(index));

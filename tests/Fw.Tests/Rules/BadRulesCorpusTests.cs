@@ -155,26 +155,34 @@ public sealed class BadRulesCorpusTests(BadRulesCorpusTests.Generated generated)
     {
         var c = generated["100-megabytes"];
         Assert.Equal(100L << 20, new FileInfo(c.Path).Length);
-        var (result, allocated) = await Guarded(c.Name, () =>
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            var r = RulesLoader.Load(c.Path);
-            return (r, GC.GetAllocatedBytesForCurrentThread() - before);
-        });
+        var (result, allocated) = await LoadCounted(c);
         AssertRefused(c, result.Diagnostics);
         Assert.True(allocated < 1 << 20, $"refusing a 100 MB file allocated {allocated:N0} bytes");
+    }
+
+    /// <summary>Loads a case (hang-guarded) and counts the bytes the loading thread allocated meanwhile.</summary>
+    private static Task<(LoadResult Result, long Allocated)> LoadCounted(Case c) => Guarded(c.Name, () =>
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var r = RulesLoader.Load(c.Path);
+        return (r, GC.GetAllocatedBytesForCurrentThread() - before);
+    });
+
+    /// <summary>Just under the size bound: read, but not built past the rules bound (it took 48 s and 1.7 GB).</summary>
+    [Fact]
+    public async Task SixtyThreeMegabytesOfRulesStopAtTheRulesBound()
+    {
+        var c = generated["63-megabytes-of-rules"];
+        var (result, allocated) = await LoadCounted(c);
+        AssertRefused(c, result.Diagnostics);
+        Assert.True(allocated < 1L << 30, $"refusing 63 MB of rules allocated {allocated:N0} bytes");
     }
 
     [Fact]
     public async Task DevZeroIsReadOnlyUpToItsFirstNul()
     {
         var c = generated["rules-file-is-dev-zero"];
-        var (result, allocated) = await Guarded(c.Name, () =>
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            var r = RulesLoader.Load(c.Path);
-            return (r, GC.GetAllocatedBytesForCurrentThread() - before);
-        });
+        var (result, allocated) = await LoadCounted(c);
         AssertRefused(c, result.Diagnostics);
         Assert.True(allocated < 8 << 20, $"refusing /dev/zero allocated {allocated:N0} bytes");
     }
@@ -203,6 +211,51 @@ public sealed class BadRulesCorpusTests(BadRulesCorpusTests.Generated generated)
                 Assert.True(stderr.Contains($"{x.Where(c.Path)}:{x.Line}:{x.Column}: error: "), $"{c.Name}: no {x} in\n{Clip(stderr)}");
             Assert.Contains("nothing loaded", stderr);
         }
+    }
+
+    /// <summary>The fwctl process itself ends on a FIFO without a writer: the open it gave up on holds no thread that keeps it alive.</summary>
+    [Fact]
+    public async Task FwctlProcessEndsOnAFifoWithoutAWriter()
+    {
+        var c = generated["fifo-without-writer"];
+        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "fwctl.dll"), "check", c.Path])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        try
+        {
+            await p.WaitForExitAsync().WaitAsync(HangGuard);
+        }
+        catch (TimeoutException)
+        {
+            p.Kill();
+            Assert.Fail($"fwctl check {c.Path}: still running after {HangGuard.TotalSeconds:0} s");
+        }
+        Assert.Equal(2, p.ExitCode);
+        Assert.Equal("", await stdout);
+        Assert.Contains($"{c.Path}:1:1: error: cannot read rules file: opening it did not finish", await stderr);
+    }
+
+    /// <summary>
+    /// A FIFO whose writer sends bad rules and leaves: fwctl reports the error with its position and ends (it
+    /// used to open the FIFO again to print the line, and wait there for a writer forever).
+    /// </summary>
+    [Fact]
+    public async Task FwctlCheckOfAFifoWithAWriterReportsAndEnds()
+    {
+        using var dir = new RulesTestKit.TempDir();
+        string fifo = Path.Combine(dir.Path, "rules.yaml");
+        Generated.MkFifo(fifo);
+        using var writer = Process.Start(new ProcessStartInfo("sh", ["-c", "printf 'rules:\\n  - action: dorp\\n' > \"$1\"", "sh", fifo]))!;
+        var (rc, stdout, stderr) = await Guarded("fwctl check FIFO", () => Fwctl("check", fifo));
+        await writer.WaitForExitAsync().WaitAsync(HangGuard);
+        Assert.Equal(2, rc);
+        Assert.Equal("", stdout);
+        Assert.Contains($"{fifo}:2:13: error: unknown action 'dorp'", stderr);
     }
 
     private static (int Exit, string Out, string Err) Fwctl(params string[] args)
@@ -337,13 +390,14 @@ public sealed class BadRulesCorpusTests(BadRulesCorpusTests.Generated generated)
 
         public static readonly IReadOnlyList<string> Names =
         [
-            "empty", "100-megabytes", "directory", "fifo-without-writer", "set-file-fifo-without-writer", "missing",
+            "empty", "100-megabytes", "63-megabytes-of-rules", "directory", "fifo-without-writer", "set-file-fifo-without-writer", "missing",
             "dangling-symlink", "symlink-loop", "path-through-a-file", "path-too-long", "rules-file-is-dev-zero",
             "set-file-is-dev-urandom", "set-file-unreadable-proc-mem", "set-file-symlink-loop", "set-file-too-large",
             "binary-elf", "binary-set-file", "utf16", "overlong-utf8", "lone-continuation-byte", "truncated-utf8-at-end",
             "utf8-surrogate", "nul-after-cr-line-endings", "billion-laughs", "200-thousand-aliases", "deep-flow-lists",
             "deep-flow-mappings", "deep-block-mappings", "prefixes-past-the-bound", "rules-past-the-bound",
             "ten-megabyte-line", "a-hundred-thousand-errors", "many-sets-many-unknown-references",
+            "one-set-file-named-by-many-sets", "a-large-comment-file-named-by-many-sets",
         ];
 
         public Generated()
@@ -388,25 +442,11 @@ public sealed class BadRulesCorpusTests(BadRulesCorpusTests.Generated generated)
                 case "empty":
                     return Bytes([], At(1, 1, "empty rules file"));
                 case "100-megabytes":
-                {
-                    // A real 100 MB file of plausible rules, written, not sparse.
-                    using (var f = new FileStream(rules, FileMode.Create))
-                    {
-                        f.Write("rules:\n"u8);
-                        byte[] line = "  - {src: 192.0.2.0/24, proto: tcp, dport: 22, action: drop}\n"u8.ToArray();
-                        var block = new byte[1 << 20];
-                        for (int i = 0; i + line.Length <= block.Length; i += line.Length)
-                            line.CopyTo(block, i);
-                        long left = (100L << 20) - f.Length;
-                        while (left > 0)
-                        {
-                            int n = (int)Math.Min(left, block.Length);
-                            f.Write(block, 0, n);
-                            left -= n;
-                        }
-                    }
+                    WriteRules(rules, 100L << 20);
                     return One(rules, At(1, 1, "rules file is too large (104,857,600 bytes; at most 64 MiB)"));
-                }
+                case "63-megabytes-of-rules":
+                    WriteRules(rules, 63L << 20);
+                    return One(rules, At(4098, 5, "ruleset exceeds 4096 rules; this is rule 4097 (the rest of the file is not read)"));
                 case "directory":
                     Directory.CreateDirectory(rules);
                     return One(rules, At(1, 1, "cannot read rules file: it is a directory"));
@@ -520,6 +560,24 @@ public sealed class BadRulesCorpusTests(BadRulesCorpusTests.Generated generated)
                     File.WriteAllText(rules, sb.ToString());
                     return new Case(name, rules, [At(50_004, 11, "unknown set 'sat000000'"), At(50_004, 11 + 100 * 14, "49900 more errors in")], Exact: false);
                 }
+                case "one-set-file-named-by-many-sets":
+                    // The second set passes the prefix bound; the file was read (and held) once per set: 50 x 600,000.
+                    RulesLoaderTests.WriteV4Lines(feed, 600_000);
+                    File.WriteAllText(rules, "sets:\n" + string.Concat(Enumerable.Range(0, 50).Select(i => $"  s{i}: {{file: feed.txt}}\n")));
+                    return One(rules, At(3, 14, $"ruleset exceeds {RulesScaleTests.Max} prefixes"));
+                case "a-large-comment-file-named-by-many-sets":
+                {
+                    // 48 MB of comments named by 500 sets: read once, not 500 times (minutes), before the error at the end.
+                    using (var f = new StreamWriter(feed))
+                    {
+                        string comment = "# " + new string('-', 97);
+                        for (int i = 0; i < 480_000; i++)
+                            f.WriteLine(comment);
+                    }
+                    File.WriteAllText(rules, "sets:\n" + string.Concat(Enumerable.Range(0, 500).Select(i => $"  s{i}: {{file: feed.txt}}\n"))
+                        + "rules:\n  - action: dorp\n");
+                    return One(rules, At(503, 13, "unknown action 'dorp'"));
+                }
                 default:
                     throw new ArgumentException(name);
             }
@@ -527,7 +585,24 @@ public sealed class BadRulesCorpusTests(BadRulesCorpusTests.Generated generated)
 
         private const long SetFileReaderMaxBytes = 256L << 20;   // Fw.Rules' SetFileReader.MaxBytes
 
-        private static void MkFifo(string path)
+        /// <summary>A real file (written, not sparse) of <paramref name="bytes"/> bytes of plausible rules, one a line.</summary>
+        private static void WriteRules(string path, long bytes)
+        {
+            using var f = new FileStream(path, FileMode.Create);
+            f.Write("rules:\n"u8);
+            byte[] line = "  - {src: 192.0.2.0/24, proto: tcp, dport: 22, action: drop}\n"u8.ToArray();
+            var block = new byte[line.Length * 16384];
+            for (int i = 0; i < block.Length; i += line.Length)
+                line.CopyTo(block, i);
+            for (long left = bytes - f.Length; left > 0;)
+            {
+                int n = (int)Math.Min(left, block.Length);
+                f.Write(block, 0, n);
+                left -= n;
+            }
+        }
+
+        internal static void MkFifo(string path)
         {
             var p = Process.Start(new ProcessStartInfo("mkfifo", [path]) { RedirectStandardError = true })!;
             string err = p.StandardError.ReadToEnd();
