@@ -51,8 +51,10 @@ internal static class FileBytes
     {
         FileStream? stream = null;
         ExceptionDispatchInfo? failure = null;
+        using var started = new ManualResetEventSlim();
         var opener = new Thread(() =>
         {
+            started.Set();
             try
             {
                 stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
@@ -67,6 +69,7 @@ internal static class FileBytes
             Name = "fw open",
         };
         opener.Start();
+        started.Wait();   // the bound is on the open, not on a busy machine starting the thread
         if (!opener.Join(OpenTimeout))
         {
             Release(path, opener, () => stream);
@@ -81,19 +84,20 @@ internal static class FileBytes
     {
         var releaser = new Thread(() =>
         {
+            // Nothing may escape: an exception on this thread would end the process.
             try
             {
                 using (new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1))
                 {
                 }
+                opener.Join();
+                opened()?.Dispose();
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception)
             {
-                // Not ours to open for writing: the opener waits for a writer (a background thread, it never
+                // Not ours to open for writing: the opener waits on for a writer (a background thread: it never
                 // keeps the process alive).
             }
-            opener.Join();
-            opened()?.Dispose();
         })
         {
             IsBackground = true,

@@ -270,18 +270,9 @@ public sealed class BadRulesCorpusTests(BadRulesCorpusTests.Generated generated)
     private const string GoodRules = """
         default: pass
         rules:
-          - name: ssh
-            proto: tcp
-            dport: 22
-            action: drop
-          - name: web
-            proto: tcp
-            dport: [80, 443]
-            action: pass
-          - name: dns
-            proto: udp
-            dport: 53
-            action: drop
+          - {name: ssh, proto: tcp, dport: 22, action: drop}
+          - {name: web, proto: tcp, dport: [80, 443], action: pass}
+          - {name: dns, proto: udp, dport: 53, action: drop}
         """;
 
     private static readonly byte[][] Frames =
