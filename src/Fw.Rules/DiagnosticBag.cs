@@ -14,6 +14,9 @@ internal sealed class DiagnosticBag(string mainFile)
 
     public int ErrorCount { get; private set; }
 
+    /// <summary>Whether an error in <paramref name="file"/> would still be kept (not only counted): costly messages are built only then.</summary>
+    public bool Keeps(string file) => !perFile.TryGetValue(file, out var f) || f.Kept < MaxPerFile;
+
     public void Error(SourcePos pos, string message, int length = 1) => Add(new Diagnostic(Severity.Error, pos, message, length));
 
     public void Add(Diagnostic d)

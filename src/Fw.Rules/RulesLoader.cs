@@ -114,25 +114,26 @@ public static class RulesLoader
         int bad = Utf8.IsValid(bytes) ? -1 : FileBytes.FirstInvalidUtf8(bytes);
         if (nul >= 0 && (bad < 0 || nul < bad))
         {
-            var (line, column) = FileBytes.LineColumn(bytes, nul);
+            var (line, column) = FileBytes.LineColumn(bytes, nul, lineEndsAsYaml: true);
             d.Error(new SourcePos(file, line, column), "NUL byte: a rules file is text, is this a binary file?", 1);
             return null;
         }
         if (bad >= 0)
         {
-            var (line, column) = FileBytes.LineColumn(bytes, bad);
+            var (line, column) = FileBytes.LineColumn(bytes, bad, lineEndsAsYaml: true);
             d.Error(new SourcePos(file, line, column), $"invalid UTF-8 byte 0x{bytes[bad]:X2}: a rules file is UTF-8 text", 1);
             return null;
         }
         return Encoding.UTF8.GetString(bytes);
     }
 
+    /// <summary>Line and column of character <paramref name="index"/>; \n, \r\n and a lone \r end a line, as in YAML.</summary>
     private static (int Line, int Column) LineColumn(string text, int index)
     {
         int line = 1, start = 0;
         for (int i = 0; i < index; i++)
         {
-            if (text[i] == '\n')
+            if (text[i] == '\n' || (text[i] == '\r' && (i + 1 >= text.Length || text[i + 1] != '\n')))
             {
                 line++;
                 start = i + 1;

@@ -25,6 +25,7 @@ internal sealed class RulesReader
     private readonly string file;
     private readonly string baseDirectory;
     private readonly PrefixBudget budget;
+    private readonly SetFileReader setFiles;
 
     private RuleAction defaultVerdict = RuleAction.Pass;
     private RuleAction malformed = RuleAction.Drop;
@@ -41,11 +42,23 @@ internal sealed class RulesReader
         this.file = file;
         this.baseDirectory = baseDirectory;
         budget = new PrefixBudget(diagnostics);
+        setFiles = new SetFileReader(diagnostics, budget);
         y = new YamlCursor(text, file, diagnostics);
     }
 
     /// <summary>Reads the document; YamlException escapes (a syntax error ends the read).</summary>
     public void Read()
+    {
+        try
+        {
+            ReadDocument();
+        }
+        catch (StopReading)
+        {
+        }
+    }
+
+    private void ReadDocument()
     {
         y.Next(); // past StreamStart
         if (y.Current is StreamEnd)
@@ -262,7 +275,7 @@ internal sealed class RulesReader
                     return null;
                 }
                 string path = Path.Combine(baseDirectory, f.Value);
-                var list = SetFileReader.Read(path, f.Pos, f.Length, d, budget);
+                var list = setFiles.Read(path, f.Pos, f.Length);
                 return list is null ? null : new PrefixSet { Name = name, Prefixes = list, Pos = pos, File = path };
             }
             case NodeKind.Scalar when IsNullValue():
@@ -290,7 +303,12 @@ internal sealed class RulesReader
         {
             int index = rules.Count;
             if (index == MaxRules)
-                d.Error(y.Pos, $"ruleset exceeds {MaxRules} rules; this is rule {MaxRules + 1}", y.Length);
+            {
+                // The file is refused: the rest is not read (60 MB of rules took a minute and gigabytes to build,
+                // and YAML parses at a few MB/s even when nothing is built).
+                d.Error(y.Pos, $"ruleset exceeds {MaxRules} rules; this is rule {MaxRules + 1} (the rest of the file is not read)", y.Length);
+                throw new StopReading();
+            }
             if (y.Kind == NodeKind.Mapping)
             {
                 rules.Add(ReadRule(index));
@@ -589,16 +607,19 @@ internal sealed class RulesReader
             {
                 if (a is null)
                     continue;
+                var named = new HashSet<PrefixSet>(ReferenceEqualityComparer.Instance);
                 foreach (var (name, pos, length) in a.SetRefs)
                 {
                     if (sets.TryGetValue(name, out var set))
                     {
-                        if (!a.Sets.Contains(set))
+                        if (named.Add(set))
                             a.Sets.Add(set);
                     }
                     else if (!brokenSets.Contains(name))
                     {
-                        d.Error(pos, $"unknown set '{Clip(name)}'{Suggest(name, sets.Keys.Concat(brokenSets), "@")}", length);
+                        // A file full of bad references to a file full of sets: only the errors kept get a suggestion.
+                        string hint = d.Keeps(pos.File) ? Suggest(name, sets.Keys.Concat(brokenSets), "@") : "";
+                        d.Error(pos, $"unknown set '{Clip(name)}'{hint}", length);
                     }
                 }
             }
@@ -797,10 +818,10 @@ internal sealed class RulesReader
     {
         if (name.Length == 0)
             return $"empty {what}";
-        foreach (char c in name)
+        foreach (Rune r in name.EnumerateRunes())
         {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or ':' or '-'))
-                return $"{what} '{Clip(name)}' contains {CharName(c)}; use letters, digits and _ . : -";
+            if (!(Rune.IsLetterOrDigit(r) && r.IsAscii || r.Value is '_' or '.' or ':' or '-'))
+                return $"{what} '{Clip(name)}' contains {CharName(r)}; use letters, digits and _ . : -";
         }
         if (name.Length > MaxNameBytes)
             return $"{what} '{Clip(name)}' is {name.Length} characters long; at most {MaxNameBytes}";
@@ -816,7 +837,7 @@ internal sealed class RulesReader
         foreach (char c in name)
         {
             if (c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c))
-                return $"interface name '{Clip(name)}' contains {CharName(c)}";
+                return $"interface name '{Clip(name)}' contains {CharName(new Rune(c))}";
         }
         int bytes = Encoding.UTF8.GetByteCount(name);
         if (bytes > MaxIfNameBytes)
@@ -824,19 +845,38 @@ internal sealed class RulesReader
         return null;
     }
 
-    /// <summary>A value as messages quote it: long ones cut (a 10 MB scalar must not make a 10 MB message).</summary>
-    internal static string Clip(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 61), "...");
+    /// <summary>
+    /// A value as messages quote it: long ones cut (a 10 MB scalar must not make a 10 MB message).
+    /// Control characters are shown as \uXXXX: a message must not ring the terminal or move its cursor.
+    /// </summary>
+    internal static string Clip(string value)
+    {
+        int cut = value.Length > 60 && char.IsHighSurrogate(value[60]) ? 60 : 61;   // never half a character
+        string v = value.Length <= 64 ? value : string.Concat(value.AsSpan(0, cut), "...");
+        if (!v.Any(char.IsControl))
+            return v;
+        var sb = new StringBuilder(v.Length + 16);
+        foreach (char c in v)
+            sb.Append(char.IsControl(c) ? $"\\u{(int)c:X4}" : c);
+        return sb.ToString();
+    }
 
-    private static string CharName(char c) =>
-        char.IsControl(c) || char.IsWhiteSpace(c) ? $"U+{(int)c:X4}" : $"'{c}'";
+    private static string CharName(Rune r) =>
+        Rune.IsControl(r) || Rune.IsWhiteSpace(r) || r == Rune.ReplacementChar ? $"U+{r.Value:X4}" : $"'{r}'";
+
+    /// <summary>Candidates <see cref="Suggest"/> looks at; past it (generated rulesets with many sets), none is offered.</summary>
+    internal const int MaxSuggestCandidates = 4096;
 
     /// <summary>"; did you mean 'x'?" for the closest candidate within two edits, else "".</summary>
     internal static string Suggest(string word, IEnumerable<string> candidates, string prefix = "")
     {
         string? best = null;
         int bestDistance = int.MaxValue;
+        int seen = 0;
         foreach (var c in candidates)
         {
+            if (++seen > MaxSuggestCandidates)
+                return "";
             int dist = Distance(word, c);
             if (dist < bestDistance)
                 (best, bestDistance) = (c, dist);

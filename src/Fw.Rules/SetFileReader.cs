@@ -2,52 +2,100 @@ using System.Text.Unicode;
 
 namespace Fw.Rules;
 
-/// <summary>Counts prefixes across sets and rules, and reports once where the count passes the bound.</summary>
+/// <summary>Counts prefixes across sets and rules; where the count passes the bound, reports it and ends the read.</summary>
 internal sealed class PrefixBudget(DiagnosticBag diagnostics)
 {
     public const int Max = 1_048_576; // FW_MAX_PREFIXES
 
     public long Count { get; private set; }
 
-    public void Take(SourcePos pos, int length)
+    /// <summary>Counts <paramref name="count"/> prefixes at <paramref name="pos"/>; throws <see cref="StopReading"/> past the bound.</summary>
+    public void Take(SourcePos pos, int length, int count = 1)
     {
-        if (++Count == Max + 1)
+        if (Count <= Max && Count + count > Max)
+        {
+            Count += count;
             diagnostics.Error(pos, $"ruleset exceeds {Max} prefixes (sets and rules together); this is prefix {Max + 1}", length);
+            throw new StopReading();
+        }
+        Count += count;
     }
 }
 
 /// <summary>
-/// Reads a set file: one address or prefix a line, '#' starts a comment (whole line or trailing), blank
-/// lines ignored. Works on the raw bytes with the span parser: a million lines take tens of milliseconds.
+/// Ends the read of a rules file where a bound is passed: the file is refused, and reading on would only cost
+/// (YAML parses at a few MB/s). What was read is still checked.
 /// </summary>
-internal static class SetFileReader
+internal sealed class StopReading : Exception;
+
+/// <summary>
+/// Reads the set files of one rules file: one address or prefix a line, '#' starts a comment (whole line or
+/// trailing), blank lines ignored. Works on the raw bytes with the span parser: a million lines take tens
+/// of milliseconds. Each file is read once, however many sets name it.
+/// </summary>
+internal sealed class SetFileReader(DiagnosticBag diagnostics, PrefixBudget budget)
 {
     /// <summary>Largest set file read (a million IPv6 prefixes with comments fit many times over).</summary>
     public const long MaxBytes = 256L << 20;
 
+    /// <summary>Files read so far (by full path): their prefixes, or why they could not be read.</summary>
+    private readonly Dictionary<string, (List<IpPrefix>? Prefixes, string? Failure)> read = new(StringComparer.Ordinal);
+
     /// <param name="path">The file as diagnostics name it (relative to the rules file's folder, as resolved).</param>
     /// <param name="filePos">Where the file: value stands in the rules file; file-level errors go there.</param>
     /// <returns>The prefixes, or null when the file could not be read at all.</returns>
-    public static List<IpPrefix>? Read(string path, SourcePos filePos, int fileLength, DiagnosticBag diagnostics, PrefixBudget budget)
+    public List<IpPrefix>? Read(string path, SourcePos filePos, int fileLength)
     {
+        string key = FullPath(path);
+        if (!read.TryGetValue(key, out var file))
+        {
+            // Lines' errors are reported (at the file's own lines) and the prefixes counted on this first read.
+            file.Prefixes = ReadFile(path, out file.Failure);
+            read[key] = file;
+        }
+        else if (file.Prefixes is not null)
+        {
+            budget.Take(filePos, fileLength, file.Prefixes.Count);
+        }
+        if (file.Failure is not null)
+            diagnostics.Error(filePos, file.Failure, fileLength);
+        return file.Prefixes;
+    }
+
+    private static string FullPath(string path)
+    {
+        try
+        {
+            return Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            return path;
+        }
+    }
+
+    /// <summary>The file's prefixes, errors in its lines reported there; null and <paramref name="failure"/> when it cannot be read.</summary>
+    private List<IpPrefix>? ReadFile(string path, out string? failure)
+    {
+        failure = null;
         byte[] data;
         try
         {
             if (Directory.Exists(path))
             {
-                diagnostics.Error(filePos, $"cannot read set file '{path}': it is a directory", fileLength);
+                failure = $"cannot read set file '{path}': it is a directory";
                 return null;
             }
             data = FileBytes.Read(path, MaxBytes, out long size) ?? [];
             if (size > MaxBytes)
             {
-                diagnostics.Error(filePos, $"set file '{path}' is too large ({size:N0} bytes; at most {MaxBytes >> 20} MiB)", fileLength);
+                failure = $"set file '{path}' is too large ({size:N0} bytes; at most {MaxBytes >> 20} MiB)";
                 return null;
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
-            diagnostics.Error(filePos, $"cannot read set file '{path}': {FileBytes.Reason(e)}", fileLength);
+            failure = $"cannot read set file '{path}': {FileBytes.Reason(e)}";
             return null;
         }
 
@@ -58,14 +106,14 @@ internal static class SetFileReader
         if (nul >= 0)
         {
             var (l, c) = FileBytes.LineColumn(text, nul);
-            diagnostics.Error(filePos, $"set file '{path}' is binary, not text (NUL byte at line {l}, column {c})", fileLength);
+            failure = $"set file '{path}' is binary, not text (NUL byte at line {l}, column {c})";
             return null;
         }
         if (!Utf8.IsValid(text))
         {
             int bad = FileBytes.FirstInvalidUtf8(text);
             var (l, c) = FileBytes.LineColumn(text, bad);
-            diagnostics.Error(filePos, $"set file '{path}' is not UTF-8 text (invalid byte 0x{text[bad]:X2} at line {l}, column {c})", fileLength);
+            failure = $"set file '{path}' is not UTF-8 text (invalid byte 0x{text[bad]:X2} at line {l}, column {c})";
             return null;
         }
 
@@ -113,66 +161,4 @@ internal static class SetFileReader
 
     private static int EstimateLines(ReadOnlySpan<byte> text) =>
         (int)Math.Min(PrefixBudget.Max + 1, text.Count((byte)'\n') + 1);
-}
-
-/// <summary>Bounded file reads and the wording of their failures, shared by the rules and set files.</summary>
-internal static class FileBytes
-{
-    /// <summary>
-    /// The file's bytes, or null (with <paramref name="size"/> above <paramref name="max"/>) when it is larger;
-    /// never reads more than max + 1 bytes, even from a file that grows or reports no size (a pipe).
-    /// </summary>
-    public static byte[]? Read(string path, long max, out long size)
-    {
-        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
-        size = f.CanSeek ? f.Length : 0;
-        if (size > max)
-            return null;
-        var buffer = new MemoryStream(f.CanSeek ? (int)size : 1 << 16);
-        var chunk = new byte[1 << 20];
-        int n;
-        while ((n = f.Read(chunk, 0, chunk.Length)) > 0)
-        {
-            buffer.Write(chunk, 0, n);
-            if (buffer.Length > max)
-            {
-                size = buffer.Length;
-                return null;
-            }
-        }
-        size = buffer.Length;
-        return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
-    }
-
-    public static string Reason(Exception e) => e switch
-    {
-        FileNotFoundException or DirectoryNotFoundException => "no such file",
-        UnauthorizedAccessException => "permission denied",
-        _ => e.Message,
-    };
-
-    /// <summary>1-based line and column (in characters) of byte <paramref name="index"/>.</summary>
-    public static (int Line, int Column) LineColumn(ReadOnlySpan<byte> text, int index)
-    {
-        var before = text[..index];
-        int line = before.Count((byte)'\n') + 1;
-        int lineStart = before.LastIndexOf((byte)'\n') + 1;
-        var head = text[lineStart..index];
-        int column = Utf8.IsValid(head) ? System.Text.Encoding.UTF8.GetCharCount(head) + 1 : head.Length + 1;
-        return (line, column);
-    }
-
-    public static int FirstInvalidUtf8(ReadOnlySpan<byte> text)
-    {
-        var chars = new char[1 << 16];
-        int at = 0;
-        while (at < text.Length)
-        {
-            var status = Utf8.ToUtf16(text[at..], chars, out int read, out _, replaceInvalidSequences: false);
-            at += read;
-            if (status != System.Buffers.OperationStatus.DestinationTooSmall)
-                return status == System.Buffers.OperationStatus.Done ? text.Length : at;
-        }
-        return text.Length;
-    }
 }
