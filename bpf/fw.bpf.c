@@ -65,27 +65,45 @@ static __always_inline const __u32 *fw_array_class(void *map, __u32 idx)
 }
 
 /*
- * Classes of the source and destination addresses: the Poptrie of the packet's
- * family (fw_poptrie.h). When the field is used, each of its tries is built with
- * a /0, so a lookup always finds a class; should it fail anyway, fw_class_bits()
- * gives NULL and no rule matches.
+ * An address of the packet as the lookups read it, host order: IPv6 as two
+ * halves, IPv4 in the low 32 bits of hi. Read once, before any lookup, so that
+ * the packet pointers are dead by then (the verifier then prunes the lookups'
+ * loops across the parser's many paths).
  */
-static __always_inline __u32 fw_src_class(const struct fw_pkt *pkt)
+struct fw_addr {
+	__u64 hi;
+	__u64 lo;
+};
+
+static __always_inline void fw_read_addrs(const struct fw_pkt *pkt, struct fw_addr *src, struct fw_addr *dst)
 {
-	if (pkt->is_ipv6)
-		return fw_pop6_class(&fw_src6_dir, &fw_src6_node, &fw_src6_leaf, &fw_src6_tail,
-				     &pkt->ip6h->saddr);
-	return fw_pop4_class(&fw_src4_dir, &fw_src4_node, &fw_src4_leaf, &fw_src4_tail,
-			     pkt->iph->saddr);
+	if (pkt->is_ipv6) {
+		fw_pop_load6(&pkt->ip6h->saddr, &src->hi, &src->lo);
+		fw_pop_load6(&pkt->ip6h->daddr, &dst->hi, &dst->lo);
+	} else {
+		src->hi = bpf_ntohl(pkt->iph->saddr);
+		dst->hi = bpf_ntohl(pkt->iph->daddr);
+	}
 }
 
-static __always_inline __u32 fw_dst_class(const struct fw_pkt *pkt)
+/*
+ * Class of an address: the Poptrie of the packet's family for the field
+ * (fw_poptrie.h). When the field is used, each of its tries is built with a /0,
+ * so a lookup always finds a class; should it fail anyway, fw_class_bits()
+ * gives NULL and no rule matches.
+ */
+static __always_inline __u32 fw_src_class(__u32 is_ipv6, const struct fw_addr *a)
 {
-	if (pkt->is_ipv6)
-		return fw_pop6_class(&fw_dst6_dir, &fw_dst6_node, &fw_dst6_leaf, &fw_dst6_tail,
-				     &pkt->ip6h->daddr);
-	return fw_pop4_class(&fw_dst4_dir, &fw_dst4_node, &fw_dst4_leaf, &fw_dst4_tail,
-			     pkt->iph->daddr);
+	if (is_ipv6)
+		return fw_pop6_class(&fw_src6_dir, &fw_src6_node, &fw_src6_leaf, &fw_src6_tail, a->hi, a->lo);
+	return fw_pop4_class(&fw_src4_dir, &fw_src4_node, &fw_src4_leaf, &fw_src4_tail, a->hi);
+}
+
+static __always_inline __u32 fw_dst_class(__u32 is_ipv6, const struct fw_addr *a)
+{
+	if (is_ipv6)
+		return fw_pop6_class(&fw_dst6_dir, &fw_dst6_node, &fw_dst6_leaf, &fw_dst6_tail, a->hi, a->lo);
+	return fw_pop4_class(&fw_dst4_dir, &fw_dst4_node, &fw_dst4_leaf, &fw_dst4_tail, a->hi);
 }
 
 /* @sum ANDed with the summary word of @bits; 0 when there is no vector. */
@@ -99,7 +117,8 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 {
 	const __u64 *proto = NULL, *sport = NULL, *dport = NULL, *flags = NULL;
 	const __u64 *icmp = NULL, *src = NULL, *dst = NULL;
-	__u32 fields = fw_fields, words = fw_words;
+	__u32 fields = fw_fields, words = fw_words, is_ipv6 = pkt->is_ipv6;
+	struct fw_addr saddr = {}, daddr = {};
 	__u64 sum = ~0ULL, acc;
 	__u32 i, w;
 
@@ -107,6 +126,8 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 		return FW_NO_RULE;
 	if (!fields)
 		return 0;	/* no rule has a condition: the first one matches */
+	if (fields & (FW_FIELD_SRC | FW_FIELD_DST))
+		fw_read_addrs(pkt, &saddr, &daddr);
 
 	if (fields & FW_FIELD_PROTO) {
 		proto = fw_bits(fw_array_class(&fw_proto, pkt->proto));
@@ -139,13 +160,13 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_SRC) {
-		src = fw_class_bits(fw_src_class(pkt));
+		src = fw_class_bits(fw_src_class(is_ipv6, &saddr));
 		sum = fw_and_summary(sum, src);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_DST) {
-		dst = fw_class_bits(fw_dst_class(pkt));
+		dst = fw_class_bits(fw_dst_class(is_ipv6, &daddr));
 		sum = fw_and_summary(sum, dst);
 		if (!sum)
 			return FW_NO_RULE;

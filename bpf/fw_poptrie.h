@@ -81,10 +81,10 @@ static __always_inline __u32 fw_pop_tail4(void *tails, __u32 i, __u32 addr)
 	return fw_pop_mask4(addr, t->len) == t->addr ? t->cls : t->dflt;
 }
 
-/* Class of IPv4 address @a (network byte order) in one trie, or FW_POP_NO_MATCH. */
-static __always_inline __u32 fw_pop4_class(void *dir, void *nodes, void *leaves, void *tails, __be32 a)
+/* Class of IPv4 address @addr (host order) in one trie, or FW_POP_NO_MATCH. */
+static __always_inline __u32 fw_pop4_class(void *dir, void *nodes, void *leaves, void *tails, __u32 addr)
 {
-	__u32 addr = bpf_ntohl(a), e, d;
+	__u32 e, d;
 
 	e = fw_pop_direct(dir, addr >> (32 - FW_POP_DIRECT_BITS));
 	for (d = 0; d < FW_POP_DEPTH4; d++) {
@@ -134,16 +134,22 @@ static __always_inline __u32 fw_pop_tail6(void *tails, __u32 i, __u64 hi, __u64 
 	return mhi == t->hi && mlo == t->lo ? t->cls : t->dflt;
 }
 
-/* Class of the IPv6 address at @a (16 bytes, network byte order) in one trie, or FW_POP_NO_MATCH. */
-static __always_inline __u32 fw_pop6_class(void *dir, void *nodes, void *leaves, void *tails, const void *a)
+/* An IPv6 address at @a (16 bytes, network byte order) as host-order halves. */
+static __always_inline void fw_pop_load6(const void *a, __u64 *hi, __u64 *lo)
 {
-	__u64 hi, lo;
-	__u32 e, d;
+	__u64 h, l;
 
-	__builtin_memcpy(&hi, a, sizeof(hi));
-	__builtin_memcpy(&lo, (const __u8 *)a + sizeof(hi), sizeof(lo));
-	hi = bpf_be64_to_cpu(hi);
-	lo = bpf_be64_to_cpu(lo);
+	__builtin_memcpy(&h, a, sizeof(h));
+	__builtin_memcpy(&l, (const __u8 *)a + sizeof(h), sizeof(l));
+	*hi = bpf_be64_to_cpu(h);
+	*lo = bpf_be64_to_cpu(l);
+}
+
+/* Class of the IPv6 address hi:lo (host-order halves) in one trie, or FW_POP_NO_MATCH. */
+static __always_inline __u32 fw_pop6_class(void *dir, void *nodes, void *leaves, void *tails, __u64 hi,
+					   __u64 lo)
+{
+	__u32 e, d;
 
 	e = fw_pop_direct(dir, hi >> (64 - FW_POP_DIRECT_BITS));
 	for (d = 0; d < FW_POP_DEPTH6; d++) {

@@ -188,17 +188,6 @@ static __always_inline int finish(__u32 idx, __u32 cls)
 	return XDP_DROP;
 }
 
-/* An IPv6 address (network byte order) as two host-order halves. */
-static __always_inline void load6(const struct pb_addr6 *a, __u64 *hi, __u64 *lo)
-{
-	__u64 h, l;
-
-	__builtin_memcpy(&h, &a->addr[0], 8);
-	__builtin_memcpy(&l, &a->addr[8], 8);
-	*hi = bpf_be64_to_cpu(h);
-	*lo = bpf_be64_to_cpu(l);
-}
-
 static __always_inline void mask6(struct pb_hash6_key *k, __u64 hi, __u64 lo, __u32 len)
 {
 	k->len = len;
@@ -301,7 +290,7 @@ int xdp_pop4(struct xdp_md *ctx)
 
 	if (!a)
 		return XDP_ABORTED;
-	return finish(idx, fw_pop4_class(&pb_dir4, &pb_node4, &pb_leaf4, &pb_tail4, *a));
+	return finish(idx, fw_pop4_class(&pb_dir4, &pb_node4, &pb_leaf4, &pb_tail4, bpf_ntohl(*a)));
 }
 
 /* ---- IPv6 --------------------------------------------------------------------------- */
@@ -315,7 +304,7 @@ int xdp_base6(struct xdp_md *ctx)
 
 	if (!a)
 		return XDP_ABORTED;
-	load6(a, &hi, &lo);
+	fw_pop_load6(a->addr, &hi, &lo);
 	return finish(idx, (__u32)(hi ^ lo));
 }
 
@@ -343,7 +332,7 @@ int xdp_hash6(struct xdp_md *ctx)
 
 	if (!a)
 		return XDP_ABORTED;
-	load6(a, &hi, &lo);
+	fw_pop_load6(a->addr, &hi, &lo);
 	for (i = 0; i < PB_MAX_LENS6; i++) {
 		if (i >= pb_nlens6)
 			break;
@@ -367,7 +356,7 @@ int xdp_bs6(struct xdp_md *ctx)
 
 	if (!a)
 		return XDP_ABORTED;
-	load6(a, &ahi, &alo);
+	fw_pop_load6(a->addr, &ahi, &alo);
 	for (i = 0; i < PB_BS_STEPS6; i++) {
 		if (lo >= hi)
 			break;
@@ -388,11 +377,13 @@ SEC("xdp")
 int xdp_pop6(struct xdp_md *ctx)
 {
 	__u32 idx;
+	__u64 hi, lo;
 	struct pb_addr6 *a = pick(&pb_test6, pb_n_test6, &idx);
 
 	if (!a)
 		return XDP_ABORTED;
-	return finish(idx, fw_pop6_class(&pb_dir6, &pb_node6, &pb_leaf6, &pb_tail6, a->addr));
+	fw_pop_load6(a->addr, &hi, &lo);
+	return finish(idx, fw_pop6_class(&pb_dir6, &pb_node6, &pb_leaf6, &pb_tail6, hi, lo));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -95,9 +95,9 @@ public static class RulesetCompiler
         {
             var first = rs.Rules.First(r => (field == "src" ? r.Src : r.Dst) is not null);
             string family = TTail.Width == 32 ? "IPv4" : "IPv6";
-            throw Bound(rs, first.PosOf(field),
+            throw new RulesException([new Diagnostic(Severity.Error, first.PosOf(field),
                 $"the {family} {field} prefixes need more than {e.Limit:N0} lookup-trie {e.What}, the data plane's bound per "
-                + "address field and family (prefixes that share long runs of leading bits cost the most)");
+                + "address field and family (prefixes that share long runs of leading bits cost the most)", field.Length)]);
         }
     }
 
