@@ -75,7 +75,8 @@ struct fw_addr {
 	__u64 lo;
 };
 
-static __always_inline void fw_read_addrs(const struct fw_pkt *pkt, struct fw_addr *src, struct fw_addr *dst)
+static __always_inline void fw_read_addrs(const struct fw_pkt *pkt, struct fw_addr *src,
+					  struct fw_addr *dst)
 {
 	if (pkt->is_ipv6) {
 		fw_pop_load6(&pkt->ip6h->saddr, &src->hi, &src->lo);
@@ -95,14 +96,16 @@ static __always_inline void fw_read_addrs(const struct fw_pkt *pkt, struct fw_ad
 static __always_inline __u32 fw_src_class(__u32 is_ipv6, const struct fw_addr *a)
 {
 	if (is_ipv6)
-		return fw_pop6_class(&fw_src6_dir, &fw_src6_node, &fw_src6_leaf, &fw_src6_tail, a->hi, a->lo);
+		return fw_pop6_class(&fw_src6_dir, &fw_src6_node, &fw_src6_leaf, &fw_src6_tail,
+				     a->hi, a->lo);
 	return fw_pop4_class(&fw_src4_dir, &fw_src4_node, &fw_src4_leaf, &fw_src4_tail, a->hi);
 }
 
 static __always_inline __u32 fw_dst_class(__u32 is_ipv6, const struct fw_addr *a)
 {
 	if (is_ipv6)
-		return fw_pop6_class(&fw_dst6_dir, &fw_dst6_node, &fw_dst6_leaf, &fw_dst6_tail, a->hi, a->lo);
+		return fw_pop6_class(&fw_dst6_dir, &fw_dst6_node, &fw_dst6_leaf, &fw_dst6_tail,
+				     a->hi, a->lo);
 	return fw_pop4_class(&fw_dst4_dir, &fw_dst4_node, &fw_dst4_leaf, &fw_dst4_tail, a->hi);
 }
 

@@ -68,7 +68,7 @@ static __always_inline __u32 fw_pop_leaf_class(__u32 e)
 	return e != FW_POP_NO_MATCH && (e & FW_POP_LEAF) ? e & FW_POP_VALUE : FW_POP_NO_MATCH;
 }
 
-/* Tail @i of an IPv4 trie: its class when @addr (host order) has its prefix, else the class around it. */
+/* Tail @i of an IPv4 trie: its class if @addr (host order) has its prefix, else the outer class. */
 static __always_inline __u32 fw_pop_tail4(void *tails, __u32 i, __u32 addr)
 {
 	__u32 page = i >> FW_POP_TAIL_PAGE_SHIFT;
@@ -82,7 +82,8 @@ static __always_inline __u32 fw_pop_tail4(void *tails, __u32 i, __u32 addr)
 }
 
 /* Class of IPv4 address @addr (host order) in one trie, or FW_POP_NO_MATCH. */
-static __always_inline __u32 fw_pop4_class(void *dir, void *nodes, void *leaves, void *tails, __u32 addr)
+static __always_inline __u32 fw_pop4_class(void *dir, void *nodes, void *leaves, void *tails,
+					   __u32 addr)
 {
 	__u32 e, d;
 
@@ -106,13 +107,13 @@ static __always_inline __u32 fw_pop_chunk6(__u64 hi, __u64 lo, __u32 off)
 	__u64 v;
 
 	if (off < 64)
-		v = (hi << off) | (lo >> (64 - off));	/* off >= 16: the shift stays below 64 */
+		v = (hi << off) | (lo >> (64 - off));	/* off >= 16: shifts below 64 */
 	else
 		v = lo << (off - 64);
 	return v >> (64 - FW_POP_STRIDE);
 }
 
-/* Tail @i of an IPv6 trie: its class when hi:lo (host order) has its prefix, else the class around it. */
+/* Tail @i of an IPv6 trie: its class if hi:lo (host order) has its prefix, else the outer class. */
 static __always_inline __u32 fw_pop_tail6(void *tails, __u32 i, __u64 hi, __u64 lo)
 {
 	__u32 page = i >> FW_POP_TAIL_PAGE_SHIFT;
@@ -146,8 +147,8 @@ static __always_inline void fw_pop_load6(const void *a, __u64 *hi, __u64 *lo)
 }
 
 /* Class of the IPv6 address hi:lo (host-order halves) in one trie, or FW_POP_NO_MATCH. */
-static __always_inline __u32 fw_pop6_class(void *dir, void *nodes, void *leaves, void *tails, __u64 hi,
-					   __u64 lo)
+static __always_inline __u32 fw_pop6_class(void *dir, void *nodes, void *leaves, void *tails,
+					   __u64 hi, __u64 lo)
 {
 	__u32 e, d;
 
@@ -155,7 +156,8 @@ static __always_inline __u32 fw_pop6_class(void *dir, void *nodes, void *leaves,
 	for (d = 0; d < FW_POP_DEPTH6; d++) {
 		if (e & FW_POP_LEAF)
 			break;
-		e = fw_pop_step(nodes, leaves, e, fw_pop_chunk6(hi, lo, FW_POP_DIRECT_BITS + FW_POP_STRIDE * d));
+		e = fw_pop_step(nodes, leaves, e,
+				fw_pop_chunk6(hi, lo, FW_POP_DIRECT_BITS + FW_POP_STRIDE * d));
 	}
 	if (e != FW_POP_NO_MATCH && (e & FW_POP_KIND) == FW_POP_TAIL)
 		return fw_pop_tail6(tails, e & FW_POP_VALUE, hi, lo);
