@@ -10,7 +10,8 @@
  * The vectors are ANDed and the lowest set bit is the first matching rule.
  * A summary word (bit w: word w is not empty) is ANDed first, field by field,
  * cheapest lookup first, so most frames that match nothing stop before the
- * LPM lookups; then only the words set in the ANDed summary are visited.
+ * address lookups (Poptries, fw_poptrie.h); then only the words set in the
+ * ANDed summary are visited.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -18,6 +19,7 @@
 #include "fw_common.h"
 #include "fw_maps.h"
 #include "fw_parse.h"
+#include "fw_poptrie.h"
 
 /*
  * Settings, written by the loader into .rodata before load; the verifier reads
@@ -43,10 +45,17 @@ static __always_inline __u32 fw_ctz64(__u64 x)
 	return __builtin_popcountll((x & -x) - 1);
 }
 
-/* The rule bit-vector (fw_bitmaps value) of class *@cls, or NULL: matches no rule. */
+/* The rule bit-vector (fw_bitmaps value) of class @cls, or NULL: matches no rule. */
+static __always_inline const __u64 *fw_class_bits(__u32 cls)
+{
+	/* FW_POP_NO_MATCH (a failed address lookup) is past every class: NULL. */
+	return bpf_map_lookup_elem(&fw_bitmaps, &cls);
+}
+
+/* The rule bit-vector of class *@cls, or NULL when there is no class. */
 static __always_inline const __u64 *fw_bits(const __u32 *cls)
 {
-	return cls ? bpf_map_lookup_elem(&fw_bitmaps, cls) : NULL;
+	return cls ? fw_class_bits(*cls) : NULL;
 }
 
 /* Class of @idx in one of the class arrays (fw_proto, fw_sport, ...). */
@@ -55,41 +64,49 @@ static __always_inline const __u32 *fw_array_class(void *map, __u32 idx)
 	return bpf_map_lookup_elem(map, &idx);
 }
 
-/* Class of an IPv4 address (network byte order) in an LPM trie. */
-static __always_inline const __u32 *fw_lpm4_class(void *lpm, const __be32 *addr)
+/*
+ * An address of the packet as the lookups read it, host order: IPv6 as two
+ * halves, IPv4 in the low 32 bits of hi. Read once, before any lookup, so that
+ * the packet pointers are dead by then (the verifier then prunes the lookups'
+ * loops across the parser's many paths).
+ */
+struct fw_addr {
+	__u64 hi;
+	__u64 lo;
+};
+
+static __always_inline void fw_read_addrs(const struct fw_pkt *pkt, struct fw_addr *src,
+					  struct fw_addr *dst)
 {
-	struct fw_lpm4_key key = { .prefixlen = 32 };
-
-	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
-	return bpf_map_lookup_elem(lpm, &key);
-}
-
-/* Class of an IPv6 address (network byte order) in an LPM trie. */
-static __always_inline const __u32 *fw_lpm6_class(void *lpm, const struct in6_addr *addr)
-{
-	struct fw_lpm6_key key = { .prefixlen = 128 };
-
-	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
-	return bpf_map_lookup_elem(lpm, &key);
+	if (pkt->is_ipv6) {
+		fw_pop_load6(&pkt->ip6h->saddr, &src->hi, &src->lo);
+		fw_pop_load6(&pkt->ip6h->daddr, &dst->hi, &dst->lo);
+	} else {
+		src->hi = bpf_ntohl(pkt->iph->saddr);
+		dst->hi = bpf_ntohl(pkt->iph->daddr);
+	}
 }
 
 /*
- * Classes of the source and destination addresses. When the field is used, its
- * tries hold a /0 of each family, so a lookup always finds a class; should it
- * miss anyway, fw_bits() gives NULL and no rule matches.
+ * Class of an address: the Poptrie of the packet's family for the field
+ * (fw_poptrie.h). When the field is used, each of its tries is built with a /0,
+ * so a lookup always finds a class; should it fail anyway, fw_class_bits()
+ * gives NULL and no rule matches.
  */
-static __always_inline const __u32 *fw_src_class(const struct fw_pkt *pkt)
+static __always_inline __u32 fw_src_class(__u32 is_ipv6, const struct fw_addr *a)
 {
-	if (pkt->is_ipv6)
-		return fw_lpm6_class(&fw_src6, &pkt->ip6h->saddr);
-	return fw_lpm4_class(&fw_src4, &pkt->iph->saddr);
+	if (is_ipv6)
+		return fw_pop6_class(&fw_src6_dir, &fw_src6_node, &fw_src6_leaf, &fw_src6_tail,
+				     a->hi, a->lo);
+	return fw_pop4_class(&fw_src4_dir, &fw_src4_node, &fw_src4_leaf, &fw_src4_tail, a->hi);
 }
 
-static __always_inline const __u32 *fw_dst_class(const struct fw_pkt *pkt)
+static __always_inline __u32 fw_dst_class(__u32 is_ipv6, const struct fw_addr *a)
 {
-	if (pkt->is_ipv6)
-		return fw_lpm6_class(&fw_dst6, &pkt->ip6h->daddr);
-	return fw_lpm4_class(&fw_dst4, &pkt->iph->daddr);
+	if (is_ipv6)
+		return fw_pop6_class(&fw_dst6_dir, &fw_dst6_node, &fw_dst6_leaf, &fw_dst6_tail,
+				     a->hi, a->lo);
+	return fw_pop4_class(&fw_dst4_dir, &fw_dst4_node, &fw_dst4_leaf, &fw_dst4_tail, a->hi);
 }
 
 /* @sum ANDed with the summary word of @bits; 0 when there is no vector. */
@@ -103,7 +120,8 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 {
 	const __u64 *proto = NULL, *sport = NULL, *dport = NULL, *flags = NULL;
 	const __u64 *icmp = NULL, *src = NULL, *dst = NULL;
-	__u32 fields = fw_fields, words = fw_words;
+	__u32 fields = fw_fields, words = fw_words, is_ipv6 = pkt->is_ipv6;
+	struct fw_addr saddr = {}, daddr = {};
 	__u64 sum = ~0ULL, acc;
 	__u32 i, w;
 
@@ -111,6 +129,8 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 		return FW_NO_RULE;
 	if (!fields)
 		return 0;	/* no rule has a condition: the first one matches */
+	if (fields & (FW_FIELD_SRC | FW_FIELD_DST))
+		fw_read_addrs(pkt, &saddr, &daddr);
 
 	if (fields & FW_FIELD_PROTO) {
 		proto = fw_bits(fw_array_class(&fw_proto, pkt->proto));
@@ -143,13 +163,13 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_SRC) {
-		src = fw_bits(fw_src_class(pkt));
+		src = fw_class_bits(fw_src_class(is_ipv6, &saddr));
 		sum = fw_and_summary(sum, src);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_DST) {
-		dst = fw_bits(fw_dst_class(pkt));
+		dst = fw_class_bits(fw_dst_class(is_ipv6, &daddr));
 		sum = fw_and_summary(sum, dst);
 		if (!sum)
 			return FW_NO_RULE;

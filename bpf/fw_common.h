@@ -60,8 +60,9 @@ enum fw_stat_slot {
 
 /* Fields some rule constrains (fw_fields): lookups for the others are skipped. */
 /*
- * FW_FIELD_SRC / FW_FIELD_DST: both families' tries are looked up, and each holds a /0 entry, so
- * a lookup always finds a class (a rule with only IPv4 prefixes is absent from every IPv6 class).
+ * FW_FIELD_SRC / FW_FIELD_DST: the packet's family's Poptrie is looked up, and each is built with
+ * a /0, so a lookup always finds a class (a rule with only IPv4 prefixes is absent from every
+ * IPv6 class).
  */
 enum fw_field {
 	FW_FIELD_SRC = 1 << 0,
@@ -88,19 +89,101 @@ struct fw_rule {
 };
 _Static_assert(sizeof(struct fw_rule) == 16, "fw_rule size");
 
-/* fw_src4 / fw_dst4 key: LPM trie key, address in network byte order. */
-struct fw_lpm4_key {
-	__u32 prefixlen;
-	__u8 addr[4];
-};
-_Static_assert(sizeof(struct fw_lpm4_key) == 8, "fw_lpm4_key size");
+/*
+ * Address lookups: one Poptrie (Asai & Ohara, SIGCOMM 2015) per address field
+ * and family, built by the compiler (src/Fw.Compiler/Poptrie.cs), in paged
+ * ARRAY maps (fw_src4_dir, fw_src4_node, fw_src4_leaf, fw_src4_tail, the same
+ * for src6, dst4, dst6). A direct level indexed by the top FW_POP_DIRECT_BITS
+ * address bits, then nodes of 64 children (FW_POP_STRIDE bits each), leaf-pushed:
+ * a lookup stops at the first leaf. An entry (direct slot, leaf) is a node index
+ * (bit 31 clear), a class (FW_POP_LEAF | class) or a tail (FW_POP_TAIL | index):
+ * a subtree holding a single prefix, checked with one compare.
+ */
+#define FW_POP_DIRECT_BITS	16
+#define FW_POP_STRIDE		6
+#define FW_POP_DEPTH4		3	/* ceil((32 - 16) / 6): node offsets 16, 22, 28 */
+#define FW_POP_DEPTH6		19	/* ceil((128 - 16) / 6): node offsets 16 .. 124 */
+#define FW_POP_LEAF		0x80000000u
+#define FW_POP_TAIL		0xc0000000u
+#define FW_POP_KIND		0xc0000000u	/* the two bits that say what an entry is */
+#define FW_POP_VALUE		0x3fffffffu	/* class or tail index */
+#define FW_POP_NO_MATCH		0xffffffffu	/* never a class: a failed lookup */
 
-/* fw_src6 / fw_dst6 key: LPM trie key, address in network byte order. */
-struct fw_lpm6_key {
-	__u32 prefixlen;
-	__u8 addr[16];
+/*
+ * Pages: one ARRAY element holds many nodes, leaves or tails, so the loader
+ * writes a million-prefix trie in a few hundred elements. The loader sizes each
+ * map to the pages its generation needs; the bounds below are per field and
+ * family (the compiler rejects a ruleset past them).
+ */
+#define FW_POP_NODE_PAGE_SHIFT	12	/* 4096 nodes, 96 KiB a page */
+#define FW_POP_LEAF_PAGE_SHIFT	14	/* 16384 entries, 64 KiB */
+#define FW_POP_TAIL_PAGE_SHIFT	11	/* 2048 tails, 32 (IPv4) or 64 KiB */
+#define FW_POP_NODE_PAGE	(1 << FW_POP_NODE_PAGE_SHIFT)
+#define FW_POP_LEAF_PAGE	(1 << FW_POP_LEAF_PAGE_SHIFT)
+#define FW_POP_TAIL_PAGE	(1 << FW_POP_TAIL_PAGE_SHIFT)
+#define FW_POP_MAX_NODES	4194304		/* 96 MiB */
+#define FW_POP_MAX_LEAVES	16777216	/* 64 MiB */
+#define FW_POP_MAX_TAILS	FW_MAX_PREFIXES
+
+/*
+ * One Poptrie node; fw_*_node values are pages of them. Child c (0..63) is a
+ * node when bit c of vector is set: node base1 + popcount(vector & bits 0..c) - 1.
+ * Otherwise its entry is leaf base0 + popcount(leafvec & bits 0..c) - 1, where
+ * leafvec marks the leaf children whose entry differs from the previous leaf's.
+ */
+struct fw_pop_node {
+	__u64 vector;
+	__u64 leafvec;
+	__u32 base0;
+	__u32 base1;
 };
-_Static_assert(sizeof(struct fw_lpm6_key) == 20, "fw_lpm6_key size");
+_Static_assert(sizeof(struct fw_pop_node) == 24, "fw_pop_node size");
+
+struct fw_pop_node_page {
+	struct fw_pop_node n[FW_POP_NODE_PAGE];
+};
+_Static_assert(sizeof(struct fw_pop_node_page) == 24 * FW_POP_NODE_PAGE, "fw_pop_node_page size");
+
+/* fw_*_leaf value: entries (FW_POP_LEAF | class, FW_POP_TAIL | tail index). */
+struct fw_pop_leaf_page {
+	__u32 e[FW_POP_LEAF_PAGE];
+};
+_Static_assert(sizeof(struct fw_pop_leaf_page) == 4 * FW_POP_LEAF_PAGE, "fw_pop_leaf_page size");
+
+/* fw_*_dir value (one element): the direct level, indexed by the top 16 address bits. */
+struct fw_pop_dir {
+	__u32 e[1 << FW_POP_DIRECT_BITS];
+};
+_Static_assert(sizeof(struct fw_pop_dir) == 4 << FW_POP_DIRECT_BITS, "fw_pop_dir size");
+
+/* A subtree holding one prefix: cls if the address has the prefix's first len bits, else dflt. */
+struct fw_pop_tail4 {
+	__u32 addr;	/* host order, masked to len */
+	__u32 len;
+	__u32 cls;
+	__u32 dflt;
+};
+_Static_assert(sizeof(struct fw_pop_tail4) == 16, "fw_pop_tail4 size");
+
+struct fw_pop_tail6 {
+	__u64 hi;	/* host-order halves, masked to len */
+	__u64 lo;
+	__u32 len;
+	__u32 cls;
+	__u32 dflt;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fw_pop_tail6) == 32, "fw_pop_tail6 size");
+
+struct fw_pop_tail4_page {
+	struct fw_pop_tail4 t[FW_POP_TAIL_PAGE];
+};
+_Static_assert(sizeof(struct fw_pop_tail4_page) == 16 * FW_POP_TAIL_PAGE, "fw_pop_tail4_page size");
+
+struct fw_pop_tail6_page {
+	struct fw_pop_tail6 t[FW_POP_TAIL_PAGE];
+};
+_Static_assert(sizeof(struct fw_pop_tail6_page) == 32 * FW_POP_TAIL_PAGE, "fw_pop_tail6_page size");
 
 /*
  * fw_bitmaps value layout (value_size = 8 * (1 + words), set per ruleset):

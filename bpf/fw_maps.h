@@ -15,7 +15,9 @@
  * control plane writes. "Resized": the loader sets max_entries per ruleset
  * before load (fw_bitmaps also its value_size, 8 * (1 + fw_words), which is why
  * that map is declared with sizes instead of BTF types); the values here are
- * the bounds. Layouts of keys and values are in fw_common.h.
+ * the bounds. Layouts of keys and values are in fw_common.h. The address maps
+ * (fw_src4_*, fw_src6_*, fw_dst4_*, fw_dst6_*) hold one Poptrie each; a field no
+ * rule uses keeps one zeroed page per map and is never looked up.
  */
 #ifndef FW_MAPS_H
 #define FW_MAPS_H
@@ -128,41 +130,133 @@ struct {
 	__uint(max_entries, FW_BYTE_ABSENT + 1);
 } fw_icmp_type SEC(".maps");
 
-/* IPv4 source prefix (a /0 included) -> class id. Written by: control plane. Resized. */
+/* [0]: IPv4 src Poptrie direct level, top 16 bits -> entry. Written by: control plane. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct fw_lpm4_key);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, FW_MAX_PREFIXES);
-} fw_src4 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_dir);
+	__uint(max_entries, 1);
+} fw_src4_dir SEC(".maps");
 
-/* IPv4 destination prefix (a /0 included) -> class id. Written by: control plane. Resized. */
+/* IPv4 src Poptrie nodes, FW_POP_NODE_PAGE a page. Written by: control plane. Resized. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct fw_lpm4_key);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, FW_MAX_PREFIXES);
-} fw_dst4 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_node_page);
+	__uint(max_entries, FW_POP_MAX_NODES / FW_POP_NODE_PAGE);
+} fw_src4_node SEC(".maps");
 
-/* IPv6 source prefix (a /0 included) -> class id. Written by: control plane. Resized. */
+/* IPv4 src Poptrie leaf entries, FW_POP_LEAF_PAGE a page. Written by: control plane. Resized. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct fw_lpm6_key);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, FW_MAX_PREFIXES);
-} fw_src6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_leaf_page);
+	__uint(max_entries, FW_POP_MAX_LEAVES / FW_POP_LEAF_PAGE);
+} fw_src4_leaf SEC(".maps");
 
-/* IPv6 destination prefix (a /0 included) -> class id. Written by: control plane. Resized. */
+/* IPv4 src Poptrie tails (one-prefix subtrees), paged. Written by: control plane. Resized. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct fw_lpm6_key);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, FW_MAX_PREFIXES);
-} fw_dst6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_tail4_page);
+	__uint(max_entries, FW_POP_MAX_TAILS / FW_POP_TAIL_PAGE);
+} fw_src4_tail SEC(".maps");
+
+/* [0]: IPv6 src Poptrie direct level, top 16 bits -> entry. Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_dir);
+	__uint(max_entries, 1);
+} fw_src6_dir SEC(".maps");
+
+/* IPv6 src Poptrie nodes, FW_POP_NODE_PAGE a page. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_node_page);
+	__uint(max_entries, FW_POP_MAX_NODES / FW_POP_NODE_PAGE);
+} fw_src6_node SEC(".maps");
+
+/* IPv6 src Poptrie leaf entries, FW_POP_LEAF_PAGE a page. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_leaf_page);
+	__uint(max_entries, FW_POP_MAX_LEAVES / FW_POP_LEAF_PAGE);
+} fw_src6_leaf SEC(".maps");
+
+/* IPv6 src Poptrie tails (one-prefix subtrees), paged. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_tail6_page);
+	__uint(max_entries, FW_POP_MAX_TAILS / FW_POP_TAIL_PAGE);
+} fw_src6_tail SEC(".maps");
+
+/* [0]: IPv4 dst Poptrie direct level, top 16 bits -> entry. Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_dir);
+	__uint(max_entries, 1);
+} fw_dst4_dir SEC(".maps");
+
+/* IPv4 dst Poptrie nodes, FW_POP_NODE_PAGE a page. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_node_page);
+	__uint(max_entries, FW_POP_MAX_NODES / FW_POP_NODE_PAGE);
+} fw_dst4_node SEC(".maps");
+
+/* IPv4 dst Poptrie leaf entries, FW_POP_LEAF_PAGE a page. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_leaf_page);
+	__uint(max_entries, FW_POP_MAX_LEAVES / FW_POP_LEAF_PAGE);
+} fw_dst4_leaf SEC(".maps");
+
+/* IPv4 dst Poptrie tails (one-prefix subtrees), paged. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_tail4_page);
+	__uint(max_entries, FW_POP_MAX_TAILS / FW_POP_TAIL_PAGE);
+} fw_dst4_tail SEC(".maps");
+
+/* [0]: IPv6 dst Poptrie direct level, top 16 bits -> entry. Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_dir);
+	__uint(max_entries, 1);
+} fw_dst6_dir SEC(".maps");
+
+/* IPv6 dst Poptrie nodes, FW_POP_NODE_PAGE a page. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_node_page);
+	__uint(max_entries, FW_POP_MAX_NODES / FW_POP_NODE_PAGE);
+} fw_dst6_node SEC(".maps");
+
+/* IPv6 dst Poptrie leaf entries, FW_POP_LEAF_PAGE a page. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_leaf_page);
+	__uint(max_entries, FW_POP_MAX_LEAVES / FW_POP_LEAF_PAGE);
+} fw_dst6_leaf SEC(".maps");
+
+/* IPv6 dst Poptrie tails (one-prefix subtrees), paged. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_pop_tail6_page);
+	__uint(max_entries, FW_POP_MAX_TAILS / FW_POP_TAIL_PAGE);
+} fw_dst6_tail SEC(".maps");
 
 /* Redirect targets, ifindex -> ifindex (key: fw_rule.ifindex). Written by: control plane. */
 struct {

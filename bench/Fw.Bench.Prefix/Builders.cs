@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.Numerics;
+using Fw.Compiler;
 
 namespace Fw.Bench.Prefix;
 
@@ -182,206 +182,37 @@ public static class WaldvogelBuilder
     }
 }
 
-/// <summary>A subtree holding one prefix: its class for addresses inside it, else the class around it.</summary>
-public readonly record struct PoptrieTail(UInt128 Addr, int Len, uint Class, uint Default);
-
-/// <summary>pb_dir, pb_node, pb_leaf and pb_tail of one family's Poptrie (unpaged; the writer pages them).</summary>
-public sealed class PoptrieImage
-{
-    public required uint[] Direct { get; init; }
-    public required PbNode[] Nodes { get; init; }
-    public required uint[] Leaves { get; init; }
-    public required PoptrieTail[] Tails { get; init; }
-}
-
 /// <summary>
-/// Poptrie (Asai and Ohara, SIGCOMM 2015): a direct level of 2^16 entries, then nodes of 64
-/// children, leaf-pushed so a lookup stops at the first leaf. A node's child nodes are
-/// contiguous and found by popcount over its vector; runs of equal leaves are stored once and
-/// found by popcount over leafvec. One change: a subtree holding a single prefix becomes a
-/// tail (one compare) instead of a chain of nodes, which is what sparse /128 and /32 hosts
-/// would otherwise cost. Built from the address-sorted prefixes in one pass.
+/// One family's Poptrie, built by the compiler's own builder (src/Fw.Compiler/Poptrie.cs) from the
+/// set's prefixes, exactly as the classifier gets it.
 /// </summary>
-public sealed class PoptrieBuilder
+public sealed class PopImage
 {
-    private const int Direct = PbConst.DirectBits;
-    private const int Stride = PbConst.Stride;
-
-    private PbNode[] _nodes = new PbNode[1024];
-    private int _nodeCount;
-    private uint[] _leaves = new uint[4096];
-    private int _leafCount;
-    private readonly List<PoptrieTail> _tails = [];
-
-    public static PoptrieImage Build(PrefixSet set, bool tails = true)
+    private PopImage(Poptrie<FwPopTail4>? v4, Poptrie<FwPopTail6>? v6)
     {
+        V4 = v4;
+        V6 = v6;
+    }
+
+    public Poptrie<FwPopTail4>? V4 { get; }
+    public Poptrie<FwPopTail6>? V6 { get; }
+
+    public int Nodes => V4?.Nodes.Length ?? V6!.Nodes.Length;
+    public int Leaves => V4?.Leaves.Length ?? V6!.Leaves.Length;
+    public int Tails => V4?.Tails.Length ?? V6!.Tails.Length;
+
+    public uint Lookup(UInt128 addr) => V4?.Lookup(addr) ?? V6!.Lookup(addr);
+
+    public static PopImage Build(PrefixSet set, bool tails = true)
+    {
+        // The builder takes what the compiler hands it: (prefix, class) sorted by address then length.
         var sorted = (Prefix[])set.Prefixes.Clone();
         Array.Sort(sorted);
-        foreach (var p in sorted)
-        {
-            if (p.Class > PbConst.Value)
-                throw new ArgumentException($"class {p.Class} of {set.Family.Format(p.Addr, p.Len)} does not fit in 30 bits");
-        }
-
-        var b = new PoptrieBuilder { _useTails = tails };
-        var dir = new uint[1 << Direct];
-        Array.Fill(dir, PbConst.NoMatch);
-        // Sorted order applies a containing prefix before the ones it contains: leaf pushing.
-        var longs = new List<Prefix>(sorted.Length);
-        foreach (var p in sorted)
-        {
-            if (p.Len > Direct)
-            {
-                longs.Add(p);
-                continue;
-            }
-            int start = (int)(p.Addr >> (128 - Direct));
-            dir.AsSpan(start, 1 << (Direct - p.Len)).Fill(PbConst.Leaf | p.Class);
-        }
-        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(longs);
-        for (int i = 0; i < span.Length;)
-        {
-            int slot = (int)(span[i].Addr >> (128 - Direct)), j = i + 1;
-            while (j < span.Length && (int)(span[j].Addr >> (128 - Direct)) == slot)
-                j++;
-            dir[slot] = b.Child(span[i..j], Direct, dir[slot] & PbConst.Value, set.Family.Depth - 1);
-            i = j;
-        }
-        return new PoptrieImage { Direct = dir, Nodes = b._nodes[..b._nodeCount], Leaves = b._leaves[..b._leafCount], Tails = b._tails.ToArray() };
-    }
-
-    private bool _useTails;
-
-    private static int Chunk(UInt128 addr, int off) => (int)((addr << off) >> (128 - Stride));
-
-    /// <summary>The entry for a subtree at bit off holding span (all longer than off): a tail or a new node.</summary>
-    private uint Child(ReadOnlySpan<Prefix> span, int off, uint dflt, int depthLeft)
-    {
-        if (span.Length == 1 && _useTails)
-        {
-            _tails.Add(new PoptrieTail(span[0].Addr, span[0].Len, span[0].Class, dflt));
-            if (_tails.Count > PbConst.Value)
-                throw new InvalidOperationException("more than 2^30 Poptrie tails");
-            return PbConst.Tail | (uint)(_tails.Count - 1);
-        }
-        int node = AllocNodes(1);
-        BuildNode(node, off, span, dflt, depthLeft);
-        return (uint)node;
-    }
-
-    private int AllocNodes(int n)
-    {
-        if (_nodeCount + n > _nodes.Length)
-            Array.Resize(ref _nodes, Math.Max(_nodes.Length * 2, _nodeCount + n));
-        int at = _nodeCount;
-        _nodeCount += n;
-        return at;
-    }
-
-    private void AddLeaf(uint entry)
-    {
-        if (_leafCount == _leaves.Length)
-            Array.Resize(ref _leaves, _leaves.Length * 2);
-        _leaves[_leafCount++] = entry;
-    }
-
-    /// <summary>Node idx covers the addresses sharing span's first off bits; every prefix in span is longer than off.</summary>
-    private void BuildNode(int idx, int off, ReadOnlySpan<Prefix> span, uint dflt, int depthLeft)
-    {
-        if (depthLeft < 0)
-            throw new InvalidOperationException($"Poptrie deeper than the XDP loop bound at bit {off}");
-        Span<uint> cls = stackalloc uint[64];
-        cls.Fill(dflt);
-        Span<int> runChild = stackalloc int[64], runStart = stackalloc int[64], runEnd = stackalloc int[64];
-        int runs = 0, limit = off + Stride;
-        ulong children = 0;
-        for (int i = 0; i < span.Length;)
-        {
-            var p = span[i];
-            int c = Chunk(p.Addr, off);
-            if (p.Len <= limit)
-            {
-                // Covers whole children; the ones it contains come later and overwrite.
-                cls.Slice(c, 1 << (limit - p.Len)).Fill(p.Class);
-                i++;
-                continue;
-            }
-            // A child's longer prefixes are contiguous: a shorter prefix covering the child
-            // sorts before all of them.
-            int j = i + 1;
-            while (j < span.Length && span[j].Len > limit && Chunk(span[j].Addr, off) == c)
-                j++;
-            if ((children & (1UL << c)) != 0)
-                throw new InvalidOperationException($"child {c} at bit {off} split: prefixes are not sorted");
-            children |= 1UL << c;
-            runChild[runs] = c;
-            runStart[runs] = i;
-            runEnd[runs] = j;
-            runs++;
-            i = j;
-        }
-
-        // Leaf entries: classes, and tails for children holding a single prefix.
-        Span<uint> entry = stackalloc uint[64];
-        for (int c = 0; c < 64; c++)
-            entry[c] = PbConst.Leaf | cls[c];
-        ulong vector = 0;
-        int nodeRuns = 0;
-        for (int r = 0; r < runs; r++)
-        {
-            if (_useTails && runEnd[r] - runStart[r] == 1)
-                entry[runChild[r]] = Child(span[runStart[r]..runEnd[r]], limit, cls[runChild[r]], depthLeft - 1);
-            else
-            {
-                vector |= 1UL << runChild[r];
-                nodeRuns++;
-            }
-        }
-
-        int base1 = AllocNodes(nodeRuns), base0 = _leafCount;
-        ulong leafvec = 0;
-        bool any = false;
-        uint last = 0;
-        for (int c = 0; c < 64; c++)
-        {
-            if ((vector & (1UL << c)) != 0)
-                continue;
-            if (!any || entry[c] != last)
-            {
-                leafvec |= 1UL << c;
-                AddLeaf(entry[c]);
-                last = entry[c];
-                any = true;
-            }
-        }
-        _nodes[idx] = new PbNode { Vector = vector, LeafVec = leafvec, Base0 = (uint)base0, Base1 = (uint)base1 };
-        // Child nodes in child order, so the k-th set bit of vector is node base1 + k.
-        int k = 0;
-        for (int r = 0; r < runs; r++)
-        {
-            if ((vector & (1UL << runChild[r])) != 0)
-                BuildNode(base1 + k++, limit, span[runStart[r]..runEnd[r]], cls[runChild[r]], depthLeft - 1);
-        }
-    }
-
-    /// <summary>The lookup the XDP program does, in C#: the builder's own check.</summary>
-    public static uint Lookup(PoptrieImage img, UInt128 addr)
-    {
-        uint e = img.Direct[(int)(addr >> (128 - Direct))];
-        for (int off = Direct; (e & PbConst.Leaf) == 0; off += Stride)
-        {
-            var n = img.Nodes[e];
-            int c = Chunk(addr, off);
-            ulong bit = 1UL << c, upto = (bit << 1) - 1;
-            e = (n.Vector & bit) != 0
-                ? n.Base1 + (uint)BitOperations.PopCount(n.Vector & upto) - 1
-                : img.Leaves[n.Base0 + BitOperations.PopCount(n.LeafVec & upto) - 1];
-        }
-        if ((e & PbConst.Kind) == PbConst.Tail)
-        {
-            var t = img.Tails[e & PbConst.Value];
-            return Family.Truncate(addr, t.Len) == t.Addr ? t.Class : t.Default;
-        }
-        return e == PbConst.NoMatch ? PbConst.NoMatch : e & PbConst.Value;
+        var entries = new LpmEntry[sorted.Length];
+        for (int i = 0; i < sorted.Length; i++)
+            entries[i] = new LpmEntry(sorted[i].Addr, (byte)sorted[i].Len, sorted[i].Class);
+        return set.Family.Width == 32
+            ? new PopImage(PoptrieBuilder.Build<FwPopTail4>(entries, tails), null)
+            : new PopImage(null, PoptrieBuilder.Build<FwPopTail6>(entries, tails));
     }
 }

@@ -12,7 +12,6 @@ public sealed record Family(int Width, string Suffix, string Name)
     public static readonly Family V6 = new(128, "6", "IPv6");
 
     public int MaxLens => Width == 32 ? PbConst.MaxLens4 : PbConst.MaxLens6;
-    public int Depth => Width == 32 ? PbConst.Depth4 : PbConst.Depth6;
 
     public static UInt128 Mask(int len) => len == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - len);
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Fw.Bench.Prefix;
+using Fw.Compiler;
 using Fw.Kernel;
 
 // Longest-prefix match in XDP: LPM trie vs hash-per-length vs binary search on lengths vs
@@ -131,15 +132,15 @@ namespace Fw.Bench.Prefix
             {
                 ("pb_lpm4_key", typeof(PbLpm4Key)), ("pb_lpm6_key", typeof(PbLpm6Key)),
                 ("pb_hash4_key", typeof(PbHash4Key)), ("pb_hash6_key", typeof(PbHash6Key)),
-                ("pb_node", typeof(PbNode)), ("pb_addr6", typeof(PbAddr6)), ("pb_out", typeof(PbOut)),
-                ("pb_tail4", typeof(PbTail4)), ("pb_tail6", typeof(PbTail6)),
+                ("fw_pop_node", typeof(FwPopNode)), ("pb_addr6", typeof(PbAddr6)), ("pb_out", typeof(PbOut)),
+                ("fw_pop_tail4", typeof(FwPopTail4)), ("fw_pop_tail6", typeof(FwPopTail6)),
             };
             // Pages are written as raw bytes: their sizes must be what the writer pads to.
             var pages = new (string C, int Size)[]
             {
-                ("pb_node_page", PbConst.NodePage * Marshal.SizeOf<PbNode>()), ("pb_leaf_page", PbConst.LeafPage * 4),
-                ("pb_dir", 4 << PbConst.DirectBits),
-                ("pb_tail4_page", PbConst.TailPage * Marshal.SizeOf<PbTail4>()), ("pb_tail6_page", PbConst.TailPage * Marshal.SizeOf<PbTail6>()),
+                ("fw_pop_node_page", FwPop.NodePage * Marshal.SizeOf<FwPopNode>()), ("fw_pop_leaf_page", FwPop.LeafPage * 4),
+                ("fw_pop_dir", 4 << FwPop.DirectBits),
+                ("fw_pop_tail4_page", FwPop.TailPage * Marshal.SizeOf<FwPopTail4>()), ("fw_pop_tail6_page", FwPop.TailPage * Marshal.SizeOf<FwPopTail6>()),
             };
             foreach (var (c, size) in pages)
             {

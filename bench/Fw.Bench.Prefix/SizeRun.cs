@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Fw.Compiler;
 using Fw.Kernel;
 
 namespace Fw.Bench.Prefix;
@@ -211,7 +212,7 @@ public sealed class FamilyImages<TK, TLpm, THash> : IFamilyImages
     private readonly int[] _lengths;
     private KeyedImage<TLpm> _lpm = null!;
     private KeyedImage<THash> _hash = null!, _bs = null!;
-    private PoptrieImage _pop = null!;
+    private PopImage _pop = null!;
     private int _markers;
     private readonly Dictionary<string, double> _buildMs = [];
 
@@ -232,12 +233,12 @@ public sealed class FamilyImages<TK, TLpm, THash> : IFamilyImages
         _lpm = Timed("lpm", () => LpmTrieBuilder.Build<TK, TLpm, THash>(_set));
         _hash = Timed("hash", () => HashBuilder.Build<TK, TLpm, THash>(_set));
         _bs = Timed("bs", () => WaldvogelBuilder.Build<TK, TLpm, THash>(_set, _lengths, out _markers));
-        _pop = Timed("pop", () => PoptrieBuilder.Build(_set, _o.Tails));
+        _pop = Timed("pop", () => PopImage.Build(_set, _o.Tails));
         // The builder's own check of the Poptrie before the kernel sees it.
         var reference = new ReferenceLpm(_set);
         foreach (var a in _set.TestAddrs.Take(4096))
         {
-            uint got = PoptrieBuilder.Lookup(_pop, a), want = reference.Lookup(a);
+            uint got = _pop.Lookup(a), want = reference.Lookup(a);
             if (got != want)
                 throw new InvalidOperationException($"Poptrie builder: {Family.Format(a, Family.Width)} -> {got}, want {want}");
         }
@@ -299,9 +300,9 @@ public sealed class FamilyImages<TK, TLpm, THash> : IFamilyImages
                 obj.SetMaxEntries($"pb_bs{S}", Math.Max(1, _bs.Keys.Length));
                 break;
             case "pop":
-                obj.SetMaxEntries($"pb_node{S}", Pages(_pop.Nodes.Length, PbConst.NodePage));
-                obj.SetMaxEntries($"pb_leaf{S}", Pages(_pop.Leaves.Length, PbConst.LeafPage));
-                obj.SetMaxEntries($"pb_tail{S}", Pages(_pop.Tails.Length, PbConst.TailPage));
+                obj.SetMaxEntries($"pb_node{S}", BpfMap.Pages(_pop.Nodes, FwPop.NodePage));
+                obj.SetMaxEntries($"pb_leaf{S}", BpfMap.Pages(_pop.Leaves, FwPop.LeafPage));
+                obj.SetMaxEntries($"pb_tail{S}", BpfMap.Pages(_pop.Tails, FwPop.TailPage));
                 break;
         }
     }
@@ -360,15 +361,12 @@ public sealed class FamilyImages<TK, TLpm, THash> : IFamilyImages
                 memlock = SizeRun.Memlock(obj.Map($"pb_bs{S}"));
                 break;
             case "pop":
-                WritePaged(obj.Map($"pb_dir{S}"), _pop.Direct, _pop.Direct.Length);
-                WritePaged(obj.Map($"pb_node{S}"), _pop.Nodes, PbConst.NodePage);
-                WritePaged(obj.Map($"pb_leaf{S}"), _pop.Leaves, PbConst.LeafPage);
-                if (Family.Width == 32)
-                    WritePaged(obj.Map("pb_tail4"), _pop.Tails.Select(t => new PbTail4 { Addr = (uint)(t.Addr >> 96), Len = (uint)t.Len, Cls = t.Class, Dflt = t.Default }).ToArray(), PbConst.TailPage);
+                if (_pop.V4 is { } t4)
+                    WritePop(obj, t4);
                 else
-                    WritePaged(obj.Map("pb_tail6"), _pop.Tails.Select(t => new PbTail6 { Hi = (ulong)(t.Addr >> 64), Lo = (ulong)t.Addr, Len = (uint)t.Len, Cls = t.Class, Dflt = t.Default }).ToArray(), PbConst.TailPage);
-                entries = _pop.Nodes.Length;
-                detail = $"nodes, {_pop.Leaves.Length:N0} leaves, {_pop.Tails.Length:N0} tails";
+                    WritePop(obj, _pop.V6!);
+                entries = _pop.Nodes;
+                detail = $"nodes, {_pop.Leaves:N0} leaves, {_pop.Tails:N0} tails";
                 memlock = new[] { "dir", "node", "leaf", "tail" }.Sum(m => SizeRun.Memlock(obj.Map($"pb_{m}{S}")));
                 break;
             default:
@@ -391,19 +389,13 @@ public sealed class FamilyImages<TK, TLpm, THash> : IFamilyImages
     private static void WriteKeyed<TKey>(BpfMap map, TKey[] keys, uint[] values)
         where TKey : unmanaged => map.UpdateBatch<TKey, uint>(keys, values);
 
-    private static int Pages(int items, int perPage) => Math.Max(1, (items + perPage - 1) / perPage);
-
-    /// <summary>Writes items into an ARRAY whose elements are pages of perPage items; the last page is padded.</summary>
-    private static void WritePaged<T>(BpfMap map, T[] items, int perPage)
-        where T : unmanaged
+    /// <summary>One family's Poptrie into its pb_dir, pb_node, pb_leaf and pb_tail maps, as the classifier writes its own.</summary>
+    private void WritePop<TTail>(BpfObject obj, Poptrie<TTail> t)
+        where TTail : unmanaged, IPopTail<TTail>
     {
-        int pages = Pages(items.Length, perPage);
-        var padded = new T[pages * perPage];
-        items.CopyTo(padded, 0);
-        var keys = new uint[pages];
-        for (int i = 0; i < pages; i++)
-            keys[i] = (uint)i;
-        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(padded.AsSpan());
-        map.UpdateBatchRaw(keys, bytes, bytes.Length / pages);
+        obj.Map($"pb_dir{S}").UpdatePages<uint>(t.Direct, t.Direct.Length);
+        obj.Map($"pb_node{S}").UpdatePages<FwPopNode>(t.Nodes, FwPop.NodePage);
+        obj.Map($"pb_leaf{S}").UpdatePages<uint>(t.Leaves, FwPop.LeafPage);
+        obj.Map($"pb_tail{S}").UpdatePages<TTail>(t.Tails, FwPop.TailPage);
     }
 }

@@ -3,25 +3,15 @@ using System.Runtime.InteropServices;
 namespace Fw.Bench.Prefix;
 
 // C# mirrors of bench/prefix/prefix_bench.h. Check.Layouts() compares each size with the
-// object's BTF before anything is written.
+// object's BTF before anything is written. The Poptrie structs are the compiler's (FwPopNode,
+// FwPopTail4, FwPopTail6 in src/Fw.Compiler/Poptrie.cs), mirrors of bpf/fw_common.h.
 
 public static class PbConst
 {
     public const int MaxTestAddrs = 65536;
     public const int MaxLens4 = 32;
     public const int MaxLens6 = 128;
-    public const int DirectBits = 16;
-    public const int Stride = 6;
-    public const int Depth4 = 3;
-    public const int Depth6 = 19;
-    public const uint Leaf = 0x80000000u;
-    public const uint Tail = 0xc0000000u;
-    public const uint Kind = 0xc0000000u;
-    public const uint Value = 0x3fffffffu;
-    public const uint NoMatch = 0xffffffffu;
-    public const int NodePage = 1 << 12;
-    public const int LeafPage = 1 << 14;
-    public const int TailPage = 1 << 11;
+    public const uint NoMatch = Fw.Compiler.FwPop.NoMatch;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -52,35 +42,6 @@ public struct PbHash6Key
     public uint Pad;
     public ulong Hi;
     public ulong Lo;
-}
-
-[StructLayout(LayoutKind.Sequential)]
-public struct PbNode
-{
-    public ulong Vector;
-    public ulong LeafVec;
-    public uint Base0;
-    public uint Base1;
-}
-
-[StructLayout(LayoutKind.Sequential)]
-public struct PbTail4
-{
-    public uint Addr;
-    public uint Len;
-    public uint Cls;
-    public uint Dflt;
-}
-
-[StructLayout(LayoutKind.Sequential)]
-public struct PbTail6
-{
-    public ulong Hi;
-    public ulong Lo;
-    public uint Len;
-    public uint Cls;
-    public uint Dflt;
-    public uint Pad;
 }
 
 [StructLayout(LayoutKind.Sequential)]

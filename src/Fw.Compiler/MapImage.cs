@@ -34,7 +34,10 @@ public enum FieldMask : uint
 /// <summary>One rule as the data plane sees it; the interface name is resolved by the kernel layer.</summary>
 public sealed record RuleEntry(string Name, RuleAction Action, string? RedirectTo);
 
-/// <summary>One LPM trie entry: a prefix (left-aligned in 128 bits, as <see cref="IpPrefix.Bits"/>) and its class.</summary>
+/// <summary>
+/// One merged address entry: a prefix (left-aligned in 128 bits, as <see cref="IpPrefix.Bits"/>) and the class
+/// of the addresses it is the longest match for; what <see cref="PoptrieBuilder"/> builds from.
+/// </summary>
 [StructLayout(LayoutKind.Auto)]
 public readonly record struct LpmEntry(UInt128 Bits, byte Length, uint Class);
 
@@ -64,14 +67,16 @@ public sealed class MapImage
     public uint[]? TcpFlags { get; init; }   // 257, [256] = absent
     public uint[]? IcmpType { get; init; }   // 257
 
-    // LPM entries, null when the field is unused; when used, each holds a /0 entry.
-    public LpmEntry[]? Src4 { get; init; }
-    public LpmEntry[]? Src6 { get; init; }
-    public LpmEntry[]? Dst4 { get; init; }
-    public LpmEntry[]? Dst6 { get; init; }
+    // Address Poptries (fw_src4_*, fw_src6_*, fw_dst4_*, fw_dst6_*), null when the field is unused;
+    // when used, both families have one, built with a /0.
+    public Poptrie<FwPopTail4>? Src4 { get; init; }
+    public Poptrie<FwPopTail6>? Src6 { get; init; }
+    public Poptrie<FwPopTail4>? Dst4 { get; init; }
+    public Poptrie<FwPopTail6>? Dst6 { get; init; }
 
+    /// <summary>Merged (prefix, class) entries the tries were built from, the /0s included.</summary>
     public int PrefixEntries =>
-        (Src4?.Length ?? 0) + (Src6?.Length ?? 0) + (Dst4?.Length ?? 0) + (Dst6?.Length ?? 0);
+        (Src4?.Prefixes ?? 0) + (Src6?.Prefixes ?? 0) + (Dst4?.Prefixes ?? 0) + (Dst6?.Prefixes ?? 0);
 
     public ReadOnlySpan<ulong> Bitmap(uint cls) => Bitmaps.AsSpan((int)cls * (1 + Words), 1 + Words);
 
@@ -90,22 +95,29 @@ public sealed class MapImage
         h.AppendData(MemoryMarshal.AsBytes(Bitmaps.AsSpan()));
         foreach (var a in new[] { Proto, Sport, Dport, TcpFlags, IcmpType })
             h.AppendData(a is null ? [0xff] : MemoryMarshal.AsBytes(a.AsSpan()));
-        Span<byte> b = stackalloc byte[21];
-        foreach (var l in new[] { Src4, Src6, Dst4, Dst6 })
-        {
-            if (l is null)
-            {
-                h.AppendData([0xfe]);
-                continue;
-            }
-            foreach (var e in l)
-            {
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(b, e.Bits);
-                b[16] = e.Length;
-                BitConverter.TryWriteBytes(b[17..], e.Class);
-                h.AppendData(b);
-            }
-        }
+        AppendTrie(h, Src4);
+        AppendTrie(h, Src6);
+        AppendTrie(h, Dst4);
+        AppendTrie(h, Dst6);
         return Convert.ToHexStringLower(h.GetHashAndReset());
+    }
+
+    private static void AppendTrie<TTail>(IncrementalHash h, Poptrie<TTail>? t)
+        where TTail : unmanaged, IPopTail<TTail>
+    {
+        if (t is null)
+        {
+            h.AppendData([0xfe]);
+            return;
+        }
+        Span<byte> counts = stackalloc byte[12];
+        BitConverter.TryWriteBytes(counts, t.Nodes.Length);
+        BitConverter.TryWriteBytes(counts[4..], t.Leaves.Length);
+        BitConverter.TryWriteBytes(counts[8..], t.Tails.Length);
+        h.AppendData(counts);
+        h.AppendData(MemoryMarshal.AsBytes(t.Direct.AsSpan()));
+        h.AppendData(MemoryMarshal.AsBytes(t.Nodes.AsSpan()));
+        h.AppendData(MemoryMarshal.AsBytes(t.Leaves.AsSpan()));
+        h.AppendData(MemoryMarshal.AsBytes(t.Tails.AsSpan()));
     }
 }

@@ -30,7 +30,8 @@ public static class RulesetCompiler
         var classes = new ClassTable(words, rs);
         var fields = FieldMask.None;
         uint[]? proto = null, sport = null, dport = null, flags = null, icmp = null;
-        LpmEntry[]? src4 = null, src6 = null, dst4 = null, dst6 = null;
+        Poptrie<FwPopTail4>? src4 = null, dst4 = null;
+        Poptrie<FwPopTail6>? src6 = null, dst6 = null;
 
         if (rules.Any(r => r.Proto is not null))
         {
@@ -60,14 +61,14 @@ public static class RulesetCompiler
         if (rules.Any(r => r.Src is not null))
         {
             fields |= FieldMask.Src;
-            src4 = AddressField(classes, rules, r => r.Src, IpFamily.V4);
-            src6 = AddressField(classes, rules, r => r.Src, IpFamily.V6);
+            src4 = Trie<FwPopTail4>(rs, "src", AddressField(classes, rules, r => r.Src, IpFamily.V4));
+            src6 = Trie<FwPopTail6>(rs, "src", AddressField(classes, rules, r => r.Src, IpFamily.V6));
         }
         if (rules.Any(r => r.Dst is not null))
         {
             fields |= FieldMask.Dst;
-            dst4 = AddressField(classes, rules, r => r.Dst, IpFamily.V4);
-            dst6 = AddressField(classes, rules, r => r.Dst, IpFamily.V6);
+            dst4 = Trie<FwPopTail4>(rs, "dst", AddressField(classes, rules, r => r.Dst, IpFamily.V4));
+            dst6 = Trie<FwPopTail6>(rs, "dst", AddressField(classes, rules, r => r.Dst, IpFamily.V6));
         }
 
         return new MapImage
@@ -81,6 +82,24 @@ public static class RulesetCompiler
 
     private static RulesException Bound(Ruleset rs, SourcePos pos, string message) =>
         new([new Diagnostic(Severity.Error, pos, message)]);
+
+    /// <summary>The Poptrie of one field and family; past the data plane's bounds, an error at the field's first use.</summary>
+    private static Poptrie<TTail> Trie<TTail>(Ruleset rs, string field, LpmEntry[] entries)
+        where TTail : unmanaged, IPopTail<TTail>
+    {
+        try
+        {
+            return PoptrieBuilder.Build<TTail>(entries);
+        }
+        catch (PoptrieBoundException e)
+        {
+            var first = rs.Rules.First(r => (field == "src" ? r.Src : r.Dst) is not null);
+            string family = TTail.Width == 32 ? "IPv4" : "IPv6";
+            throw new RulesException([new Diagnostic(Severity.Error, first.PosOf(field),
+                $"the {family} {field} prefixes need more than {e.Limit:N0} lookup-trie {e.What}, the data plane's bound per "
+                + "address field and family (prefixes that share long runs of leading bits cost the most)", field.Length)]);
+        }
+    }
 
     /// <summary>A field with at most 256 values (proto, tcp flags, icmp type), plus the absent slot.</summary>
     private static uint[] ByteField(ClassTable classes, IReadOnlyList<Rule> rules,
@@ -159,7 +178,8 @@ public static class RulesetCompiler
     /// One address field of one family. Each distinct prefix P gets the class of every rule naming a
     /// prefix that contains P (its ancestors and itself), plus the rules without the field. A /0
     /// entry always exists, so every lookup finds a class. Entries whose class equals their nearest
-    /// ancestor's are left out: the trie's longest match then lands on that ancestor, same class.
+    /// ancestor's are left out: the longest match then lands on that ancestor, same class. The result
+    /// is sorted by address then length, the /0 first, as <see cref="PoptrieBuilder"/> wants it.
     /// </summary>
     private static LpmEntry[] AddressField(ClassTable classes, IReadOnlyList<Rule> rules,
         Func<Rule, AddressMatch?> field, IpFamily family)

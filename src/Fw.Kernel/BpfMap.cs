@@ -163,6 +163,34 @@ public sealed unsafe class BpfMap : IDisposable
         }
     }
 
+    /// <summary>ARRAY elements (pages) holding items, perPage to an element; at least one: a map cannot be empty.</summary>
+    public static int Pages(int items, int perPage) => Math.Max(1, (items + perPage - 1) / perPage);
+
+    /// <summary>
+    /// Writes items into an ARRAY whose elements are pages of perPage items (keys 0, 1, ...) with
+    /// BPF_MAP_UPDATE_BATCH: whole pages straight from items, the last one padded with zeroes. No
+    /// items writes nothing (the map stays zeroed).
+    /// </summary>
+    public void UpdatePages<T>(ReadOnlySpan<T> items, int perPage)
+        where T : unmanaged
+    {
+        if (items.IsEmpty)
+            return;
+        int pageBytes = perPage * sizeof(T), full = items.Length / perPage, pages = Pages(items.Length, perPage);
+        var keys = new uint[pages];
+        for (int i = 0; i < pages; i++)
+            keys[i] = (uint)i;
+        var bytes = MemoryMarshal.AsBytes(items);
+        if (full > 0)
+            UpdateBatchRaw(keys.AsSpan(0, full), bytes[..(full * pageBytes)], pageBytes);
+        if (pages > full)
+        {
+            var last = new byte[pageBytes];
+            bytes[(full * pageBytes)..].CopyTo(last);
+            UpdateBatchRaw(keys.AsSpan(full), last, pageBytes);
+        }
+    }
+
     /// <summary>Reads one element of a per-CPU map: one value per possible CPU.</summary>
     public TValue[] LookupPerCpu<TKey, TValue>(in TKey key)
         where TKey : unmanaged

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Fw.Compiler;
 using Fw.Rules;
@@ -89,10 +88,11 @@ public sealed unsafe class Classifier : IDisposable
                 if (table is null)
                     obj.SetMaxEntries(map, 1);
             }
-            obj.SetMaxEntries("fw_src4", Math.Max(1, image.Src4?.Length ?? 0));
-            obj.SetMaxEntries("fw_src6", Math.Max(1, image.Src6?.Length ?? 0));
-            obj.SetMaxEntries("fw_dst4", Math.Max(1, image.Dst4?.Length ?? 0));
-            obj.SetMaxEntries("fw_dst6", Math.Max(1, image.Dst6?.Length ?? 0));
+            // Address tries: as many pages as the generation's trie fills; unused fields keep one page.
+            SizeTrie(obj, "fw_src4", image.Src4);
+            SizeTrie(obj, "fw_src6", image.Src6);
+            SizeTrie(obj, "fw_dst4", image.Dst4);
+            SizeTrie(obj, "fw_dst6", image.Dst6);
             foreach (var (map, entries) in options.MaxEntriesOverride ?? new Dictionary<string, int>())
                 obj.SetMaxEntries(map, entries);
             if (options.Stats is { } stats)
@@ -200,10 +200,10 @@ public sealed unsafe class Classifier : IDisposable
         FillArray("fw_dport", img.Dport);
         FillArray("fw_tcp_flags", img.TcpFlags);
         FillArray("fw_icmp_type", img.IcmpType);
-        FillLpm4("fw_src4", img.Src4);
-        FillLpm4("fw_dst4", img.Dst4);
-        FillLpm6("fw_src6", img.Src6);
-        FillLpm6("fw_dst6", img.Dst6);
+        FillTrie("fw_src4", img.Src4);
+        FillTrie("fw_src6", img.Src6);
+        FillTrie("fw_dst4", img.Dst4);
+        FillTrie("fw_dst6", img.Dst6);
     }
 
     private void FillArray(string name, uint[]? classes)
@@ -216,36 +216,25 @@ public sealed unsafe class Classifier : IDisposable
         Map(name).UpdateBatch<uint, uint>(keys, classes);
     }
 
-    private void FillLpm4(string name, LpmEntry[]? entries)
+    /// <summary>Each paged map of one field and family's Poptrie gets as many pages as its items fill.</summary>
+    private static void SizeTrie<TTail>(BpfObject obj, string prefix, Poptrie<TTail>? trie)
+        where TTail : unmanaged, IPopTail<TTail>
     {
-        if (entries is null)
-            return;
-        var keys = new FwLpm4Key[entries.Length];
-        var values = new uint[entries.Length];
-        for (int i = 0; i < entries.Length; i++)
-        {
-            keys[i].PrefixLen = entries[i].Length;
-            fixed (byte* a = keys[i].Addr)
-                BinaryPrimitives.WriteUInt32BigEndian(new Span<byte>(a, 4), (uint)(entries[i].Bits >> 96));
-            values[i] = entries[i].Class;
-        }
-        Map(name).UpdateBatch<FwLpm4Key, uint>(keys, values);
+        obj.SetMaxEntries($"{prefix}_node", BpfMap.Pages(trie?.Nodes.Length ?? 0, FwPop.NodePage));
+        obj.SetMaxEntries($"{prefix}_leaf", BpfMap.Pages(trie?.Leaves.Length ?? 0, FwPop.LeafPage));
+        obj.SetMaxEntries($"{prefix}_tail", BpfMap.Pages(trie?.Tails.Length ?? 0, FwPop.TailPage));
     }
 
-    private void FillLpm6(string name, LpmEntry[]? entries)
+    /// <summary>The four maps of one field and family's Poptrie (fw_src4_dir, _node, _leaf, _tail).</summary>
+    private void FillTrie<TTail>(string prefix, Poptrie<TTail>? trie)
+        where TTail : unmanaged, IPopTail<TTail>
     {
-        if (entries is null)
+        if (trie is null)
             return;
-        var keys = new FwLpm6Key[entries.Length];
-        var values = new uint[entries.Length];
-        for (int i = 0; i < entries.Length; i++)
-        {
-            keys[i].PrefixLen = entries[i].Length;
-            fixed (byte* a = keys[i].Addr)
-                BinaryPrimitives.WriteUInt128BigEndian(new Span<byte>(a, 16), entries[i].Bits);
-            values[i] = entries[i].Class;
-        }
-        Map(name).UpdateBatch<FwLpm6Key, uint>(keys, values);
+        Map($"{prefix}_dir").UpdatePages<uint>(trie.Direct, trie.Direct.Length);
+        Map($"{prefix}_node").UpdatePages<FwPopNode>(trie.Nodes, FwPop.NodePage);
+        Map($"{prefix}_leaf").UpdatePages<uint>(trie.Leaves, FwPop.LeafPage);
+        Map($"{prefix}_tail").UpdatePages<TTail>(trie.Tails, FwPop.TailPage);
     }
 
     /// <summary>Runs one frame through the program (BPF_PROG_TEST_RUN); repeat for timing.</summary>

@@ -21,7 +21,7 @@ internal enum ReloadStep
 /// Faults are armed per interface, so tests reloading other interfaces at the same time are untouched.
 /// <list type="bullet">
 /// <item>map sizes: the named maps of the next generation are created with these max_entries whatever the
-/// image needs, so filling them fails in the kernel itself (E2BIG for arrays, ENOSPC for a full LPM trie)
+/// image needs, so filling them fails in the kernel itself (E2BIG: an index past an ARRAY's max_entries)
 /// after the entries before the failing one were written;</item>
 /// <item>a failure at a step: a <see cref="BpfException"/> with the given errno, which the reload handles
 /// as it would a real one (roll back);</item>

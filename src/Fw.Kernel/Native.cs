@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 namespace Fw.Kernel;
 
 // C# mirrors of bpf/fw_common.h. A test reads the BTF of the built object and proves that every
-// size and offset here equals the C one.
+// size and offset here equals the C one. The Poptrie structs (FwPopNode, FwPopTail4, FwPopTail6)
+// live with their builder in src/Fw.Compiler/Poptrie.cs: the compiler's image is written as is.
 
 public enum FwStatSlot : uint
 {
@@ -46,20 +47,6 @@ public struct FwRule
     public uint Ifindex;
     public uint StatSlot;
     public uint Pad;
-}
-
-[StructLayout(LayoutKind.Sequential)]
-public unsafe struct FwLpm4Key
-{
-    public uint PrefixLen;
-    public fixed byte Addr[4];
-}
-
-[StructLayout(LayoutKind.Sequential)]
-public unsafe struct FwLpm6Key
-{
-    public uint PrefixLen;
-    public fixed byte Addr[16];
 }
 
 [StructLayout(LayoutKind.Sequential)]

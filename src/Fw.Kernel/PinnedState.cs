@@ -37,7 +37,10 @@ public static class PinLayout
     public static readonly string[] GenerationMaps =
     [
         "fw_rules", "fw_rule_names", "fw_bitmaps", "fw_proto", "fw_sport", "fw_dport", "fw_tcp_flags",
-        "fw_icmp_type", "fw_src4", "fw_dst4", "fw_src6", "fw_dst6", "fw_tx", "fw_trace_out",
+        "fw_icmp_type",
+        "fw_src4_dir", "fw_src4_node", "fw_src4_leaf", "fw_src4_tail", "fw_src6_dir", "fw_src6_node", "fw_src6_leaf", "fw_src6_tail",
+        "fw_dst4_dir", "fw_dst4_node", "fw_dst4_leaf", "fw_dst4_tail", "fw_dst6_dir", "fw_dst6_node", "fw_dst6_leaf", "fw_dst6_tail",
+        "fw_tx", "fw_trace_out",
     ];
 
     public const string ClassifierPin = "classifier";

@@ -9,7 +9,7 @@ public partial class ConstantsTests
 {
     private static readonly string Header = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "bpf", "fw_common.h"));
 
-    [GeneratedRegex(@"^#define\s+(FW_\w+)\s+(\d+)", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^#define\s+(FW_\w+)\s+(0x[0-9a-fA-F]+|\d+|\(1 << \w+\)|FW_\w+)u?(?!\w)", RegexOptions.Multiline)]
     private static partial Regex Define();
 
     [GeneratedRegex(@"^\s+(FW_\w+)\s*=\s*([^,]+),", RegexOptions.Multiline)]
@@ -19,8 +19,15 @@ public partial class ConstantsTests
     {
         foreach (Match m in Define().Matches(Header))
         {
-            if (m.Groups[1].Value == name)
-                return long.Parse(m.Groups[2].Value);
+            if (m.Groups[1].Value != name)
+                continue;
+            string v = m.Groups[2].Value;
+            if (v.StartsWith("0x", StringComparison.Ordinal))
+                return Convert.ToInt64(v[2..], 16);
+            var shift = Regex.Match(v, @"^\(1 << (\w+)\)$");
+            if (shift.Success)
+                return 1L << (int)Value(shift.Groups[1].Value);
+            return long.TryParse(v, out long n) ? n : Value(v);
         }
         foreach (Match m in EnumValue().Matches(Header))
         {
@@ -45,6 +52,32 @@ public partial class ConstantsTests
         Assert.Equal(FwLimits.MaxName, Value("FW_MAX_NAME"));
         Assert.Equal(FwLimits.PortAbsent, Value("FW_PORT_ABSENT"));
         Assert.Equal(FwLimits.ByteAbsent, Value("FW_BYTE_ABSENT"));
+    }
+
+    [Fact]
+    public void PoptrieConstantsMatch()
+    {
+        Assert.Equal(FwPop.DirectBits, Value("FW_POP_DIRECT_BITS"));
+        Assert.Equal(FwPop.Stride, Value("FW_POP_STRIDE"));
+        Assert.Equal(FwPop.Depth4, Value("FW_POP_DEPTH4"));
+        Assert.Equal(FwPop.Depth6, Value("FW_POP_DEPTH6"));
+        Assert.Equal(FwPop.Leaf, Value("FW_POP_LEAF"));
+        Assert.Equal(FwPop.Tail, Value("FW_POP_TAIL"));
+        Assert.Equal(FwPop.Kind, Value("FW_POP_KIND"));
+        Assert.Equal(FwPop.Value, Value("FW_POP_VALUE"));
+        Assert.Equal(FwPop.NoMatch, Value("FW_POP_NO_MATCH"));
+        Assert.Equal(FwPop.NodePageShift, Value("FW_POP_NODE_PAGE_SHIFT"));
+        Assert.Equal(FwPop.LeafPageShift, Value("FW_POP_LEAF_PAGE_SHIFT"));
+        Assert.Equal(FwPop.TailPageShift, Value("FW_POP_TAIL_PAGE_SHIFT"));
+        Assert.Equal(FwPop.NodePage, Value("FW_POP_NODE_PAGE"));
+        Assert.Equal(FwPop.LeafPage, Value("FW_POP_LEAF_PAGE"));
+        Assert.Equal(FwPop.TailPage, Value("FW_POP_TAIL_PAGE"));
+        Assert.Equal(FwPop.MaxNodes, Value("FW_POP_MAX_NODES"));
+        Assert.Equal(FwPop.MaxLeaves, Value("FW_POP_MAX_LEAVES"));
+        Assert.Equal(FwPop.MaxTails, Value("FW_POP_MAX_TAILS"));
+        // The loop bounds cover every address bit: the last node's chunk reaches the family's width.
+        Assert.True(FwPop.DirectBits + FwPop.Stride * FwPop.Depth4 >= 32);
+        Assert.True(FwPop.DirectBits + FwPop.Stride * FwPop.Depth6 >= 128);
     }
 
     [Fact]

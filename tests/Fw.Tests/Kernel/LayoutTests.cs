@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Fw.Compiler;
 using Fw.Kernel;
 
 namespace Fw.Tests.Kernel;
@@ -11,8 +12,9 @@ public class LayoutTests
     {
         { "fw_counter", typeof(FwCounter), ["packets:Packets", "bytes:Bytes"] },
         { "fw_rule", typeof(FwRule), ["action:Action", "ifindex:Ifindex", "stat_slot:StatSlot", "pad:Pad"] },
-        { "fw_lpm4_key", typeof(FwLpm4Key), ["prefixlen:PrefixLen", "addr:Addr"] },
-        { "fw_lpm6_key", typeof(FwLpm6Key), ["prefixlen:PrefixLen", "addr:Addr"] },
+        { "fw_pop_node", typeof(FwPopNode), ["vector:Vector", "leafvec:LeafVec", "base0:Base0", "base1:Base1"] },
+        { "fw_pop_tail4", typeof(FwPopTail4), ["addr:Addr", "len:Len", "cls:Cls", "dflt:Dflt"] },
+        { "fw_pop_tail6", typeof(FwPopTail6), ["hi:Hi", "lo:Lo", "len:Len", "cls:Cls", "dflt:Dflt", "pad:Pad"] },
         { "fw_rule_name", typeof(FwRuleName), ["name:Name"] },
         { "fw_trace", typeof(FwTrace), ["verdict:Verdict", "reason:Reason", "rule:Rule", "seq:Seq"] },
         { "fw_meta", typeof(FwMeta), ["generation:Generation", "loaded_ns:LoadedNs", "rules:Rules", "prefixes:Prefixes",
@@ -33,5 +35,22 @@ public class LayoutTests
             var member = Assert.Single(layout.Members, m => m.Name == c);
             Assert.Equal(member.Offset, (int)Marshal.OffsetOf(mirror, cs));
         }
+    }
+
+    // Poptrie pages are written as raw bytes: each C page must be exactly what the loader pads to.
+    public static TheoryData<string, int> Pages => new()
+    {
+        { "fw_pop_node_page", FwPop.NodePage * Marshal.SizeOf<FwPopNode>() },
+        { "fw_pop_leaf_page", FwPop.LeafPage * sizeof(uint) },
+        { "fw_pop_dir", (1 << FwPop.DirectBits) * sizeof(uint) },
+        { "fw_pop_tail4_page", FwPop.TailPage * Marshal.SizeOf<FwPopTail4>() },
+        { "fw_pop_tail6_page", FwPop.TailPage * Marshal.SizeOf<FwPopTail6>() },
+    };
+
+    [Theory]
+    [MemberData(nameof(Pages))]
+    public void PoptriePageIsWhatTheLoaderWrites(string cName, int bytes)
+    {
+        Assert.Equal(bytes, BtfLayout.Read(Classifier.DefaultObjectPath(), [cName])[cName].Size);
     }
 }
