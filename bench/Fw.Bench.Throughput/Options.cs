@@ -13,10 +13,12 @@ public sealed record Options
           --rules N,N,...        rule counts (default 10,100,1000,4096)
           --prefixes N,N,...     set sizes of the live grid (default 0,10000,100000,1000000)
           --cost-prefixes N,...  set sizes of the TEST_RUN grid (default 0,1000,10000,100000,1000000)
+          --mixes M,M,...        packet mixes of the fw grid: first, last, nomatch (default all)
           --repeat N             BPF_PROG_TEST_RUN repeat (default 1000000)
           --peer-rules N         rules of the peer comparison (default 1000)
           --peer-prefixes N      set size of the peer comparison (default 100000)
           --no-cost | --no-live | --no-peers   leave a part out
+          --write-rules DIR      write the grid's rulesets (and nft, xdp-filter translations of the peer's) to DIR and stop
         """;
 
     public string Out { get; init; } = "bench/results";
@@ -28,11 +30,13 @@ public sealed record Options
     public int[] Prefixes { get; init; } = [0, 10_000, 100_000, 1_000_000];
     public int[] CostPrefixes { get; init; } = [0, 1_000, 10_000, 100_000, 1_000_000];
     public int Repeat { get; init; } = 1_000_000;
+    public string[] Mixes { get; init; } = ["first", "last", "no match"];
     public int PeerRules { get; init; } = 1000;
     public int PeerPrefixes { get; init; } = 100_000;
     public bool Cost { get; init; } = true;
     public bool Live { get; init; } = true;
     public bool Peers { get; init; } = true;
+    public string? WriteRules { get; init; }
 
     /// <summary>The options, or null after printing the usage (with the error, if any).</summary>
     public static Options? Parse(string[] args)
@@ -54,12 +58,14 @@ public sealed record Options
                     "--rules" => o with { Rules = List() },
                     "--prefixes" => o with { Prefixes = List() },
                     "--cost-prefixes" => o with { CostPrefixes = List() },
+                    "--mixes" => o with { Mixes = Next().Split(',').Select(m => m == "nomatch" ? "no match" : m).ToArray() },
                     "--repeat" => o with { Repeat = int.Parse(Next()) },
                     "--peer-rules" => o with { PeerRules = int.Parse(Next()) },
                     "--peer-prefixes" => o with { PeerPrefixes = int.Parse(Next()) },
                     "--no-cost" => o with { Cost = false },
                     "--no-live" => o with { Live = false },
                     "--no-peers" => o with { Peers = false },
+                    "--write-rules" => o with { WriteRules = Next() },
                     "-h" or "--help" => throw new HelpRequested(),
                     _ => throw new ArgumentException($"unknown option {args[i]}"),
                 };

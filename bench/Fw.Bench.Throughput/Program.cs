@@ -11,6 +11,21 @@ using Fw.Kernel;
 var o = Options.Parse(args);
 if (o is null)
     return args.Contains("-h") || args.Contains("--help") ? 0 : 2;
+if (o.WriteRules is not null)
+{
+    Directory.CreateDirectory(o.WriteRules);
+    foreach (int p in o.Prefixes.Union(o.CostPrefixes).Order())
+    {
+        foreach (int n in o.Rules)
+            Synthetic.Write(o.WriteRules, n, p);
+    }
+    var peer = RulesetCase.Build(o.WriteRules, o.PeerRules, o.PeerPrefixes);
+    File.WriteAllText(Path.Combine(o.WriteRules, "peer.nft"), NftRuleset.Translate(peer.Check.Ruleset!, "DEVICE").Script(NftForm.Best));
+    File.WriteAllText(Path.Combine(o.WriteRules, "peer-plain.nft"), NftRuleset.Translate(peer.Check.Ruleset!, "DEVICE").Script(NftForm.Plain));
+    File.WriteAllLines(Path.Combine(o.WriteRules, "peer.xdp-filter"), XdpFilterConfig.Translate(peer.Check.Ruleset!).Commands("DEVICE").Select(c => string.Join(' ', c)));
+    Console.WriteLine($"wrote the rulesets to {o.WriteRules}");
+    return 0;
+}
 Firewall.RequireRoot();
 var log = Console.Error;
 using var cancel = new CancellationTokenSource();
@@ -66,7 +81,7 @@ try
             foreach (int n in o.Rules)
             {
                 steps.Add((bare, null, [noMatch]));
-                steps.Add((new FwSut(net, cases[(n, p)]), cases[(n, p)], cases[(n, p)].Mixes));
+                steps.Add((new FwSut(net, cases[(n, p)]), cases[(n, p)], cases[(n, p)].Mixes.Where(m => o.Mixes.Contains(m.Name)).ToList()));
             }
         }
         using var pass = BpfObject.Open(Fw.Lab.Lab.PassObjectPath);

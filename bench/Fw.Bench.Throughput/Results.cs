@@ -293,7 +293,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
                 }
                 if (!double.IsNaN(baseline))
                     plots.Add($"{baseline.ToString("0.####", Inv)} with lines lc rgb 'black' dt 3 title '{baselineLabel}'");
-                gp.AppendLine(plots.Count > 0 ? "plot " + string.Join(", \\\n  ", plots) : "set label 1 'no data' at graph 0.5,0.5; plot NaN notitle; unset label 1");
+                gp.AppendLine(plots.Count > 0 ? "plot " + string.Join(", \\\n  ", plots) : "set xrange [0:1]; set yrange [0:1]; set label 1 'not measured' at graph 0.4,0.5; plot 2 notitle; unset label 1; set xrange [*:*]");
             }
 
             Panel("Live frames: received Mpps against rule count", "Mpps", "rules", ruleCounts, o.Prefixes, LiveMpps, true, bareRx / 1e6, "bare XDP\\_DROP");

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Fw.Kernel;
 using Fw.Lab;
 
-namespace Fw.Bench.Throughput;
+namespace Fw.Bench;
 
 /// <summary>
 /// The benchmark's network: one namespace <c>fwb&lt;pid&gt;x&lt;n&gt;</c> holding one veth pair, the generator's
