@@ -59,6 +59,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "throughput.md"), Markdown());
         File.WriteAllText(Path.Combine(dir, "throughput.csv"), Csv());
+        File.WriteAllText(Path.Combine(dir, "throughput-summary.md"), ReadmeSummary());
         Plot(Path.Combine(dir, "throughput.png"));
     }
 
@@ -86,34 +87,9 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         md.AppendLine("- **rulesets** (bench/Fw.Bench.Common/Synthetic.cs): rule 0 `src: \"@big\"` (the set; 80% IPv4 /16-/32, 20% IPv6 /48-/128, blocklist-like), then rules of their own /32 or /64 source, protocol and port, all `action: drop`; `default: drop`.");
         md.AppendLine();
 
+        md.Append(Summary("##", "throughput.png"));
+
         double bare = BareRx;
-        md.AppendLine("## Targets");
-        md.AppendLine();
-        md.AppendLine(string.Join("\n", Targets()));
-        md.AppendLine();
-
-        if (_live.Count > 0)
-        {
-            md.AppendLine($"## Peers: {o.PeerRules:N0} rules, {o.PeerPrefixes:N0}-prefix set, packets that match no rule");
-            md.AppendLine();
-            md.AppendLine($"Bare XDP_DROP: {Mpps(bare)} Mpps received (median of {_live.Where(kv => kv.Key.Sut == Bare).Sum(kv => kv.Value.Count)} measurements, one before every fw ruleset). Same run, same veth pair, same mix.");
-            md.AppendLine();
-            md.AppendLine("| system | received Mpps | spread | sent Mpps | share of bare | added ns per packet (one CPU) |");
-            md.AppendLine("|---|---:|---|---:|---:|---:|");
-            foreach (var k in PeerKeys())
-            {
-                var f = Live(k);
-                if (f is null)
-                    continue;
-                md.AppendLine($"| {PeerLabel(k)} | {Mpps(f.Rx)} | {Mpps(f.RxMin)}-{Mpps(f.RxMax)} | {Mpps(f.Sent)} | {Pct(f.Share)} | {(k.Sut == Bare ? "0" : Ns(f.AddedNs))} |");
-            }
-            md.AppendLine();
-            foreach (string n in PeerNotes)
-                md.AppendLine($"- {n}");
-            md.AppendLine("- fw with `default: pass` passes these frames to the kernel's stack (an skb each, then dropped there as not for this host): that, not fw, is its cost; nftables pays it in every form, since it sees only skbs (the lab's XDP pass program hands the frames on).");
-            md.AppendLine();
-        }
-
         md.AppendLine("## fw over the grid");
         md.AppendLine();
         md.AppendLine($"Live: received Mpps (median, spread), share of bare XDP_DROP ({Mpps(bare)} Mpps), added ns per packet on one CPU. " +
@@ -138,8 +114,56 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
             md.AppendLine();
             md.AppendLine($"`default: pass` at {o.PeerRules:N0} rules, {o.PeerPrefixes:N0} prefixes, no match: TEST_RUN {pass.Median:N1} ns (XDP_PASS; the classifier's work is the same, the stack's is not).");
         }
+        return md.ToString();
+    }
+
+    /// <summary>The targets, the peer table and the plot: throughput.md's head, and README's Measured section.</summary>
+    private string Summary(string h, string png)
+    {
+        var md = new StringBuilder();
+        double bare = BareRx;
+        md.AppendLine($"{h} Targets");
         md.AppendLine();
-        md.AppendLine("![fw throughput and per-packet cost](throughput.png)");
+        md.AppendLine(string.Join("\n", Targets()));
+        md.AppendLine();
+
+        if (_live.Count > 0)
+        {
+            md.AppendLine($"{h} Peers: {o.PeerRules:N0} rules, {o.PeerPrefixes:N0}-prefix set, packets that match no rule");
+            md.AppendLine();
+            md.AppendLine($"Bare XDP_DROP: {Mpps(bare)} Mpps received (median of {_live.Where(kv => kv.Key.Sut == Bare).Sum(kv => kv.Value.Count)} measurements, one before every fw ruleset). Same run, same veth pair, same mix.");
+            md.AppendLine();
+            md.AppendLine("| system | received Mpps | spread | sent Mpps | share of bare | added ns per packet (one CPU) |");
+            md.AppendLine("|---|---:|---|---:|---:|---:|");
+            foreach (var k in PeerKeys())
+            {
+                var f = Live(k);
+                if (f is null)
+                    continue;
+                md.AppendLine($"| {PeerLabel(k)} | {Mpps(f.Rx)} | {Mpps(f.RxMin)}-{Mpps(f.RxMax)} | {Mpps(f.Sent)} | {Pct(f.Share)} | {(k.Sut == Bare ? "0" : Ns(f.AddedNs))} |");
+            }
+            md.AppendLine();
+            foreach (string n in PeerNotes)
+                md.AppendLine($"- {n}");
+            md.AppendLine("- fw with `default: pass` passes these frames to the kernel's stack (an skb each, then dropped there as not for this host): that, not fw, is its cost; nftables pays it in every form, since it sees only skbs (the lab's XDP pass program hands the frames on).");
+            md.AppendLine();
+        }
+
+        md.AppendLine($"![fw throughput and per-packet cost]({png})");
+        md.AppendLine();
+        return md.ToString();
+    }
+
+    /// <summary>README's part: the machine in one line, the targets, the peers, the plot, a link to the rest.</summary>
+    private string ReadmeSummary()
+    {
+        var md = new StringBuilder();
+        string Fact(string k) => machine.First(m => m.Key == k).Value;
+        md.AppendLine($"`sudo bench/run` ({DateTime.UtcNow:yyyy-MM-dd}): kernel {Fact("kernel")}, {Environment.ProcessorCount} CPUs ({Fact("CPU").Split(',')[0]}), native XDP on one veth pair, " +
+            $"{o.Threads} live-frames generator thread(s); rates per second of the generator's kernel-timed send loop; medians of {o.Runs} runs. " +
+            "Full tables, the TEST_RUN grid and how it was measured: [bench/results/throughput.md](bench/results/throughput.md) (CSV beside it).");
+        md.AppendLine();
+        md.Append(Summary("###", "bench/results/throughput.png"));
         return md.ToString();
     }
 
