@@ -21,7 +21,7 @@ public readonly record struct Rate(double SentPps, double RxPps, double WallRxPp
 public sealed class Generator(BenchNet net, int threads, int batch)
 {
     public const double CallSeconds = 0.2;
-    private const int FirstCall = 131_072, MinCall = 16_384, MaxCall = 16_777_216;
+    private const int FirstCall = 65_536, MinCall = 16_384, MaxCall = 16_777_216;
 
     public int Threads => threads;
     public int Batch => batch;
