@@ -13,7 +13,8 @@ namespace Fw.Bench;
 /// <para>Address plan (traffic only in 198.18.0.0/15 and 2001:db8::/32):</para>
 /// <list type="bullet">
 /// <item>rule i (IPv4, 3 of 4): src 198.18.{i/256}.{i%256}/32, tcp (i even) or udp, dport 1000 + i;</item>
-/// <item>rule i (IPv6, i % 4 == 3): src 2001:db8:{i:x}::/64, udp, dport 1000 + i;</item>
+/// <item>rule i (IPv6, i % 4 == 2): src 2001:db8:{i:x}::/64, udp, dport 1000 + i;</item>
+/// <item>so the last rule of 10, 100, 1,000 and 4,096 rules is alike (IPv4, udp, a /32), and the first rule r0 is IPv4 tcp;</item>
 /// <item>the set: 198.19.0.0/24 ... 198.19.255.0/24 (what the first-rule mix hits), then random prefixes
 /// like a blocklist feed: 80% IPv4 /16-/32 over 1.0.0.0-191.255.255.255, 20% IPv6 /48-/128 in 2001:db8:8000::/33
 /// (set contents only: no traffic is sent there);</item>
@@ -52,7 +53,7 @@ public static class Synthetic
         return path;
     }
 
-    private static bool IsV6Rule(int i) => i % 4 == 3;
+    private static bool IsV6Rule(int i) => i % 4 == 2;
 
     private static string RuleSource(int i) => IsV6Rule(i) ? $"\"2001:db8:{i:x}::/64\"" : $"198.18.{i / 256}.{i % 256}/32";
 
