@@ -181,6 +181,19 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
             "Full tables, the TEST_RUN grid and how it was measured: [bench/results/throughput.md](bench/results/throughput.md) (CSV beside it).");
         md.AppendLine();
         md.Append(Summary("###", "bench/results/throughput.png"));
+        if (_live.Keys.Any(k => k.Sut == "fw"))
+        {
+            md.AppendLine("### fw, packets that match no rule: received Mpps (share of bare, added ns per packet)");
+            md.AppendLine();
+            md.AppendLine("| rules | " + string.Join(" | ", o.Prefixes.Select(p => $"{p:N0} prefixes")) + " |");
+            md.AppendLine("|---:|" + string.Concat(o.Prefixes.Select(_ => "---:|")));
+            foreach (int n in o.Rules)
+            {
+                var cells = o.Prefixes.Select(p => Live(new Key("fw", n, p, true, "no match")) is { } f ? $"{Mpps(f.Rx)} ({Pct(f.Share)}, {Ns(f.AddedNs)})" : "");
+                md.AppendLine($"| {n:N0} | {string.Join(" | ", cells)} |");
+            }
+            md.AppendLine();
+        }
         return md.ToString();
     }
 
@@ -223,9 +236,16 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
                 .Select(s => (s, f: Live(new Key(s, n, p, true, "no match")))).Where(x => x.f is not null).ToList();
             if (peers.Count > 0)
             {
-                bool ahead = peers.All(x => fw.Rx > x.f!.RxMax);
-                yield return $"- ahead of {string.Join(", ", peers.Select(x => $"{x.s} ({Pct(x.f!.Share)}, {Ns(x.f.AddedNs)})"))} in the same run: **{(ahead ? "met" : "missed")}** " +
-                    "(fw's median above every peer's best run).";
+                // Paired shares, run by run: fw's k-th measurement against the peer's k-th (the same run).
+                var fwShares = Shares(new Key("fw", n, p, true, "no match"));
+                var verdicts = peers.Select(x =>
+                {
+                    var theirs = Shares(new Key(x.s, n, p, true, "no match"));
+                    int wins = fwShares.Zip(theirs, (a, b) => a > b ? 1 : 0).Sum();
+                    return (x.s, x.f!, wins, runs: Math.Min(fwShares.Count, theirs.Count));
+                }).ToList();
+                bool ahead = verdicts.All(v => fw.Share > v.Item2.Share && v.wins * 2 > v.runs);
+                yield return $"- ahead of {string.Join(", ", verdicts.Select(v => $"{v.s} ({Pct(v.Item2.Share)}, {Ns(v.Item2.AddedNs)}; fw ahead in {v.wins} of {v.runs} runs)"))} in the same run: **{(ahead ? "met" : "missed")}**.";
             }
         }
         if (Cost.Count > 0)
@@ -263,6 +283,10 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
             }
         }
     }
+
+    /// <summary>Each measurement's share of the bare measurement paired with it, in run order.</summary>
+    private List<double> Shares(Key k) =>
+        _live.TryGetValue(k, out var rs) ? rs.Select((r, i) => r.RxPps / _pairedBare[k][i].RxPps).ToList() : [];
 
     /// <summary>The median over runs of hi / lo measured in the same run (the cost grid visits every case once per run).</summary>
     private static double RunRatio(CostResult hi, CostResult lo) =>
