@@ -1,0 +1,160 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Text;
+using Fw.Packets;
+using Fw.Traffic;
+
+namespace Fw.Bench;
+
+/// <summary>
+/// Synthetic rulesets for the scale figures: an optional big prefix set first (rule 0, <c>src: "@big"</c>),
+/// then varied rules up to the rule count. Every rule drops, so with <c>default: drop</c> every packet of
+/// every mix ends in XDP_DROP, like the bare XDP_DROP baseline.
+/// <para>Address plan (traffic only in 198.18.0.0/15 and 2001:db8::/32):</para>
+/// <list type="bullet">
+/// <item>rule i (IPv4, 3 of 4): src 198.18.{i/256}.{i%256}/32, tcp (i even) or udp, dport 1000 + i;</item>
+/// <item>rule i (IPv6, i % 4 == 2): src 2001:db8:{i:x}::/64, udp, dport 1000 + i;</item>
+/// <item>so the last rule of 10, 100, 1,000 and 4,096 rules is alike (IPv4, udp, a /32), and the first rule r0 is IPv4 tcp;</item>
+/// <item>the set: 198.19.0.0/24 ... 198.19.255.0/24 (what the first-rule mix hits), then random prefixes
+/// like a blocklist feed: 80% IPv4 /16-/32 over 1.0.0.0-191.255.255.255, 20% IPv6 /48-/128 in 2001:db8:8000::/33
+/// (set contents only: no traffic is sent there);</item>
+/// <item>no-match traffic: from 198.18.128.0/17 and 2001:db8:4000::/34 to ports 32768-65535, which no rule
+/// and no set prefix covers.</item>
+/// </list>
+/// </summary>
+public static class Synthetic
+{
+    public const string SetName = "big";
+
+    /// <summary>Writes rules-N-P[-pass].yaml (and its set file) into <paramref name="dir"/>; returns its path.</summary>
+    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true)
+    {
+        if (rules < 1 || rules > 4096)
+            throw new ArgumentOutOfRangeException(nameof(rules), rules, "1-4,096 rules");
+        var yaml = new StringBuilder($"default: {(defaultDrop ? "drop" : "pass")}\n");
+        if (prefixes > 0)
+        {
+            string set = Path.Combine(dir, $"set-{prefixes}.txt");
+            if (!File.Exists(set))
+                WriteSet(set, prefixes);
+            yaml.Append($"sets:\n  {SetName}: {{ file: {Path.GetFileName(set)} }}\n");
+        }
+        yaml.Append("rules:\n");
+        int first = 0;
+        if (prefixes > 0)
+        {
+            yaml.Append($"  - name: big-set\n    src: \"@{SetName}\"\n    action: drop\n");
+            first = 1;
+        }
+        for (int i = first; i < rules; i++)
+            yaml.Append($"  - name: r{i}\n    src: {RuleSource(i)}\n    proto: {RuleProto(i)}\n    dport: {1000 + i}\n    action: drop\n");
+        string path = Path.Combine(dir, $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}.yaml");
+        File.WriteAllText(path, yaml.ToString());
+        return path;
+    }
+
+    private static bool IsV6Rule(int i) => i % 4 == 2;
+
+    private static string RuleSource(int i) => IsV6Rule(i) ? $"\"2001:db8:{i:x}::/64\"" : $"198.18.{i / 256}.{i % 256}/32";
+
+    private static string RuleProto(int i) => IsV6Rule(i) || i % 2 == 1 ? "udp" : "tcp";
+
+    // Frame offsets of the untagged frames Fw.Packets builds: Ethernet 14 bytes, IPv4 20, IPv6 40.
+    public const int V4Src = 26, V4Dst = 30, V4Sport = 34, V4Dport = 36;
+    public const int V6Src = 22, V6Dst = 38, V6Sport = 54, V6Dport = 56;
+
+    /// <summary>The packet mix that hits rule 0: the set's hit block, or rule r0 when there is no set.</summary>
+    public static Mix First(int rules, int prefixes)
+    {
+        if (prefixes > 0)
+        {
+            // 198.19.x.y: in one of the 256 /24s of the hit block; any port.
+            var f = Frame.Tcp("198.19.0.1", "198.18.255.1", 32768, 32768, TcpFlags.Ack).WithPayload(18).Build();
+            return new Mix("first", 0, [new MixPart(f, [VaryField.Low32(V4Src, 16), VaryField.Low16(V4Sport, 15), VaryField.Low16(V4Dport, 15)], 1)]);
+        }
+        return RuleMix("first", 0);
+    }
+
+    /// <summary>The packet mix that matches only the last rule.</summary>
+    public static Mix Last(int rules, int prefixes) =>
+        prefixes > 0 && rules == 1 ? First(rules, prefixes) with { Name = "last" } : RuleMix("last", rules - 1);
+
+    /// <summary>Packets that match no rule (the default path): 3 IPv4 frames to 1 IPv6, varied sources and ports.</summary>
+    public static Mix NoMatch()
+    {
+        var v4 = Frame.Tcp("198.18.128.1", "198.18.255.1", 32768, 32768, TcpFlags.Ack).WithPayload(18).Build();
+        var v6 = Frame.Tcp("2001:db8:4000::1", "2001:db8:ffff::1", 32768, 32768, TcpFlags.Ack).WithPayload(18).Build();
+        return new Mix("no match", null,
+        [
+            new MixPart(v4, [VaryField.Low32(V4Src, 15), VaryField.Low16(V4Sport, 15), VaryField.Low16(V4Dport, 15)], 3),
+            new MixPart(v6, [VaryField.Low32(V6Src + 12, 32), VaryField.Low32(V6Src + 8, 32), VaryField.Low16(V6Sport, 15), VaryField.Low16(V6Dport, 15)], 1),
+        ]);
+    }
+
+    /// <summary>Traffic matching rule <paramref name="i"/> (a synthetic rule, not the set): varied host part (IPv6) or destination (IPv4), and source port.</summary>
+    private static Mix RuleMix(string name, int i)
+    {
+        ushort port = (ushort)(1000 + i);
+        if (IsV6Rule(i))
+        {
+            var f = Frame.Udp($"2001:db8:{i:x}::1", "2001:db8:ffff::1", 32768, port).WithPayload(18).Build();
+            return new Mix(name, i, [new MixPart(f, [VaryField.Low32(V6Src + 12, 32), VaryField.Low32(V6Src + 8, 32), VaryField.Low16(V6Sport, 15)], 1)]);
+        }
+        string src = $"198.18.{i / 256}.{i % 256}";
+        var frame = (i % 2 == 0 ? Frame.Tcp(src, "198.19.0.1", 32768, port, TcpFlags.Ack) : Frame.Udp(src, "198.19.0.1", 32768, port)).WithPayload(18).Build();
+        return new Mix(name, i, [new MixPart(frame, [VaryField.Low32(V4Dst, 16), VaryField.Low16(V4Sport, 15)], 1)]);
+    }
+
+    /// <summary>A blocklist-like set of <paramref name="count"/> distinct prefixes (see the class summary).</summary>
+    private static void WriteSet(string path, int count)
+    {
+        var rng = new Random(count);
+        var seen = new HashSet<(UInt128, int)>();
+        using var w = new StreamWriter(path);
+        for (int x = 0; x < 256 && seen.Count < count; x++)
+        {
+            seen.Add(((UInt128)(0xC6130000u | (uint)x << 8), 24));
+            w.WriteLine($"198.19.{x}.0/24");
+        }
+        while (seen.Count < count)
+        {
+            if (rng.Next(5) > 0)
+            {
+                int[] lens = [16, 20, 22, 24, 24, 24, 24, 28, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32];
+                int len = lens[rng.Next(lens.Length)];
+                uint a = (uint)rng.NextInt64(0x01000000L, 0xC0000000L) & uint.MaxValue << (32 - len);
+                if (seen.Add(((UInt128)a, len)))
+                    w.WriteLine($"{a >> 24}.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}/{len}");
+            }
+            else
+            {
+                int[] lens = [48, 56, 64, 64, 128];
+                int len = lens[rng.Next(lens.Length)];
+                UInt128 random = (UInt128)(ulong)rng.NextInt64() << 64 | (ulong)rng.NextInt64();
+                UInt128 a = ((UInt128)0x20010db8UL << 96 | (UInt128)1 << 95 | random >> 33) & UInt128.MaxValue << (128 - len);
+                if (seen.Add((a, len)))
+                    w.WriteLine($"{new IPAddress(ToBytes(a))}/{len}");
+            }
+        }
+    }
+
+    private static byte[] ToBytes(UInt128 a)
+    {
+        var b = new byte[16];
+        BinaryPrimitives.WriteUInt128BigEndian(b, a);
+        return b;
+    }
+}
+
+/// <summary>One template of a mix: the frame, what the generator varies in it, and its share of the packets.</summary>
+public sealed record MixPart(byte[] Frame, IReadOnlyList<VaryField> Vary, int Weight);
+
+/// <summary>
+/// A packet mix: templates sent in turn by weight (in chunks, per generator thread). <see cref="Rule"/> is the
+/// rule index every packet of the mix matches, or null: no rule (the default).
+/// </summary>
+public sealed record Mix(string Name, int? Rule, IReadOnlyList<MixPart> Parts)
+{
+    /// <summary>The frame BPF_PROG_TEST_RUN repeats for the per-packet cost (the first template).</summary>
+    public byte[] CostFrame => Parts[0].Frame;
+}

@@ -1,0 +1,91 @@
+namespace Fw.Bench.Throughput;
+
+/// <summary>Command-line options; every count and duration is configurable, the defaults are bench/run's.</summary>
+public sealed record Options
+{
+    public const string Usage = """
+        usage: Fw.Bench.Throughput [options]
+          --out DIR              where throughput.md, .csv and .png go (default bench/results)
+          --runs N               runs per scenario; figures are medians (default 5)
+          --duration S           seconds of traffic per scenario and run, after a warm-up call (default 1)
+          --threads N            generator threads, one per CPU from CPU 0 (default: every CPU)
+          --batch N              live-frames batch size (default 64)
+          --rules N,N,...        rule counts (default 10,100,1000,4096)
+          --prefixes N,N,...     set sizes of the live grid (default 0,10000,100000,1000000)
+          --cost-prefixes N,...  set sizes of the TEST_RUN grid (default 0,1000,10000,100000,1000000)
+          --mixes M,M,...        packet mixes of the fw grid: first, last, nomatch (default all)
+          --repeat N             BPF_PROG_TEST_RUN repeat (default 1000000)
+          --peer-rules N         rules of the peer comparison (default 1000)
+          --peer-prefixes N      set size of the peer comparison (default 100000)
+          --no-cost | --no-live | --no-peers   leave a part out
+          --write-rules DIR      write the grid's rulesets (and nft, xdp-filter translations of the peer's) to DIR and stop
+        """;
+
+    public string Out { get; init; } = "bench/results";
+    public int Runs { get; init; } = 5;
+    public double Duration { get; init; } = 1;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public int Batch { get; init; } = 64;
+    public int[] Rules { get; init; } = [10, 100, 1000, 4096];
+    public int[] Prefixes { get; init; } = [0, 10_000, 100_000, 1_000_000];
+    public int[] CostPrefixes { get; init; } = [0, 1_000, 10_000, 100_000, 1_000_000];
+    public int Repeat { get; init; } = 1_000_000;
+    public string[] Mixes { get; init; } = ["first", "last", "no match"];
+    public int PeerRules { get; init; } = 1000;
+    public int PeerPrefixes { get; init; } = 100_000;
+    public bool Cost { get; init; } = true;
+    public bool Live { get; init; } = true;
+    public bool Peers { get; init; } = true;
+    public string? WriteRules { get; init; }
+
+    /// <summary>The options, or null after printing the usage (with the error, if any).</summary>
+    public static Options? Parse(string[] args)
+    {
+        var o = new Options();
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                int[] List() => Next().Split(',').Select(s => int.Parse(s.Replace("_", ""))).ToArray();
+                o = args[i] switch
+                {
+                    "--out" => o with { Out = Next() },
+                    "--runs" => o with { Runs = int.Parse(Next()) },
+                    "--duration" => o with { Duration = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
+                    "--threads" => o with { Threads = int.Parse(Next()) },
+                    "--batch" => o with { Batch = int.Parse(Next()) },
+                    "--rules" => o with { Rules = List() },
+                    "--prefixes" => o with { Prefixes = List() },
+                    "--cost-prefixes" => o with { CostPrefixes = List() },
+                    "--mixes" => o with { Mixes = Next().Split(',').Select(m => m == "nomatch" ? "no match" : m).ToArray() },
+                    "--repeat" => o with { Repeat = int.Parse(Next()) },
+                    "--peer-rules" => o with { PeerRules = int.Parse(Next()) },
+                    "--peer-prefixes" => o with { PeerPrefixes = int.Parse(Next()) },
+                    "--no-cost" => o with { Cost = false },
+                    "--no-live" => o with { Live = false },
+                    "--no-peers" => o with { Peers = false },
+                    "--write-rules" => o with { WriteRules = Next() },
+                    "-h" or "--help" => throw new HelpRequested(),
+                    _ => throw new ArgumentException($"unknown option {args[i]}"),
+                };
+            }
+            if (o.Runs < 1 || o.Duration <= 0 || o.Threads < 1 || o.Threads > Environment.ProcessorCount || o.Batch < 1 || o.Repeat < 1)
+                throw new ArgumentException($"runs, duration, batch, repeat must be positive; threads 1-{Environment.ProcessorCount}");
+            return o;
+        }
+        catch (HelpRequested)
+        {
+            Console.WriteLine(Usage);
+            return null;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            Console.Error.WriteLine($"Fw.Bench.Throughput: {e.Message}");
+            Console.Error.WriteLine(Usage);
+            return null;
+        }
+    }
+
+    private sealed class HelpRequested : Exception;
+}

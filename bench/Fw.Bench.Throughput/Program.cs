@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using Fw.Bench;
+using Fw.Bench.Throughput;
+using Fw.Kernel;
+
+// Live-traffic throughput of fw over the rule-count x set-size grid and three packet mixes, beside a bare
+// XDP_DROP program (the limit), xdp-filter and nftables (plain chain and sets) in the same run on the same
+// veth pair, plus the BPF_PROG_TEST_RUN cost grid. Writes throughput.md, throughput.csv and the plot's data;
+// bench/run draws throughput.png with gnuplot. Usage: see Options.Usage.
+
+var o = Options.Parse(args);
+if (o is null)
+    return args.Contains("-h") || args.Contains("--help") ? 0 : 2;
+if (o.WriteRules is not null)
+{
+    Directory.CreateDirectory(o.WriteRules);
+    foreach (int p in o.Prefixes.Union(o.CostPrefixes).Order())
+    {
+        foreach (int n in o.Rules)
+            Synthetic.Write(o.WriteRules, n, p);
+    }
+    var peer = RulesetCase.Build(o.WriteRules, o.PeerRules, o.PeerPrefixes);
+    File.WriteAllText(Path.Combine(o.WriteRules, "peer.nft"), NftRuleset.Translate(peer.Check.Ruleset!, "DEVICE").Script(NftForm.Best));
+    File.WriteAllText(Path.Combine(o.WriteRules, "peer-plain.nft"), NftRuleset.Translate(peer.Check.Ruleset!, "DEVICE").Script(NftForm.Plain));
+    File.WriteAllLines(Path.Combine(o.WriteRules, "peer.xdp-filter"), XdpFilterConfig.Translate(peer.Check.Ruleset!).Commands("DEVICE").Select(c => string.Join(' ', c)));
+    Console.WriteLine($"wrote the rulesets to {o.WriteRules}");
+    return 0;
+}
+Firewall.RequireRoot();
+var log = Console.Error;
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;   // finish the current measurement, then clean up below
+    cancel.Cancel();
+    log.WriteLine("bench: interrupted; cleaning up");
+};
+
+var total = Stopwatch.StartNew();
+string dir = Directory.CreateTempSubdirectory("fw-bench-").FullName;
+BenchNet? net = null;
+AppDomain.CurrentDomain.ProcessExit += (_, _) => net?.Dispose();   // SIGTERM
+try
+{
+    // Rulesets: the cost grid is a superset of the live grid (1,000 prefixes: the flatness target's base).
+    var cases = new Dictionary<(int, int), RulesetCase>();
+    foreach (int p in o.CostPrefixes.Union(o.Prefixes).Union([o.PeerPrefixes]).Order())
+    {
+        foreach (int n in o.Rules.Union([o.PeerRules]).Order())
+        {
+            if (!o.Prefixes.Contains(p) && !o.CostPrefixes.Contains(p) && (n, p) != (o.PeerRules, o.PeerPrefixes))
+                continue;
+            var c = RulesetCase.Build(dir, n, p);
+            cases[(n, p)] = c;
+            log.WriteLine($"compiled {c.Label}: {c.CompileMs:N0} ms, {c.Check.Image!.ClassCount:N0} classes, {c.Check.Image.PrefixEntries:N0} trie entries");
+        }
+    }
+    var peerCase = cases[(o.PeerRules, o.PeerPrefixes)];
+    var passCase = RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, defaultDrop: false, mixes: [Synthetic.NoMatch()]);
+    var results = new Results(o, Machine.Describe(o));
+
+    if (o.Cost)
+    {
+        var costCases = cases.Values.Where(c => o.CostPrefixes.Contains(c.Prefixes) && o.Rules.Contains(c.Rules)).Append(passCase).ToList();
+        var (bare, cost) = CostGrid.Run(costCases, o.Repeat, o.Runs, log);
+        results.CostBare.AddRange(bare);
+        results.Cost.AddRange(cost);
+        log.WriteLine($"cost grid done ({total.Elapsed.TotalSeconds:N0} s)");
+    }
+
+    if (o.Live)
+    {
+        net = new BenchNet(o.Threads);
+        log.WriteLine($"bench net {net.Id}: {net.GenIf} -> {net.SutIf}, {o.Threads} queue(s), generator on {o.Threads} CPU(s)");
+        var gen = new Generator(net, o.Threads, o.Batch);
+        using var bare = new BareSut(net);
+        var steps = new List<(Sut Sut, RulesetCase? Case, IReadOnlyList<Mix> Mixes)>();
+        var noMatch = Synthetic.NoMatch();
+        foreach (int p in o.Prefixes)
+        {
+            foreach (int n in o.Rules)
+            {
+                steps.Add((bare, null, [noMatch]));
+                steps.Add((new FwSut(net, cases[(n, p)]), cases[(n, p)], cases[(n, p)].Mixes.Where(m => o.Mixes.Contains(m.Name)).ToList()));
+            }
+        }
+        using var pass = BpfObject.Open(Fw.Lab.Lab.PassObjectPath);
+        if (o.Peers)
+        {
+            var rs = peerCase.Check.Ruleset!;
+            var nft = new NftTable(net, NftRuleset.Translate(rs, net.SutIf));
+            var sw = Stopwatch.StartNew();
+            nft.Load();
+            log.WriteLine($"nft table loaded ({sw.Elapsed.TotalSeconds:N1} s): plain {nft.Ruleset.RuleCount(NftForm.Plain):N0} rules; best: {nft.Ruleset.BestSummary}");
+            pass.Load();
+            var xdpFilter = XdpFilterConfig.Translate(rs);
+            results.PeerNotes.Add($"nftables plain chain: {nft.Ruleset.RuleCount(NftForm.Plain):N0} rules in the base chain (one per fw rule and family, the set as named interval sets)");
+            results.PeerNotes.Add($"nftables best form: a verdict map on the family, then {nft.Ruleset.BestSummary}");
+            results.PeerNotes.Add($"xdp-filter: {xdpFilter.Describe()}");
+            steps.Add((bare, null, [noMatch]));
+            steps.Add((new FwSut(net, passCase), passCase, passCase.Mixes));
+            steps.Add((new XdpFilterSut(net, xdpFilter), peerCase, [noMatch]));
+            steps.Add((new NftSut(net, nft, NftForm.Best, pass), peerCase, [noMatch]));
+            steps.Add((new NftSut(net, nft, NftForm.Plain, pass), peerCase, [noMatch]));
+        }
+
+        var duration = TimeSpan.FromSeconds(o.Duration);
+        for (int run = 0; run < o.Runs; run++)
+        {
+            // Every run visits every scenario, in reverse order every other run, so drift hits all alike.
+            var order = run % 2 == 0 ? steps : Enumerable.Reverse(steps).ToList();
+            foreach (var (sut, c, mixes) in order)
+            {
+                cancel.Token.ThrowIfCancellationRequested();
+                sut.Start();
+                try
+                {
+                    foreach (var mix in mixes)
+                    {
+                        ulong rx0 = net.RxPackets();
+                        ulong? c0 = sut.Counted(mix);
+                        var rate = gen.Measure(mix, duration);
+                        ulong? c1 = sut.Counted(mix);
+                        ulong rx1 = net.RxPackets();
+                        if (c0 is not null && c1 is not null)
+                            Verify(sut, mix, c1.Value - c0.Value, rx1 - rx0);
+                        results.Add(sut.Name, c, mix, rate);
+                        log.WriteLine($"run {run + 1}/{o.Runs}  {sut.Name,-22} {c?.Label ?? "",-34} {mix.Name,-9}  sent {rate.SentPps / 1e6,6:N3} Mpps  received {rate.RxPps / 1e6,6:N3} Mpps  (wall clock {rate.WallRxPps / 1e6,6:N3} Mpps, kernel {rate.KernelSeconds:N2} of {rate.WallSeconds:N2} s)");
+                    }
+                }
+                finally
+                {
+                    sut.Stop();
+                }
+            }
+        }
+        foreach (var s in steps.Select(s => s.Sut).Distinct())
+            s.Dispose();
+    }
+
+    results.Write(o.Out);
+    log.WriteLine($"wrote {o.Out}/throughput.md, throughput.csv, throughput.dat ({total.Elapsed.TotalMinutes:N1} min)");
+    return 0;
+}
+catch (OperationCanceledException)
+{
+    log.WriteLine("bench: stopped before the end; nothing written");
+    return 1;
+}
+finally
+{
+    net?.Dispose();
+    Directory.Delete(dir, recursive: true);
+}
+
+// The system's own count of what it did must be every frame the interface received: the mix did what it says.
+static void Verify(Sut sut, Mix mix, ulong counted, ulong rx)
+{
+    if (rx == 0 || Math.Abs((double)counted - rx) > 0.001 * rx + 64)
+        throw new InvalidOperationException($"{sut.Name}, {mix.Name}: the interface received {rx:N0} frames, the system counted {counted:N0} as the mix expects");
+}

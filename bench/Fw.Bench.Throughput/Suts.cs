@@ -1,0 +1,166 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Fw.Kernel;
+using Fw.Lab;
+
+namespace Fw.Bench.Throughput;
+
+/// <summary>
+/// A system under test on the bench's receiving end: started before a measurement and stopped after, so the
+/// next one finds the interface bare. <see cref="Counted"/> is the system's own count of the frames it handled
+/// as the mix expects (null: it has none), which the benchmark compares with the interface's receive counter.
+/// </summary>
+public abstract class Sut : IDisposable
+{
+    public abstract string Name { get; }
+
+    public abstract void Start();
+
+    public abstract void Stop();
+
+    public virtual ulong? Counted(Mix mix) => null;
+
+    public virtual void Dispose()
+    {
+    }
+}
+
+/// <summary>The limit: an XDP program that returns XDP_DROP and does nothing else (bench/bpf/xdp_drop.bpf.c).</summary>
+public sealed class BareSut : Sut
+{
+    private readonly BenchNet _net;
+    private readonly BpfObject _obj;
+
+    public BareSut(BenchNet net)
+    {
+        _net = net;
+        _obj = BpfObject.Open(CostGrid.BareObjectPath);
+        _obj.Load();
+    }
+
+    public override string Name => "bare XDP_DROP";
+
+    public override void Start()
+    {
+        int fd = _obj.ProgramFd("xdp_drop");
+        _net.Ns.Run(() => XdpLinks.Attach(_net.SutIfindex, fd, XdpMode.Native, $"xdp_drop to {_net.SutIf}"));
+    }
+
+    public override void Stop() => _net.Ns.Exec("ip", "link", "set", "dev", _net.SutIf, "xdp", "off").Check();
+
+    public override void Dispose() => _obj.Dispose();
+}
+
+/// <summary>fw itself, attached with Firewall.Attach (dispatcher and generation 1, native XDP), as fwctl attach does.</summary>
+public sealed class FwSut(BenchNet net, RulesetCase c) : Sut
+{
+    public RulesetCase Case => c;
+
+    public override string Name => c.DefaultDrop ? "fw" : "fw, default: pass";
+
+    public override void Start() => net.Ns.Run(() => Firewall.Attach(net.SutIf, c.Check, c.Path, XdpMode.Native));
+
+    public override void Stop() => net.Ns.Run(() => Firewall.Detach(net.SutIf));
+
+    /// <summary>The counter of the rule the mix matches, or of the default.</summary>
+    public override ulong? Counted(Mix mix)
+    {
+        var s = StatsSnapshot.Read(net.SutIf);
+        return mix.Rule is int i ? s.Rules[i].Counter.Total.Packets : s.Default.Total.Packets;
+    }
+}
+
+/// <summary>
+/// xdp-filter (Debian xdp-tools) loaded with `xdp-filter load`; its filters are written straight into the maps
+/// it pins under /sys/fs/bpf/xdp-filter, in the format its own `port` and `ip` commands write (one command per
+/// filter takes 20-30 ms: 1,000 of them would take most of a run; tests/Fw.Tests/Bench compares both ways).
+/// </summary>
+public sealed class XdpFilterSut(BenchNet net, XdpFilterConfig cfg) : Sut
+{
+    public XdpFilterConfig Config => cfg;
+
+    public override string Name => "xdp-filter";
+
+    public override void Start()
+    {
+        XdpFilterMaps.ClaimPins();
+        net.Ns.Exec(cfg.Commands(net.SutIf).First()).Check();
+        XdpFilterMaps.Write(cfg);
+    }
+
+    public override void Stop()
+    {
+        net.Ns.Exec("xdp-filter", "unload", net.SutIf).Check();
+        XdpFilterMaps.ReleasePins();
+    }
+
+    /// <summary>Frames xdp-filter dropped (its xdp_stats_map, XDP_DROP).</summary>
+    public override ulong? Counted(Mix mix)
+    {
+        using var stats = BpfMap.OpenPinned($"{XdpFilterMaps.PinDir}/xdp_stats_map");
+        return (ulong)stats.LookupPerCpu<uint, DataRec>(1 /* XDP_DROP */).Sum(d => (long)d.Packets);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct DataRec
+    {
+        public ulong Packets;
+        public ulong Bytes;
+    }
+}
+
+/// <summary>
+/// nftables on the netdev ingress hook of the receiving end, in one form. The table (sets included) is loaded
+/// once (<see cref="NftTable"/>); a start makes the base chain run this form and attaches the lab's XDP pass
+/// program (a veth takes XDP frames only with a program attached; it passes them on as skbs, which is where
+/// nft sees them).
+/// </summary>
+public sealed class NftSut(BenchNet net, NftTable table, NftForm form, BpfObject pass) : Sut
+{
+    public override string Name => form == NftForm.Plain ? "nft plain chain" : "nft sets (best form)";
+
+    public NftForm Form => form;
+
+    public override void Start()
+    {
+        int fd = pass.ProgramFd(Lab.Lab.PassProgram);
+        net.Ns.Run(() => XdpLinks.Attach(net.SutIfindex, fd, XdpMode.Native, $"{Lab.Lab.PassProgram} to {net.SutIf}"));
+        table.Run(table.Ruleset.Activate(form));
+    }
+
+    public override void Stop()
+    {
+        table.Run(table.Ruleset.Deactivate());
+        net.Ns.Exec("ip", "link", "set", "dev", net.SutIf, "xdp", "off").Check();
+    }
+
+    /// <summary>Every counter of the table: each frame ends at exactly one counting rule (a match or the default).</summary>
+    public override ulong? Counted(Mix mix) => table.CounterTotal();
+}
+
+/// <summary>The nft table of the bench namespace: loaded once, removed with the namespace.</summary>
+public sealed partial class NftTable(BenchNet net, NftRuleset ruleset)
+{
+    public NftRuleset Ruleset => ruleset;
+
+    public void Load() => Run(ruleset.TableScript());
+
+    public void Run(string script) => net.Ns.Exec(["nft", "-f", "-"], script, TimeSpan.FromMinutes(5)).Check();
+
+    public ulong CounterTotal()
+    {
+        // Only the rules' counters: the sets are listed too (and large), so list the chains.
+        ulong total = 0;
+        foreach (string chain in new[] { "ingress", "fw_best4", "fw_best6" })
+        {
+            string text = net.Ns.Exec("nft", "list", "chain", "netdev", ruleset.Table, chain).Check().Stdout;
+            foreach (Match m in CounterRe().Matches(text))
+                total += ulong.Parse(m.Groups[1].Value);
+        }
+        return total;
+    }
+
+    [GeneratedRegex(@"counter packets (\d+) bytes")]
+    private static partial Regex CounterRe();
+}
