@@ -75,8 +75,15 @@ public sealed class MapImage
 
     public ReadOnlySpan<ulong> Bitmap(uint cls) => Bitmaps.AsSpan((int)cls * (1 + Words), 1 + Words);
 
-    /// <summary>A digest of everything the kernel receives, to prove determinism and to name a ruleset.</summary>
-    public string Digest()
+    private string? _digest;
+
+    /// <summary>
+    /// A digest of everything the kernel receives, to prove determinism and to name a ruleset. Computed once
+    /// (an image is not changed after compiling; a reload asks for it more than once).
+    /// </summary>
+    public string Digest() => _digest ??= ComputeDigest();
+
+    private string ComputeDigest()
     {
         using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Span<byte> head = stackalloc byte[16];
@@ -90,7 +97,9 @@ public sealed class MapImage
         h.AppendData(MemoryMarshal.AsBytes(Bitmaps.AsSpan()));
         foreach (var a in new[] { Proto, Sport, Dport, TcpFlags, IcmpType })
             h.AppendData(a is null ? [0xff] : MemoryMarshal.AsBytes(a.AsSpan()));
-        Span<byte> b = stackalloc byte[21];
+        // Each entry as 21 bytes (address big-endian, length, class), hashed a buffer of entries at a time.
+        const int EntryBytes = 21;
+        var buffer = new byte[EntryBytes * 4096];
         foreach (var l in new[] { Src4, Src6, Dst4, Dst6 })
         {
             if (l is null)
@@ -98,13 +107,21 @@ public sealed class MapImage
                 h.AppendData([0xfe]);
                 continue;
             }
+            int n = 0;
             foreach (var e in l)
             {
+                var b = buffer.AsSpan(n, EntryBytes);
                 System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(b, e.Bits);
                 b[16] = e.Length;
                 BitConverter.TryWriteBytes(b[17..], e.Class);
-                h.AppendData(b);
+                n += EntryBytes;
+                if (n == buffer.Length)
+                {
+                    h.AppendData(buffer);
+                    n = 0;
+                }
             }
+            h.AppendData(buffer.AsSpan(0, n));
         }
         return Convert.ToHexStringLower(h.GetHashAndReset());
     }

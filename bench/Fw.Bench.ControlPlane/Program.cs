@@ -1,0 +1,27 @@
+using Fw.Bench.ControlPlane;
+
+// Control-plane figures. Usage (as root; bench/controlplane runs them all and writes the results):
+//   Fw.Bench.ControlPlane bdn [BenchmarkDotNet args]    parse, compile, reload (in-process)
+//   Fw.Bench.ControlPlane process [--runs N]            fwctl reload/stats wall time, fwd resident memory
+//   Fw.Bench.ControlPlane profile [RULES PREFIXES]      a Stopwatch breakdown of one reload path
+//   Fw.Bench.ControlPlane write DIR RULES PREFIXES [VARIANT]   writes a synthetic ruleset (prints its path)
+return args.FirstOrDefault() switch
+{
+    "profile" => Profile.Run(args[1..]),
+    "process" => WholeProcess.Run(args[1..]),
+    "write" when args.Length >= 4 => Write(args[1], int.Parse(args[2]), int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 0),
+    _ => Usage(),
+};
+
+static int Write(string dir, int rules, int prefixes, int variant)
+{
+    Directory.CreateDirectory(dir);
+    Console.WriteLine(Synthetic.Write(dir, rules, prefixes, variant));
+    return 0;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: Fw.Bench.ControlPlane (bdn [BenchmarkDotNet args] | process [--runs N] | profile [RULES PREFIXES])");
+    return 2;
+}

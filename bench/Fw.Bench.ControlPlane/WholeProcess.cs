@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+using Fw.Lab;
+
+namespace Fw.Bench.ControlPlane;
+
+/// <summary>
+/// Figures of the real programs as processes, on a veth in a namespace of its own (<see cref="BenchNet"/>):
+/// `fwctl reload` wall time (median of N, alternating two rulesets), `fwctl stats IFACE` and `fwctl stats
+/// --json`, and fwd's resident memory (VmRSS, VmHWM) once it is ready with a ruleset attached. Each program
+/// runs as `nsenter --net=NS PROGRAM ...` (nsenter execs it: same pid; its own cost is measured and listed).
+/// Writes a Markdown section to stdout. Usage: process [--runs N]
+/// </summary>
+internal static partial class WholeProcess
+{
+    public static int Run(string[] args)
+    {
+        int runs = ArgInt(args, "--runs", 7);
+        string root = RepoRoot();
+        string fwctl = Path.Combine(root, "src/fwctl/bin/Release/net10.0/fwctl");
+        string fwd = Path.Combine(root, "src/fwd/bin/Release/net10.0/fwd");
+        foreach (string p in new[] { fwctl, fwd })
+        {
+            if (!File.Exists(p))
+                throw new FileNotFoundException($"{p} is not built (dotnet build firewall.sln -c Release)");
+        }
+
+        var md = new StringBuilder();
+        string dir = Directory.CreateTempSubdirectory("fw-cp-process-").FullName;
+        try
+        {
+            using var net = new BenchNet();
+            var nsenter = Times(runs, () => Exec(net, "true"));
+            md.AppendLine($"Each figure: median of {runs} runs (min-max), wall time of the whole process from start to exit, as " +
+                $"`nsenter --net=NS PROGRAM` (nsenter alone: {Median(nsenter):N1} ms, included).");
+            md.AppendLine();
+            md.AppendLine("| command | rules | prefixes | median ms | min-max ms | in-process (took_ms) median | target |");
+            md.AppendLine("|---|---:|---:|---:|---|---:|---|");
+            foreach (var (rules, prefixes) in new[] { (10, 0), (4096, 1_000_000) })
+            {
+                string a = Synthetic.Write(dir, rules, prefixes, 0);
+                string b = Synthetic.Write(dir, rules, prefixes, 1);
+                var attach = Exec(net, fwctl, "attach", net.Iface, "--rules", a, "--mode", "native");
+                Console.Error.WriteLine($"attach {rules} rules, {prefixes:N0} prefixes: {attach.Ms:N0} ms");
+                try
+                {
+                    var took = new List<double>();
+                    var reload = Times(runs, i =>
+                    {
+                        var r = Exec(net, fwctl, "reload", net.Iface, "--rules", i % 2 == 0 ? b : a, "--json");
+                        took.Add(double.Parse(TookMs().Match(r.Stdout).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+                        return r;
+                    });
+                    Row(md, "`fwctl reload IFACE --rules FILE --json`", rules, prefixes, reload, took, rules >= 4096 ? "< 2,000 ms" : "");
+                    Row(md, "`fwctl stats IFACE`", rules, prefixes, Times(runs, () => Exec(net, fwctl, "stats", net.Iface)), null, "");
+                    Row(md, "`fwctl stats --json`", rules, prefixes, Times(runs, () => Exec(net, fwctl, "stats", "--json")), null, "");
+                }
+                finally
+                {
+                    Exec(net, fwctl, "detach", net.Iface);
+                }
+            }
+            md.AppendLine();
+            md.AppendLine("fwd resident memory (`/proc/PID/status` of fwd once it has logged `ready:`, the ruleset attached; then after " +
+                "one reload caused by rewriting the rules file). VmHWM is the peak.");
+            md.AppendLine();
+            md.AppendLine("| rules | prefixes | start to ready ms | VmRSS ready | VmHWM ready | VmRSS after a reload | VmHWM after a reload | target |");
+            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---|");
+            foreach (var (rules, prefixes) in new[] { (10, 0), (4096, 1_000_000) })
+                FwdMemory(md, net, fwd, fwctl, dir, rules, prefixes);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        Console.WriteLine(md);
+        return 0;
+    }
+
+    private static void FwdMemory(StringBuilder md, BenchNet net, string fwd, string fwctl, string dir, int rules, int prefixes)
+    {
+        string sub = Directory.CreateDirectory(Path.Combine(dir, $"fwd-{rules}")).FullName;
+        string file = Path.Combine(sub, "rules.yaml");
+        File.Copy(Synthetic.Write(sub, rules, prefixes, 0, net.Iface), file);
+        var psi = new ProcessStartInfo("nsenter", [$"--net={net.Ns.Path}", "--", fwd, "--rules", file])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.Environment.Remove("NOTIFY_SOCKET");
+        var lines = new System.Collections.Concurrent.BlockingCollection<string>();
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lines.Add(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lines.Add(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        try
+        {
+            WaitFor(lines, p, "ready: ", TimeSpan.FromSeconds(60));
+            double readyMs = sw.Elapsed.TotalMilliseconds;
+            var (rss, hwm) = (Status(p.Id, "VmRSS"), Status(p.Id, "VmHWM"));
+            // An edit: fwd sees the rename-over and reloads the other variant.
+            string next = Synthetic.Write(sub, rules, prefixes, 1, net.Iface);
+            File.Move(next, file, overwrite: true);
+            WaitFor(lines, p, $"reload {net.Iface}", TimeSpan.FromSeconds(60));
+            // fwd logs the reload, then gives the memory of the compile back: read once VmRSS has settled.
+            Settle(p.Id);
+            var (rss2, hwm2) = (Status(p.Id, "VmRSS"), Status(p.Id, "VmHWM"));
+            md.AppendLine($"| {rules:N0} | {prefixes:N0} | {readyMs:N0} | {rss} | {hwm} | {rss2} | {hwm2} | {(rules >= 4096 ? "< 150 MB resident" : "")} |");
+            Console.Error.WriteLine($"fwd {rules} rules, {prefixes:N0} prefixes: ready in {readyMs:N0} ms, VmRSS {rss}, VmHWM {hwm}; after a reload {rss2}, {hwm2}");
+            Kill(p.Id, 15);
+            if (!p.WaitForExit(30_000))
+                throw new TimeoutException("fwd did not stop within 30 s of SIGTERM");
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill();
+                p.WaitForExit();
+            }
+            Exec(net, fwctl, "detach", net.Iface);
+        }
+    }
+
+    private static void WaitFor(System.Collections.Concurrent.BlockingCollection<string> lines, Process p, string text, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        var seen = new List<string>();
+        while (sw.Elapsed < timeout)
+        {
+            if (lines.TryTake(out string? line, 50))
+            {
+                seen.Add(line);
+                if (line.Contains(text, StringComparison.Ordinal))
+                    return;
+            }
+            else if (p.HasExited)
+            {
+                break;
+            }
+        }
+        throw new InvalidOperationException($"fwd did not print '{text}' (exited: {p.HasExited}):\n{string.Join("\n", seen)}");
+    }
+
+    /// <summary>Waits until VmRSS has not changed for half a second (at most 10 s).</summary>
+    private static void Settle(int pid)
+    {
+        var sw = Stopwatch.StartNew();
+        string last = Status(pid, "VmRSS");
+        var since = sw.Elapsed;
+        while (sw.Elapsed - since < TimeSpan.FromMilliseconds(500) && sw.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Thread.Sleep(50);
+            string now = Status(pid, "VmRSS");
+            if (now != last)
+                (last, since) = (now, sw.Elapsed);
+        }
+    }
+
+    /// <summary>"VmRSS:  123456 kB" as "120.6 MB" (MiB would say less; the target is in MB).</summary>
+    private static string Status(int pid, string key)
+    {
+        string line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(key + ":", StringComparison.Ordinal));
+        long kb = long.Parse(line[(key.Length + 1)..].Trim().Split(' ')[0]);
+        return $"{kb * 1024 / 1e6:N1} MB";
+    }
+
+    private sealed record Timed(double Ms, string Stdout);
+
+    private static Timed Exec(BenchNet net, string program, params string[] args)
+    {
+        var sw = Stopwatch.StartNew();
+        var r = net.Ns.Exec([program, .. args], null, TimeSpan.FromMinutes(2)).Check();
+        return new Timed(sw.Elapsed.TotalMilliseconds, r.Stdout);
+    }
+
+    private static List<double> Times(int runs, Func<Timed> once) => Times(runs, _ => once());
+
+    private static List<double> Times(int runs, Func<int, Timed> once)
+    {
+        var ms = new List<double>();
+        for (int i = 0; i < runs; i++)
+            ms.Add(once(i).Ms);
+        return ms;
+    }
+
+    private static void Row(StringBuilder md, string command, int rules, int prefixes, List<double> ms, List<double>? took, string target)
+    {
+        md.AppendLine($"| {command} | {rules:N0} | {prefixes:N0} | {Median(ms):N0} | {ms.Min():N0}-{ms.Max():N0} | " +
+            $"{(took is null ? "" : Median(took).ToString("N0"))} | {target} |");
+        Console.Error.WriteLine($"{command} {rules} rules: median {Median(ms):N0} ms ({ms.Min():N0}-{ms.Max():N0})");
+    }
+
+    public static double Median(List<double> xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    public static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "firewall.sln")))
+            dir = dir.Parent;
+        return dir?.FullName ?? throw new DirectoryNotFoundException("repository root (firewall.sln) not found");
+    }
+
+    private static int ArgInt(string[] args, string name, int fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
+    }
+
+    [GeneratedRegex(@"""took_ms"":\s*([0-9.]+)")]
+    private static partial Regex TookMs();
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int sig);
+}
