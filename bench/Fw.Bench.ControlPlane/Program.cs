@@ -7,11 +7,20 @@ using Fw.Bench.ControlPlane;
 //   Fw.Bench.ControlPlane write DIR RULES PREFIXES [VARIANT]   writes a synthetic ruleset (prints its path)
 return args.FirstOrDefault() switch
 {
+    "bdn" => Bdn(args[1..]),
     "profile" => Profile.Run(args[1..]),
     "process" => WholeProcess.Run(args[1..]),
     "write" when args.Length >= 4 => Write(args[1], int.Parse(args[2]), int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 0),
     _ => Usage(),
 };
+
+static int Bdn(string[] args)
+{
+    var summaries = BenchmarkDotNet.Running.BenchmarkSwitcher
+        .FromTypes([typeof(ParseBenchmarks), typeof(CompileBenchmarks), typeof(ReloadBenchmarks)])
+        .Run(args.Length == 0 ? ["--filter", "*"] : args, new ControlPlaneConfig());
+    return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
+}
 
 static int Write(string dir, int rules, int prefixes, int variant)
 {

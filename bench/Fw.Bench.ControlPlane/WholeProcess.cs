@@ -31,12 +31,12 @@ internal static partial class WholeProcess
         try
         {
             using var net = new BenchNet();
-            var nsenter = Times(runs, () => Exec(net, "true"));
+            var nsenter = Times(runs, () => Exec(net, "true")).Select(t => t.Ms).ToList();
             md.AppendLine($"Each figure: median of {runs} runs (min-max), wall time of the whole process from start to exit, as " +
                 $"`nsenter --net=NS PROGRAM` (nsenter alone: {Median(nsenter):N1} ms, included).");
             md.AppendLine();
-            md.AppendLine("| command | rules | prefixes | median ms | min-max ms | in-process (took_ms) median | target |");
-            md.AppendLine("|---|---:|---:|---:|---|---:|---|");
+            md.AppendLine("| command | rules | prefixes | median ms | min-max ms | CPU ms (user+sys) median | in-process (took_ms) median | target |");
+            md.AppendLine("|---|---:|---:|---:|---|---:|---:|---|");
             foreach (var (rules, prefixes) in new[] { (10, 0), (4096, 1_000_000) })
             {
                 string a = Synthetic.Write(dir, rules, prefixes, 0);
@@ -65,8 +65,8 @@ internal static partial class WholeProcess
             md.AppendLine("fwd resident memory (`/proc/PID/status` of fwd once it has logged `ready:`, the ruleset attached; then after " +
                 "one reload caused by rewriting the rules file). VmHWM is the peak.");
             md.AppendLine();
-            md.AppendLine("| rules | prefixes | start to ready ms | VmRSS ready | VmHWM ready | VmRSS after a reload | VmHWM after a reload | target |");
-            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---|");
+            md.AppendLine("| rules | prefixes | start to ready ms | CPU ms to ready | VmRSS ready | VmHWM ready | VmRSS after a reload | VmHWM after a reload | target |");
+            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
             foreach (var (rules, prefixes) in new[] { (10, 0), (4096, 1_000_000) })
                 FwdMemory(md, net, fwd, fwctl, dir, rules, prefixes);
         }
@@ -101,6 +101,7 @@ internal static partial class WholeProcess
         {
             WaitFor(lines, p, "ready: ", TimeSpan.FromSeconds(60));
             double readyMs = sw.Elapsed.TotalMilliseconds;
+            double readyCpu = ProcessCpuMs(p.Id);
             var (rss, hwm) = (Status(p.Id, "VmRSS"), Status(p.Id, "VmHWM"));
             // An edit: fwd sees the rename-over and reloads the other variant.
             string next = Synthetic.Write(sub, rules, prefixes, 1, net.Iface);
@@ -109,8 +110,8 @@ internal static partial class WholeProcess
             // fwd logs the reload, then gives the memory of the compile back: read once VmRSS has settled.
             Settle(p.Id);
             var (rss2, hwm2) = (Status(p.Id, "VmRSS"), Status(p.Id, "VmHWM"));
-            md.AppendLine($"| {rules:N0} | {prefixes:N0} | {readyMs:N0} | {rss} | {hwm} | {rss2} | {hwm2} | {(rules >= 4096 ? "< 150 MB resident" : "")} |");
-            Console.Error.WriteLine($"fwd {rules} rules, {prefixes:N0} prefixes: ready in {readyMs:N0} ms, VmRSS {rss}, VmHWM {hwm}; after a reload {rss2}, {hwm2}");
+            md.AppendLine($"| {rules:N0} | {prefixes:N0} | {readyMs:N0} | {readyCpu:N0} | {rss} | {hwm} | {rss2} | {hwm2} | {(rules >= 4096 ? "< 150 MB resident" : "")} |");
+            Console.Error.WriteLine($"fwd {rules} rules, {prefixes:N0} prefixes: ready in {readyMs:N0} ms (CPU {readyCpu:N0} ms), VmRSS {rss}, VmHWM {hwm}; after a reload {rss2}, {hwm2}");
             Kill(p.Id, 15);
             if (!p.WaitForExit(30_000))
                 throw new TimeoutException("fwd did not stop within 30 s of SIGTERM");
@@ -169,30 +170,62 @@ internal static partial class WholeProcess
         return $"{kb * 1024 / 1e6:N1} MB";
     }
 
-    private sealed record Timed(double Ms, string Stdout);
+    /// <summary>Wall time and CPU time (user + system, from the children's rusage) of one run.</summary>
+    private sealed record Timed(double Ms, double CpuMs, string Stdout);
 
     private static Timed Exec(BenchNet net, string program, params string[] args)
     {
+        double cpu = ChildrenCpuMs();
         var sw = Stopwatch.StartNew();
         var r = net.Ns.Exec([program, .. args], null, TimeSpan.FromMinutes(2)).Check();
-        return new Timed(sw.Elapsed.TotalMilliseconds, r.Stdout);
+        double ms = sw.Elapsed.TotalMilliseconds;
+        return new Timed(ms, ChildrenCpuMs() - cpu, r.Stdout);
     }
 
-    private static List<double> Times(int runs, Func<Timed> once) => Times(runs, _ => once());
+    private static List<Timed> Times(int runs, Func<Timed> once) => Times(runs, _ => once());
 
-    private static List<double> Times(int runs, Func<int, Timed> once)
+    private static List<Timed> Times(int runs, Func<int, Timed> once)
     {
-        var ms = new List<double>();
+        var all = new List<Timed>();
         for (int i = 0; i < runs; i++)
-            ms.Add(once(i).Ms);
-        return ms;
+            all.Add(once(i));
+        return all;
     }
 
-    private static void Row(StringBuilder md, string command, int rules, int prefixes, List<double> ms, List<double>? took, string target)
+    private static void Row(StringBuilder md, string command, int rules, int prefixes, List<Timed> runs, List<double>? took, string target)
     {
-        md.AppendLine($"| {command} | {rules:N0} | {prefixes:N0} | {Median(ms):N0} | {ms.Min():N0}-{ms.Max():N0} | " +
+        var ms = runs.Select(r => r.Ms).ToList();
+        var cpu = runs.Select(r => r.CpuMs).ToList();
+        md.AppendLine($"| {command} | {rules:N0} | {prefixes:N0} | {Median(ms):N0} | {ms.Min():N0}-{ms.Max():N0} | {Median(cpu):N0} | " +
             $"{(took is null ? "" : Median(took).ToString("N0"))} | {target} |");
-        Console.Error.WriteLine($"{command} {rules} rules: median {Median(ms):N0} ms ({ms.Min():N0}-{ms.Max():N0})");
+        Console.Error.WriteLine($"{command} {rules} rules: median {Median(ms):N0} ms ({ms.Min():N0}-{ms.Max():N0}), CPU {Median(cpu):N0} ms");
+    }
+
+    /// <summary>User + system CPU of every child this process has waited for (getrusage RUSAGE_CHILDREN).</summary>
+    private static double ChildrenCpuMs()
+    {
+        if (GetRusage(-1 /* RUSAGE_CHILDREN */, out var u) != 0)
+            throw new InvalidOperationException("getrusage failed");
+        return (u.UserSec + u.SysSec) * 1000.0 + (u.UserUsec + u.SysUsec) / 1000.0;
+    }
+
+    /// <summary>The start of struct rusage (x86-64 and arm64 Linux: two timevals of longs).</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct RUsage
+    {
+        public long UserSec, UserUsec, SysSec, SysUsec;
+        private unsafe fixed long _rest[14];
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getrusage", SetLastError = true)]
+    private static extern int GetRusage(int who, out RUsage usage);
+
+    /// <summary>utime + stime of a running process (/proc/PID/stat, clock ticks of 10 ms).</summary>
+    private static double ProcessCpuMs(int pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11]) + long.Parse(fields[12])) * 10.0;   // fields 14 and 15 of stat(5)
     }
 
     public static double Median(List<double> xs)

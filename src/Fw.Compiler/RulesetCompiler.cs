@@ -166,7 +166,7 @@ public static class RulesetCompiler
     {
         var owners = new OwnerLists();
         var wild = new bool[rules.Count];
-        var items = new List<Item>();
+        var items = new List<Item>(CountPrefixes(rules, field, family));
         // A set named by several rules is walked once, with the list of those rules.
         var setRules = new Dictionary<PrefixSet, List<int>>(ReferenceEqualityComparer.Instance);
         for (int r = 0; r < rules.Count; r++)
@@ -243,6 +243,33 @@ public static class RulesetCompiler
                 result.Add(new LpmEntry(it.Bits, it.Length, cls));
         }
         return result.ToArray();
+    }
+
+    /// <summary>The items of one address field and family (a set named twice counts once): sizes the list once.</summary>
+    private static int CountPrefixes(IReadOnlyList<Rule> rules, Func<Rule, AddressMatch?> field, IpFamily family)
+    {
+        int n = 0;
+        var seen = new HashSet<PrefixSet>(ReferenceEqualityComparer.Instance);
+        foreach (var r in rules)
+        {
+            if (field(r) is not { } m)
+                continue;
+            n += Count(m.Prefixes);
+            foreach (var s in m.Sets)
+            {
+                if (seen.Add(s))
+                    n += Count(s.Prefixes);
+            }
+        }
+        return n;
+
+        int Count(IReadOnlyList<IpPrefix> prefixes)
+        {
+            int c = 0;
+            for (int i = 0; i < prefixes.Count; i++)
+                c += prefixes[i].Family == family ? 1 : 0;
+            return c;
+        }
     }
 
     private static bool Contains(UInt128 bits, int length, UInt128 other, int otherLength) =>
