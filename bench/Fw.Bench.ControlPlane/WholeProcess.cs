@@ -35,8 +35,8 @@ internal static partial class WholeProcess
             md.AppendLine($"Each figure: median of {runs} runs (min-max), wall time of the whole process from start to exit, as " +
                 $"`nsenter --net=NS PROGRAM` (nsenter alone: {Median(nsenter):N1} ms, included).");
             md.AppendLine();
-            md.AppendLine("| command | rules | prefixes | median ms | min-max ms | CPU ms (user+sys) median | in-process (took_ms) median | target |");
-            md.AppendLine("|---|---:|---:|---:|---|---:|---:|---|");
+            md.AppendLine("| command | rules | prefixes | runtime setting | median ms | min-max ms | CPU ms (user+sys) median | in-process (took_ms) median | target |");
+            md.AppendLine("|---|---:|---:|---|---:|---|---:|---:|---|");
             foreach (var (rules, prefixes) in new[] { (10, 0), (4096, 1_000_000) })
             {
                 string a = Synthetic.Write(dir, rules, prefixes, 0);
@@ -45,16 +45,21 @@ internal static partial class WholeProcess
                 Console.Error.WriteLine($"attach {rules} rules, {prefixes:N0} prefixes: {attach.Ms:N0} ms");
                 try
                 {
-                    var took = new List<double>();
-                    var reload = Times(runs, i =>
+                    // The build's own runtime settings first; then, for the lead's choice, what two JIT settings would do.
+                    foreach (string? env in (string?[])[null, "DOTNET_TieredPGO=0", "DOTNET_TieredCompilation=0"])
                     {
-                        var r = Exec(net, fwctl, "reload", net.Iface, "--rules", i % 2 == 0 ? b : a, "--json");
-                        took.Add(double.Parse(TookMs().Match(r.Stdout).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
-                        return r;
-                    });
-                    Row(md, "`fwctl reload IFACE --rules FILE --json`", rules, prefixes, reload, took, rules >= 4096 ? "< 2,000 ms" : "");
-                    Row(md, "`fwctl stats IFACE`", rules, prefixes, Times(runs, () => Exec(net, fwctl, "stats", net.Iface)), null, "");
-                    Row(md, "`fwctl stats --json`", rules, prefixes, Times(runs, () => Exec(net, fwctl, "stats", "--json")), null, "");
+                        var took = new List<double>();
+                        int n = 0;
+                        var reload = Times(runs, () =>
+                        {
+                            var r = Exec(net, env, fwctl, "reload", net.Iface, "--rules", n++ % 2 == 0 ? b : a, "--json");
+                            took.Add(double.Parse(TookMs().Match(r.Stdout).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+                            return r;
+                        });
+                        Row(md, "`fwctl reload IFACE --rules FILE --json`", rules, prefixes, env, reload, took, rules >= 4096 ? "< 2,000 ms" : "");
+                        Row(md, "`fwctl stats IFACE`", rules, prefixes, env, Times(runs, () => Exec(net, env, fwctl, "stats", net.Iface)), null, "");
+                        Row(md, "`fwctl stats --json`", rules, prefixes, env, Times(runs, () => Exec(net, env, fwctl, "stats", "--json")), null, "");
+                    }
                 }
                 finally
                 {
@@ -62,13 +67,17 @@ internal static partial class WholeProcess
                 }
             }
             md.AppendLine();
-            md.AppendLine("fwd resident memory (`/proc/PID/status` of fwd once it has logged `ready:`, the ruleset attached; then after " +
-                "one reload caused by rewriting the rules file). VmHWM is the peak.");
+            md.AppendLine("fwd: resident memory (`/proc/PID/status` of fwd once it has logged `ready:`, the ruleset attached; then once more " +
+                "after one reload caused by renaming a new rules file over the old one, once VmRSS has settled), and the time from that " +
+                "rename to fwd's reload line (its 100 ms debounce included). VmHWM is the peak.");
             md.AppendLine();
-            md.AppendLine("| rules | prefixes | start to ready ms | CPU ms to ready | VmRSS ready | VmHWM ready | VmRSS after a reload | VmHWM after a reload | target |");
-            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+            md.AppendLine("| rules | prefixes | runtime setting | start to ready ms | CPU ms to ready | VmRSS ready | VmHWM ready | edit to reload ms | VmRSS after a reload | VmHWM after a reload | target |");
+            md.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|");
             foreach (var (rules, prefixes) in new[] { (10, 0), (4096, 1_000_000) })
-                FwdMemory(md, net, fwd, fwctl, dir, rules, prefixes);
+            {
+                foreach (string? env in (string?[])[null, "DOTNET_TieredCompilation=1 DOTNET_TieredPGO=1", "DOTNET_TieredPGO=0", "DOTNET_TieredCompilation=0"])
+                    FwdMemory(md, net, env, fwd, fwctl, dir, rules, prefixes);
+            }
         }
         finally
         {
@@ -78,12 +87,12 @@ internal static partial class WholeProcess
         return 0;
     }
 
-    private static void FwdMemory(StringBuilder md, BenchNet net, string fwd, string fwctl, string dir, int rules, int prefixes)
+    private static void FwdMemory(StringBuilder md, BenchNet net, string? env, string fwd, string fwctl, string dir, int rules, int prefixes)
     {
         string sub = Directory.CreateDirectory(Path.Combine(dir, $"fwd-{rules}")).FullName;
         string file = Path.Combine(sub, "rules.yaml");
-        File.Copy(Synthetic.Write(sub, rules, prefixes, 0, net.Iface), file);
-        var psi = new ProcessStartInfo("nsenter", [$"--net={net.Ns.Path}", "--", fwd, "--rules", file])
+        File.Copy(Synthetic.Write(sub, rules, prefixes, 0, net.Iface), file, overwrite: true);
+        var psi = new ProcessStartInfo("nsenter", [$"--net={net.Ns.Path}", "--", .. Env(env), fwd, "--rules", file])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -105,13 +114,17 @@ internal static partial class WholeProcess
             var (rss, hwm) = (Status(p.Id, "VmRSS"), Status(p.Id, "VmHWM"));
             // An edit: fwd sees the rename-over and reloads the other variant.
             string next = Synthetic.Write(sub, rules, prefixes, 1, net.Iface);
+            var edit = Stopwatch.StartNew();
             File.Move(next, file, overwrite: true);
             WaitFor(lines, p, $"reload {net.Iface}", TimeSpan.FromSeconds(60));
+            double editMs = edit.Elapsed.TotalMilliseconds;
             // fwd logs the reload, then gives the memory of the compile back: read once VmRSS has settled.
             Settle(p.Id);
             var (rss2, hwm2) = (Status(p.Id, "VmRSS"), Status(p.Id, "VmHWM"));
-            md.AppendLine($"| {rules:N0} | {prefixes:N0} | {readyMs:N0} | {readyCpu:N0} | {rss} | {hwm} | {rss2} | {hwm2} | {(rules >= 4096 ? "< 150 MB resident" : "")} |");
-            Console.Error.WriteLine($"fwd {rules} rules, {prefixes:N0} prefixes: ready in {readyMs:N0} ms (CPU {readyCpu:N0} ms), VmRSS {rss}, VmHWM {hwm}; after a reload {rss2}, {hwm2}");
+            md.AppendLine($"| {rules:N0} | {prefixes:N0} | {Setting(env)} | {readyMs:N0} | {readyCpu:N0} | {rss} | {hwm} | {editMs:N0} | {rss2} | {hwm2} | " +
+                $"{(rules >= 4096 ? "< 150 MB resident" : "")} |");
+            Console.Error.WriteLine($"fwd {rules} rules, {prefixes:N0} prefixes {Setting(env)}: ready in {readyMs:N0} ms (CPU {readyCpu:N0} ms), " +
+                $"VmRSS {rss}, VmHWM {hwm}; edit to reload {editMs:N0} ms, then {rss2}, {hwm2}");
             Kill(p.Id, 15);
             if (!p.WaitForExit(30_000))
                 throw new TimeoutException("fwd did not stop within 30 s of SIGTERM");
@@ -173,11 +186,14 @@ internal static partial class WholeProcess
     /// <summary>Wall time and CPU time (user + system, from the children's rusage) of one run.</summary>
     private sealed record Timed(double Ms, double CpuMs, string Stdout);
 
-    private static Timed Exec(BenchNet net, string program, params string[] args)
+    private static Timed Exec(BenchNet net, string program, params string[] args) => Exec(net, null, program, args);
+
+    /// <summary>Runs PROGRAM in the namespace, with one environment setting (NAME=VALUE, through env) or none.</summary>
+    private static Timed Exec(BenchNet net, string? env, string program, params string[] args)
     {
         double cpu = ChildrenCpuMs();
         var sw = Stopwatch.StartNew();
-        var r = net.Ns.Exec([program, .. args], null, TimeSpan.FromMinutes(2)).Check();
+        var r = net.Ns.Exec([.. Env(env), program, .. args], null, TimeSpan.FromMinutes(2)).Check();
         double ms = sw.Elapsed.TotalMilliseconds;
         return new Timed(ms, ChildrenCpuMs() - cpu, r.Stdout);
     }
@@ -192,13 +208,17 @@ internal static partial class WholeProcess
         return all;
     }
 
-    private static void Row(StringBuilder md, string command, int rules, int prefixes, List<Timed> runs, List<double>? took, string target)
+    private static string[] Env(string? env) => env is null ? [] : ["env", .. env.Split(' ')];
+
+    private static string Setting(string? env) => env is null ? "as built" : $"`{env}`";
+
+    private static void Row(StringBuilder md, string command, int rules, int prefixes, string? env, List<Timed> runs, List<double>? took, string target)
     {
         var ms = runs.Select(r => r.Ms).ToList();
         var cpu = runs.Select(r => r.CpuMs).ToList();
-        md.AppendLine($"| {command} | {rules:N0} | {prefixes:N0} | {Median(ms):N0} | {ms.Min():N0}-{ms.Max():N0} | {Median(cpu):N0} | " +
+        md.AppendLine($"| {command} | {rules:N0} | {prefixes:N0} | {Setting(env)} | {Median(ms):N0} | {ms.Min():N0}-{ms.Max():N0} | {Median(cpu):N0} | " +
             $"{(took is null ? "" : Median(took).ToString("N0"))} | {target} |");
-        Console.Error.WriteLine($"{command} {rules} rules: median {Median(ms):N0} ms ({ms.Min():N0}-{ms.Max():N0}), CPU {Median(cpu):N0} ms");
+        Console.Error.WriteLine($"{command} {rules} rules {Setting(env)}: median {Median(ms):N0} ms ({ms.Min():N0}-{ms.Max():N0}), CPU {Median(cpu):N0} ms");
     }
 
     /// <summary>User + system CPU of every child this process has waited for (getrusage RUSAGE_CHILDREN).</summary>
