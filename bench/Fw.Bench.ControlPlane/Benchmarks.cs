@@ -14,8 +14,8 @@ namespace Fw.Bench.ControlPlane;
 
 /// <summary>
 /// In-process (the kernel parts need root and a namespace of their own, which a child process would have to set
-/// up again), few iterations: the slowest operations take a second, and the whole run must stay well under 15
-/// minutes on a 2-CPU machine. Allocated bytes per operation come with every figure. Program.cs runs the
+/// up again), few iterations: the slowest operations take most of a second, and the whole run (about 4 minutes)
+/// must stay well under 15 on a 2-CPU machine. Allocated bytes per operation come with every figure. Program.cs runs the
 /// benchmark classes with it.
 /// </summary>
 public sealed class ControlPlaneConfig : ManualConfig
@@ -24,8 +24,8 @@ public sealed class ControlPlaneConfig : ManualConfig
     {
         AddJob(Job.Default
             .WithToolchain(InProcessEmitToolchain.Instance)
-            .WithWarmupCount(2)
-            .WithIterationCount(5)
+            .WithWarmupCount(3)
+            .WithIterationCount(9)
             .WithIterationTime(TimeInterval.FromMilliseconds(250))
             .WithId("InProcess"));
         AddLogger(BenchmarkDotNet.Loggers.ConsoleLogger.Default);
@@ -138,7 +138,15 @@ public class ReloadBenchmarks
             _checks[v] = BenchData.Check(_files[v]);
         }
         _net = new BenchNet();
-        _net.Run(() => Firewall.Attach(_net.Iface, _checks[0], _files[0], XdpMode.Native));
+        try
+        {
+            _net.Run(() => Firewall.Attach(_net.Iface, _checks[0], _files[0], XdpMode.Native));
+        }
+        catch
+        {
+            _net.Dispose();
+            throw;
+        }
         _next = 1;
     }
 

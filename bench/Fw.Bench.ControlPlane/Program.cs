@@ -2,7 +2,7 @@ using Fw.Bench.ControlPlane;
 
 // Control-plane figures. Usage (as root; bench/controlplane runs them all and writes the results):
 //   Fw.Bench.ControlPlane bdn [BenchmarkDotNet args]    parse, compile, reload (in-process)
-//   Fw.Bench.ControlPlane process [--runs N]            fwctl reload/stats wall time, fwd resident memory
+//   Fw.Bench.ControlPlane process [--runs N] [--as-built]  fwctl reload/stats wall time, fwd resident memory
 //   Fw.Bench.ControlPlane profile [RULES PREFIXES]      a Stopwatch breakdown of one reload path
 //   Fw.Bench.ControlPlane write DIR RULES PREFIXES [VARIANT]   writes a synthetic ruleset (prints its path)
 return args.FirstOrDefault() switch
@@ -18,7 +18,7 @@ static int Bdn(string[] args)
 {
     var summaries = BenchmarkDotNet.Running.BenchmarkSwitcher
         .FromTypes([typeof(ParseBenchmarks), typeof(CompileBenchmarks), typeof(ReloadBenchmarks)])
-        .Run(args.Length == 0 ? ["--filter", "*"] : args, new ControlPlaneConfig());
+        .Run(args.Contains("--filter") ? args : [.. args, "--filter", "*"], new ControlPlaneConfig());
     return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
 }
 
