@@ -55,12 +55,14 @@ internal static class Profile
         long alloc = GC.GetTotalAllocatedBytes(precise: true);
         int gen0 = GC.CollectionCount(0), gen2 = GC.CollectionCount(2);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var pause = GC.GetTotalPauseDuration();
         var sw = Stopwatch.StartNew();
         var result = body();
         double ms = sw.Elapsed.TotalMilliseconds;
         double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
+        double pauseMs = (GC.GetTotalPauseDuration() - pause).TotalMilliseconds;
         Console.WriteLine($"  {what,-46} {ms,8:N1} ms (CPU {cpuMs,7:N0} ms)  allocated {(GC.GetTotalAllocatedBytes(precise: true) - alloc) / 1e6,8:N1} MB  " +
-            $"gen0 {GC.CollectionCount(0) - gen0,3} gen2 {GC.CollectionCount(2) - gen2,2}");
+            $"gen0 {GC.CollectionCount(0) - gen0,3} gen2 {GC.CollectionCount(2) - gen2,2}, paused {pauseMs,5:N0} ms");
         return result;
     }
 
