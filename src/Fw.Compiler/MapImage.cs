@@ -80,8 +80,15 @@ public sealed class MapImage
 
     public ReadOnlySpan<ulong> Bitmap(uint cls) => Bitmaps.AsSpan((int)cls * (1 + Words), 1 + Words);
 
-    /// <summary>A digest of everything the kernel receives, to prove determinism and to name a ruleset.</summary>
-    public string Digest()
+    private string? _digest;
+
+    /// <summary>
+    /// A digest of everything the kernel receives, to prove determinism and to name a ruleset. Computed once
+    /// (an image is not changed after compiling; a reload asks for it more than once).
+    /// </summary>
+    public string Digest() => _digest ??= ComputeDigest();
+
+    private string ComputeDigest()
     {
         using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Span<byte> head = stackalloc byte[16];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Fw.Rules;
@@ -44,6 +45,7 @@ public static class PrefixParser
         return TryParse(b[..text.Length], out prefix);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static PrefixError TryParse(ReadOnlySpan<byte> text, out IpPrefix prefix)
     {
         prefix = default;
@@ -136,6 +138,7 @@ public static class PrefixParser
         return s.Length > 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static PrefixError TryParseV4(ReadOnlySpan<byte> s, out uint address)
     {
         address = 0;
@@ -163,6 +166,7 @@ public static class PrefixParser
         return octets == 4 ? PrefixError.None : PrefixError.BadIPv4;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryParseV6(ReadOnlySpan<byte> s, out UInt128 bits)
     {
         bits = 0;

@@ -19,6 +19,8 @@ public static class RulesAnalyzer
         var warnings = new List<Diagnostic>();
         var cache = new Dictionary<PrefixSet, SetFacts>(ReferenceEqualityComparer.Instance);
         var facts = rs.Rules.Select(r => new RuleFacts(r, cache)).ToArray();
+        // Every rule against every earlier one: the flat pre-check turns most pairs away in a few compares.
+        var quick = facts.Select(f => f.Quick).ToArray();
 
         for (int j = 0; j < facts.Length; j++)
         {
@@ -30,7 +32,7 @@ public static class RulesAnalyzer
             }
             for (int i = 0; i < j; i++)
             {
-                if (facts[i].NeverReason is null && Covers(facts[i], rule))
+                if (quick[i].MayCover(in quick[j]) && facts[i].NeverReason is null && Covers(facts[i], rule))
                 {
                     var earlier = facts[i].Rule;
                     warnings.Add(Warn(rule.Rule,
@@ -89,6 +91,8 @@ public static class RulesAnalyzer
     /// <summary>Whether every packet <paramref name="later"/> matches is also matched by <paramref name="earlier"/>.</summary>
     private static bool Covers(RuleFacts earlier, RuleFacts later)
     {
+        if (!earlier.Quick.MayCover(later.Quick))
+            return false;
         // Cheap fields first. An absent field matches everything, including non-first fragments, which
         // a port, flag or ICMP type field never matches: so only an absent L4 field covers an absent one.
         if (!CoversBytes(earlier.Proto, later.Proto))
@@ -138,7 +142,10 @@ public static class RulesAnalyzer
             Sport = rule.Sport is null ? null : Intervals.Merge(rule.Sport.Select(p => ((UInt128)p.Low, (UInt128)p.High)));
             Dport = rule.Dport is null ? null : Intervals.Merge(rule.Dport.Select(p => ((UInt128)p.Low, (UInt128)p.High)));
             NeverReason = Never();
+            Quick = new QuickFacts(Proto, IcmpType, Sport, Dport);
         }
+
+        public QuickFacts Quick { get; }
 
         public Rule Rule { get; }
         public AddressFacts? Src { get; }
@@ -290,6 +297,33 @@ public static class RulesAnalyzer
         }
     }
 
+    /// <summary>
+    /// Necessary conditions of <see cref="Covers"/> in one flat struct per rule (protocols, ICMP types, the hull
+    /// of each port field), so that the rules-squared pairs mostly fail in a few compares. An absent field is the
+    /// full byte set, or a port hull wider than any port (-1 to 65536): only an absent field contains it.
+    /// </summary>
+    private readonly struct QuickFacts
+    {
+        private readonly Bits256 _proto, _icmp;
+        private readonly int _sportLo, _sportHi, _dportLo, _dportHi;
+
+        public QuickFacts(Bits256? proto, Bits256? icmp, (UInt128 Lo, UInt128 Hi)[]? sport, (UInt128 Lo, UInt128 Hi)[]? dport)
+        {
+            _proto = proto ?? Bits256.Full;
+            _icmp = icmp ?? Bits256.Full;
+            (_sportLo, _sportHi) = Hull(sport);
+            (_dportLo, _dportHi) = Hull(dport);
+        }
+
+        public bool MayCover(in QuickFacts later) =>
+            _dportLo <= later._dportLo && later._dportHi <= _dportHi
+            && _sportLo <= later._sportLo && later._sportHi <= _sportHi
+            && later._proto.IsSubsetOf(_proto) && later._icmp.IsSubsetOf(_icmp);
+
+        private static (int, int) Hull((UInt128 Lo, UInt128 Hi)[]? merged) =>
+            merged is null ? (-1, 65536) : merged.Length == 0 ? (65536, -1) : ((int)merged[0].Lo, (int)merged[^1].Hi);
+    }
+
     /// <summary>A set of byte values (protocols, ICMP types).</summary>
     private readonly record struct Bits256(UInt128 Low, UInt128 High)
     {
@@ -305,6 +339,8 @@ public static class RulesAnalyzer
             }
             return new Bits256(low, high);
         }
+
+        public static readonly Bits256 Full = new(UInt128.MaxValue, UInt128.MaxValue);
 
         public bool IsFull => Low == UInt128.MaxValue && High == UInt128.MaxValue;
 

@@ -98,10 +98,14 @@ internal sealed class FirewallService : IHostedService, IDisposable
         _managed = [.. rs.Interfaces];
         _status.Record(true, _managed, Infos(), null, DateTimeOffset.UtcNow);
 
-        _lifetime.ApplicationStarted.Register(() => _log.LogInformation(
-            "ready: {Summary}; watching {Files}{Metrics}", _status.Summary(),
-            string.Join(", ", DaemonCheck.Inputs(RulesPath, rs)),
-            _options.Metrics is null ? "" : $"; metrics at http://{_options.MetricsEndpoint}/metrics"));
+        // The callback outlives this method: it must not hold the ruleset (a million prefixes are ~50 MB).
+        string watching = string.Join(", ", DaemonCheck.Inputs(RulesPath, rs));
+        _lifetime.ApplicationStarted.Register(() =>
+        {
+            ReleaseMemory();
+            _log.LogInformation("ready: {Summary}; watching {Files}{Metrics}", _status.Summary(), watching,
+                _options.Metrics is null ? "" : $"; metrics at http://{_options.MetricsEndpoint}/metrics");
+        });
         _worker = Task.Run(WorkAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -143,6 +147,16 @@ internal sealed class FirewallService : IHostedService, IDisposable
 
     private void Trigger(string reason) => _triggers.Writer.TryWrite(reason);
 
+    /// <summary>
+    /// Gives the memory of a read and compile back to the system once the kernel holds the result. A ruleset
+    /// of a million prefixes takes a few hundred MB while it is parsed and compiled, and none of it is needed
+    /// afterwards, but the GC keeps the heap it grew: fwd stayed at 266 MB resident with 4,096 rules and
+    /// 1,000,000 prefixes attached, ~400 MB after one reload. One blocking, compacting collection that returns
+    /// the free space to the OS (Aggressive), after a start or a reload only; with a small heap it takes ms.
+    /// </summary>
+    private static void ReleaseMemory() =>
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
     private async Task WorkAsync()
     {
         while (await _triggers.Reader.WaitToReadAsync())
@@ -161,6 +175,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
             {
                 _log.LogError(e, "reload failed unexpectedly; the running ruleset stays");
             }
+            ReleaseMemory();
         }
     }
 

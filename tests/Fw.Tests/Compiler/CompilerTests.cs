@@ -126,6 +126,56 @@ public class CompilerTests
         Assert.True(img.ClassCount < 20);
     }
 
+    /// <summary>
+    /// Thousands of prefixes of both families, nested and repeated within and across rules and a shared set (so
+    /// the compiler's sorts take every path: radix for IPv4, quicksort and insertion sort for IPv6): every
+    /// address gets, by longest match in the image, exactly the rules whose prefixes contain it.
+    /// </summary>
+    [Fact]
+    public void ManyNestedAndRepeatedPrefixesMatchAsTheRulesSay()
+    {
+        var rng = new Random(5);
+        IpPrefix Random4()
+        {
+            // Inside 198.18.0.0/15 and 2001:db8::/32 (as addresses drawn from them stay), short enough to nest often.
+            int len = rng.Next(15, 33);
+            uint a = 0xC6120000u | (uint)rng.Next(1 << 17);
+            return IpPrefix.Create(IpFamily.V4, (UInt128)a << 96, len);
+        }
+        IpPrefix Random6()
+        {
+            int len = rng.Next(32, 129);
+            UInt128 a = (UInt128)0x20010db8UL << 96 | (UInt128)(ulong)rng.Next(1 << 12) << 80 | (ulong)rng.NextInt64();
+            return IpPrefix.Create(IpFamily.V6, a, len);
+        }
+        IpPrefix Random() => rng.Next(3) == 0 ? Random6() : Random4();
+        var pool = Enumerable.Range(0, 3000).Select(_ => Random()).ToList();
+        var set = new PrefixSet { Name = "s", Pos = At, Prefixes = Enumerable.Range(0, 4000).Select(_ => pool[rng.Next(pool.Count)]).ToList() };
+        AddressMatch Match(bool withSet) => new()
+        {
+            Prefixes = Enumerable.Range(0, 1500).Select(_ => pool[rng.Next(pool.Count)]).ToList(),
+            Sets = withSet ? [set] : [],
+        };
+        var rules = new[] { R(0, src: Match(true)), R(1, src: Match(false)), R(2, src: Match(true), proto: [6]), R(3) };
+        var img = RulesetCompiler.Compile(Rs(rules));
+
+        for (int n = 0; n < 3000; n++)
+        {
+            // An address inside a pool prefix (or anywhere), so most addresses meet several nested prefixes.
+            var near = pool[rng.Next(pool.Count)];
+            UInt128 noise = (UInt128)(ulong)rng.NextInt64() << 64 | (ulong)rng.NextInt64();
+            var family = near.Family;
+            var bits = (near.Bits | (noise & ~IpPrefix.MaskOf(near.Length))) & IpPrefix.MaskOf(family == IpFamily.V4 ? 32 : 128);
+            uint cls = family == IpFamily.V4 ? img.Src4!.Lookup(bits) : img.Src6!.Lookup(bits);
+            var address = new IpPrefix(family, bits, (byte)(family == IpFamily.V4 ? 32 : 128));
+            for (int r = 0; r < rules.Length; r++)
+            {
+                bool expected = rules[r].Src is not { } m || m.AllPrefixes().Any(p => p.Contains(address));
+                Assert.True(expected == Allows(img, cls, r), $"{address}: rule {r} expected {expected}");
+            }
+        }
+    }
+
     [Fact]
     public void TcpFlagsMaskAndValue()
     {

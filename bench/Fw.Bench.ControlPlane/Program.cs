@@ -1,0 +1,46 @@
+using Fw.Bench.ControlPlane;
+
+// Control-plane figures. Usage (as root; bench/controlplane runs them all and writes the results):
+//   Fw.Bench.ControlPlane bdn [BenchmarkDotNet args]          parse, compile, reload (in-process)
+//   Fw.Bench.ControlPlane process [--runs N] [--as-built]     fwctl reload/stats wall time, fwd resident memory
+//   Fw.Bench.ControlPlane profile [RULES PREFIXES]            a Stopwatch breakdown of one reload path
+//   Fw.Bench.ControlPlane write DIR RULES PREFIXES [VARIANT]  writes a synthetic ruleset (prints its path)
+// Failures are caught here so that every Dispose and finally runs (an unhandled exception skips them): the
+// namespace, veth and pins of the run go, whatever happened.
+try
+{
+    return args.FirstOrDefault() switch
+    {
+        "bdn" => Bdn(args[1..]),
+        "profile" => Profile.Run(args[1..]),
+        "process" => WholeProcess.Run(args[1..]),
+        "write" when args.Length >= 4 => Write(args[1], int.Parse(args[2]), int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 0),
+        _ => Usage(),
+    };
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"Fw.Bench.ControlPlane: {e}");
+    return 1;
+}
+
+static int Bdn(string[] args)
+{
+    var summaries = BenchmarkDotNet.Running.BenchmarkSwitcher
+        .FromTypes([typeof(ParseBenchmarks), typeof(CompileBenchmarks), typeof(ReloadBenchmarks)])
+        .Run(args.Contains("--filter") ? args : [.. args, "--filter", "*"], new ControlPlaneConfig());
+    return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
+}
+
+static int Write(string dir, int rules, int prefixes, int variant)
+{
+    Directory.CreateDirectory(dir);
+    Console.WriteLine(Synthetic.Write(dir, rules, prefixes, variant));
+    return 0;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: Fw.Bench.ControlPlane (bdn [BenchmarkDotNet args] | process [--runs N] [--as-built] | profile [RULES PREFIXES] | write DIR RULES PREFIXES [VARIANT])");
+    return 2;
+}
