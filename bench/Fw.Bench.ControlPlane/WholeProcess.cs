@@ -37,7 +37,8 @@ internal static partial class WholeProcess
             using var net = new BenchNet();
             var nsenter = Times(runs, () => Exec(net, "true")).Select(t => t.Ms).ToList();
             md.AppendLine($"Each figure: median of {runs} runs (min-max), wall time of the whole process from start to exit, as " +
-                $"`nsenter --net=NS PROGRAM` (nsenter alone: {Median(nsenter):N1} ms, included).");
+                $"`nsenter --net=NS PROGRAM` (nsenter alone: {Median(nsenter):N1} ms, included). A runtime setting other than " +
+                "\"as built\" is an environment variable given to that run (through env), to compare JIT settings on the same build.");
             md.AppendLine();
             md.AppendLine("| command | rules | prefixes | runtime setting | median ms | min-max ms | CPU ms (user+sys) median | in-process (took_ms) median | target |");
             md.AppendLine("|---|---:|---:|---|---:|---|---:|---:|---|");
