@@ -48,7 +48,7 @@ internal static class StatsCommand
                 throw new BpfException("stats: fw is not attached to any interface", 0);
             if (watch is not { } seconds)
             {
-                var snaps = ifaces.Select(StatsSnapshot.Read).ToList();
+                var snaps = Read(ifaces, iface is not null);
                 if (json)
                     WriteJson(stdout, snaps, iface is not null);
                 else
@@ -64,7 +64,7 @@ internal static class StatsCommand
             {
                 if (i > 0 && ct.WaitHandle.WaitOne(TimeSpan.FromSeconds(seconds)))
                     break;
-                var snaps = ifaces.Select(StatsSnapshot.Read).ToList();
+                var snaps = Read(ifaces, iface is not null);
                 if (json)
                 {
                     WriteJson(stdout, snaps, iface is not null);
@@ -81,6 +81,26 @@ internal static class StatsCommand
             }
             return FwctlApp.ExitOk;
         });
+    }
+
+    /// <summary>
+    /// Snapshots of the interfaces. A named one must be attached; of all attached ones (no IFACE given), one
+    /// detached between listing and reading (its pins removed) is left out rather than failing the others.
+    /// </summary>
+    private static List<StatsSnapshot> Read(IReadOnlyList<string> ifaces, bool named)
+    {
+        var snaps = new List<StatsSnapshot>(ifaces.Count);
+        foreach (string i in ifaces)
+        {
+            try
+            {
+                snaps.Add(StatsSnapshot.Read(i));
+            }
+            catch (BpfException e) when (!named && e.Errno == 2 /* ENOENT */ && !Directory.Exists(PinLayout.Dir(i)))
+            {
+            }
+        }
+        return snaps.Count > 0 || named ? snaps : throw new BpfException("stats: fw is not attached to any interface", 0);
     }
 
     private static void WriteText(TextWriter w, StatsSnapshot s, bool perCpu, StatsSnapshot? previous, double seconds)
