@@ -56,6 +56,10 @@ public sealed partial class BenchNet : IDisposable
     public int SutIfindex { get; }
     public int Queues { get; }
 
+    /// <summary>Runs code inside the namespace (a thread that entered it), e.g. Firewall.Attach or Reload: up to
+    /// 5 minutes, as a million prefixes take long on a loaded machine.</summary>
+    public T Run<T>(Func<T> body) => Ns.Run(body, TimeSpan.FromMinutes(5));
+
     /// <summary>Frames the system under test's end has received (XDP included: veth counts them in rx_packets).</summary>
     public ulong RxPackets(string? dev = null)
     {

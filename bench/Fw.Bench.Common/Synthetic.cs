@@ -21,17 +21,28 @@ namespace Fw.Bench;
 /// <item>no-match traffic: from 198.18.128.0/17 and 2001:db8:4000::/34 to ports 32768-65535, which no rule
 /// and no set prefix covers.</item>
 /// </list>
+/// <para>For reloads (bench/Fw.Bench.ControlPlane), a variant v &gt; 0 moves every rule's port by 10,000 v, so two
+/// variants differ in digest and in every port class; the mixes are those of variant 0. An interface name adds
+/// <c>interfaces: [IFACE]</c> for fwd.</para>
 /// </summary>
 public static class Synthetic
 {
     public const string SetName = "big";
 
-    /// <summary>Writes rules-N-P[-pass].yaml (and its set file) into <paramref name="dir"/>; returns its path.</summary>
-    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true)
+    /// <summary>
+    /// Writes rules-N-P[-pass][-vV][-IFACE].yaml (and its set file) into <paramref name="dir"/>; returns its path.
+    /// <paramref name="variant"/> shifts every rule's port by 10,000 per variant (0-2: the ports stay below the
+    /// no-match range, 32,768 up); <paramref name="iface"/> adds an <c>interfaces:</c> line.
+    /// </summary>
+    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null)
     {
         if (rules < 1 || rules > 4096)
             throw new ArgumentOutOfRangeException(nameof(rules), rules, "1-4,096 rules");
+        if (variant < 0 || variant > 2)
+            throw new ArgumentOutOfRangeException(nameof(variant), variant, "variants 0-2");
         var yaml = new StringBuilder($"default: {(defaultDrop ? "drop" : "pass")}\n");
+        if (iface is not null)
+            yaml.Append($"interfaces: [{iface}]\n");
         if (prefixes > 0)
         {
             string set = Path.Combine(dir, $"set-{prefixes}.txt");
@@ -47,8 +58,9 @@ public static class Synthetic
             first = 1;
         }
         for (int i = first; i < rules; i++)
-            yaml.Append($"  - name: r{i}\n    src: {RuleSource(i)}\n    proto: {RuleProto(i)}\n    dport: {1000 + i}\n    action: drop\n");
-        string path = Path.Combine(dir, $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}.yaml");
+            yaml.Append($"  - name: r{i}\n    src: {RuleSource(i)}\n    proto: {RuleProto(i)}\n    dport: {1000 + i + 10_000 * variant}\n    action: drop\n");
+        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}";
+        string path = Path.Combine(dir, name + ".yaml");
         File.WriteAllText(path, yaml.ToString());
         return path;
     }

@@ -48,7 +48,7 @@ internal static class BenchData
         return dir;
     });
 
-    public static string Write(int rules, int prefixes, int variant = 0) => Synthetic.Write(s_dir.Value, rules, prefixes, variant);
+    public static string Write(int rules, int prefixes, int variant = 0) => Synthetic.Write(s_dir.Value, rules, prefixes, defaultDrop: false, variant: variant);
 
     public static CheckResult Check(string file)
     {
@@ -137,10 +137,10 @@ public class ReloadBenchmarks
             _files[v] = BenchData.Write(Size.Rules, Size.Prefixes, v);
             _checks[v] = BenchData.Check(_files[v]);
         }
-        _net = new BenchNet();
+        _net = new BenchNet(1);
         try
         {
-            _net.Run(() => Firewall.Attach(_net.Iface, _checks[0], _files[0], XdpMode.Native));
+            _net.Run(() => Firewall.Attach(_net.SutIf, _checks[0], _files[0], XdpMode.Native));
         }
         catch
         {
@@ -158,7 +158,7 @@ public class ReloadBenchmarks
     {
         int v = _next;
         _next ^= 1;
-        return _net.Run(() => Firewall.Reload(_net.Iface, _checks[v], _files[v]));
+        return _net.Run(() => Firewall.Reload(_net.SutIf, _checks[v], _files[v]));
     }
 
     [Benchmark]
@@ -166,6 +166,6 @@ public class ReloadBenchmarks
     {
         int v = _next;
         _next ^= 1;
-        return _net.Run(() => Firewall.Reload(_net.Iface, BenchData.Check(_files[v]), _files[v]));
+        return _net.Run(() => Firewall.Reload(_net.SutIf, BenchData.Check(_files[v]), _files[v]));
     }
 }

@@ -19,11 +19,11 @@ internal static class Profile
         string dir = Directory.CreateTempSubdirectory("fw-cp-profile-").FullName;
         try
         {
-            string a = Synthetic.Write(dir, rules, prefixes, 0);
-            string b = Synthetic.Write(dir, rules, prefixes, 1);
+            string a = Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: 0);
+            string b = Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: 1);
             Console.WriteLine($"{rules:N0} rules, {prefixes:N0} prefixes; GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, " +
                 $"concurrent {AppContext.TryGetSwitch("System.GC.Concurrent", out bool c) && c}");
-            using var net = new BenchNet();
+            using var net = new BenchNet(1);
             for (int round = 0; round < 3; round++)
             {
                 string file = round % 2 == 0 ? a : b;
@@ -32,9 +32,9 @@ internal static class Profile
                 var check = Step("check (RulesCheck.Check, parse + compile)", () => RulesCheck.Check(file, Classifier.ResolveInterface));
                 Step("digest", () => check.Image!.Digest());
                 if (round == 0)
-                    Step("attach (Firewall.Attach)", () => net.Run(() => Firewall.Attach(net.Iface, check, file, XdpMode.Native)));
+                    Step("attach (Firewall.Attach)", () => net.Run(() => Firewall.Attach(net.SutIf, check, file, XdpMode.Native)));
                 else
-                    Step("reload (Firewall.Reload)", () => net.Run(() => Firewall.Reload(net.Iface, check, file)));
+                    Step("reload (Firewall.Reload)", () => net.Run(() => Firewall.Reload(net.SutIf, check, file)));
                 using (var classifier = Step("Classifier.Load (maps filled, not attached)", () => Classifier.Load(check.Image!)))
                 {
                 }

@@ -1,3 +1,4 @@
+using Fw.Bench;
 using Fw.Bench.ControlPlane;
 
 // Control-plane figures. Usage (as root; bench/controlplane runs them all and writes the results):
@@ -35,7 +36,7 @@ static int Bdn(string[] args)
 static int Write(string dir, int rules, int prefixes, int variant)
 {
     Directory.CreateDirectory(dir);
-    Console.WriteLine(Synthetic.Write(dir, rules, prefixes, variant));
+    Console.WriteLine(Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: variant));
     return 0;
 }
 

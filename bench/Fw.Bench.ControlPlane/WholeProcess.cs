@@ -34,7 +34,7 @@ internal static partial class WholeProcess
         string dir = Directory.CreateTempSubdirectory("fw-cp-process-").FullName;
         try
         {
-            using var net = new BenchNet();
+            using var net = new BenchNet(1);
             var nsenter = Times(runs, () => Exec(net, "true")).Select(t => t.Ms).ToList();
             md.AppendLine($"Each figure: median of {runs} runs (min-max), wall time of the whole process from start to exit, as " +
                 $"`nsenter --net=NS PROGRAM` (nsenter alone: {Median(nsenter):N1} ms, included). A runtime setting other than " +
@@ -44,9 +44,9 @@ internal static partial class WholeProcess
             md.AppendLine("|---|---:|---:|---|---:|---|---:|---:|---|");
             foreach (var (rules, prefixes) in new[] { (10, 0), (4096, 1_000_000) })
             {
-                string a = Synthetic.Write(dir, rules, prefixes, 0);
-                string b = Synthetic.Write(dir, rules, prefixes, 1);
-                var attach = Exec(net, fwctl, "attach", net.Iface, "--rules", a, "--mode", "native");
+                string a = Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: 0);
+                string b = Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: 1);
+                var attach = Exec(net, fwctl, "attach", net.SutIf, "--rules", a, "--mode", "native");
                 Console.Error.WriteLine($"attach {rules} rules, {prefixes:N0} prefixes: {attach.Ms:N0} ms");
                 try
                 {
@@ -57,7 +57,7 @@ internal static partial class WholeProcess
                         int n = 0;
                         var reload = Times(runs, () =>
                         {
-                            var r = Exec(net, env, fwctl, "reload", net.Iface, "--rules", n++ % 2 == 0 ? b : a, "--json");
+                            var r = Exec(net, env, fwctl, "reload", net.SutIf, "--rules", n++ % 2 == 0 ? b : a, "--json");
                             took.Add(double.Parse(TookMs().Match(r.Stdout).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
                             return r;
                         });
@@ -68,9 +68,9 @@ internal static partial class WholeProcess
                             s_targets.Add($"| reload of {rules:N0} rules and {prefixes:N0} prefixes (`fwctl reload`, whole process, median of {runs}) | " +
                                 $"{median:N0} ms | < 2,000 ms | {(median < 2000 ? "met" : "missed")} |");
                         }
-                        Row(md, "`fwctl stats IFACE`", rules, prefixes, env, Times(runs, () => Exec(net, env, fwctl, "stats", net.Iface)), null, "");
+                        Row(md, "`fwctl stats IFACE`", rules, prefixes, env, Times(runs, () => Exec(net, env, fwctl, "stats", net.SutIf)), null, "");
                         // With IFACE: without, fwctl reads every attached interface, other runs' too (a shared machine).
-                        Row(md, "`fwctl stats IFACE --json`", rules, prefixes, env, Times(runs, () => Exec(net, env, fwctl, "stats", net.Iface, "--json")), null, "");
+                        Row(md, "`fwctl stats IFACE --json`", rules, prefixes, env, Times(runs, () => Exec(net, env, fwctl, "stats", net.SutIf, "--json")), null, "");
                     }
                 }
                 finally
@@ -108,7 +108,7 @@ internal static partial class WholeProcess
     {
         string sub = Directory.CreateDirectory(Path.Combine(dir, $"fwd-{rules}")).FullName;
         string file = Path.Combine(sub, "rules.yaml");
-        File.Copy(Synthetic.Write(sub, rules, prefixes, 0, net.Iface), file, overwrite: true);
+        File.Copy(Synthetic.Write(sub, rules, prefixes, defaultDrop: false, variant: 0, iface: net.SutIf), file, overwrite: true);
         var psi = new ProcessStartInfo("nsenter", [$"--net={net.Ns.Path}", "--", .. Env(env), fwd, "--rules", file])
         {
             RedirectStandardOutput = true,
@@ -130,10 +130,10 @@ internal static partial class WholeProcess
             double readyCpu = ProcessCpuMs(p.Id);
             var (rss, hwm) = (Status(p.Id, "VmRSS"), Status(p.Id, "VmHWM"));
             // An edit: fwd sees the rename-over and reloads the other variant.
-            string next = Synthetic.Write(sub, rules, prefixes, 1, net.Iface);
+            string next = Synthetic.Write(sub, rules, prefixes, defaultDrop: false, variant: 1, iface: net.SutIf);
             var edit = Stopwatch.StartNew();
             File.Move(next, file, overwrite: true);
-            WaitFor(lines, p, $"reload {net.Iface}", TimeSpan.FromSeconds(60));
+            WaitFor(lines, p, $"reload {net.SutIf}", TimeSpan.FromSeconds(60));
             double editMs = edit.Elapsed.TotalMilliseconds;
             // fwd logs the reload, then gives the memory of the compile back: read once VmRSS has settled.
             Settle(p.Id);
@@ -165,9 +165,9 @@ internal static partial class WholeProcess
     /// <summary>fwctl detach, in a finally: a failure is reported, not thrown over the one under way (BenchNet removes the pins anyway).</summary>
     private static void Detach(BenchNet net, string fwctl)
     {
-        var r = net.Ns.Exec(fwctl, "detach", net.Iface);
+        var r = net.Ns.Exec(fwctl, "detach", net.SutIf);
         if (!r.Ok)
-            Console.Error.WriteLine($"fwctl detach {net.Iface}: {r.Stderr.Trim()}");
+            Console.Error.WriteLine($"fwctl detach {net.SutIf}: {r.Stderr.Trim()}");
     }
 
     private static void WaitFor(System.Collections.Concurrent.BlockingCollection<string> lines, Process p, string text, TimeSpan timeout)
