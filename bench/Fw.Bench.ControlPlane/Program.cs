@@ -5,7 +5,7 @@ using Fw.Bench.ControlPlane;
 //   Fw.Bench.ControlPlane bdn [BenchmarkDotNet args]          parse, compile, reload (in-process)
 //   Fw.Bench.ControlPlane process [--runs N] [--as-built]     fwctl reload/stats wall time, fwd resident memory
 //   Fw.Bench.ControlPlane profile [RULES PREFIXES]            a Stopwatch breakdown of one reload path
-//   Fw.Bench.ControlPlane write DIR RULES PREFIXES [VARIANT]  writes a synthetic ruleset (prints its path)
+//   Fw.Bench.ControlPlane write DIR RULES PREFIXES [VARIANT [IFACE]]  writes a synthetic ruleset (prints its path)
 // Failures are caught here so that every Dispose and finally runs (an unhandled exception skips them): the
 // namespace, veth and pins of the run go, whatever happened.
 try
@@ -15,7 +15,7 @@ try
         "bdn" => Bdn(args[1..]),
         "profile" => Profile.Run(args[1..]),
         "process" => WholeProcess.Run(args[1..]),
-        "write" when args.Length >= 4 => Write(args[1], int.Parse(args[2]), int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 0),
+        "write" when args.Length >= 4 => Write(args[1], int.Parse(args[2]), int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 0, args.ElementAtOrDefault(5)),
         _ => Usage(),
     };
 }
@@ -33,15 +33,15 @@ static int Bdn(string[] args)
     return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
 }
 
-static int Write(string dir, int rules, int prefixes, int variant)
+static int Write(string dir, int rules, int prefixes, int variant, string? iface)
 {
     Directory.CreateDirectory(dir);
-    Console.WriteLine(Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: variant));
+    Console.WriteLine(Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant, iface));
     return 0;
 }
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Fw.Bench.ControlPlane (bdn [BenchmarkDotNet args] | process [--runs N] [--as-built] | profile [RULES PREFIXES] | write DIR RULES PREFIXES [VARIANT])");
+    Console.Error.WriteLine("usage: Fw.Bench.ControlPlane (bdn [BenchmarkDotNet args] | process [--runs N] [--as-built] | profile [RULES PREFIXES] | write DIR RULES PREFIXES [VARIANT [IFACE]])");
     return 2;
 }
