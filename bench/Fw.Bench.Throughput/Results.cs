@@ -231,7 +231,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
             var noSet = Live(new Key("fw", n, 0, true, "no match"));
             if (noSet is not null)
                 yield return $"  - Of fw's {Ns(fw.AddedNs)}, {Ns(noSet.AddedNs)} are there without a set ({n:N0} rules, no prefixes: no address lookup, the protocol and port lookups end it); " +
-                    $"the other {Ns(fw.AddedNs - noSet.AddedNs)} are the source lookup in the LPM trie (BPF_MAP_TYPE_LPM_TRIE) the set's rule needs.";
+                    $"the other {Ns(fw.AddedNs - noSet.AddedNs)} are the source lookup in the set's Poptrie (the set's rule needs it).";
             var peers = new[] { "xdp-filter", "nft sets (best form)", "nft plain chain" }
                 .Select(s => (s, f: Live(new Key(s, n, p, true, "no match")))).Where(x => x.f is not null).ToList();
             if (peers.Count > 0)
