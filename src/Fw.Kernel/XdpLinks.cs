@@ -18,8 +18,7 @@ public static unsafe class XdpLinks
         const uint BpfLinkTypeXdp = 6;
         var info = default(LinkInfoXdp);
         uint len = (uint)sizeof(LinkInfoXdp);
-        BpfException.Check(Interop.bpf_obj_get_info_by_fd(link.Fd, &info, ref len) is var rc && rc < 0 ? -Marshal.GetLastPInvokeError() : 0,
-            "read link info");
+        BpfException.CheckFd(Interop.bpf_obj_get_info_by_fd(link.Fd, &info, ref len), "read link info");
         return info.Type == BpfLinkTypeXdp && info.Ifindex == 0;
     }
 
