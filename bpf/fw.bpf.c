@@ -48,7 +48,7 @@ static __always_inline __u32 fw_ctz64(__u64 x)
 /* The rule bit-vector (fw_bitmaps value) of class @cls, or NULL: matches no rule. */
 static __always_inline const __u64 *fw_class_bits(__u32 cls)
 {
-	/* FW_POP_NO_MATCH (a failed address lookup) is past every class: NULL. */
+	/* FW_POP_NO_MATCH (a failed address or port lookup) is past every class: NULL. */
 	return bpf_map_lookup_elem(&fw_bitmaps, &cls);
 }
 
@@ -58,10 +58,26 @@ static __always_inline const __u64 *fw_bits(const __u32 *cls)
 	return cls ? fw_class_bits(*cls) : NULL;
 }
 
-/* Class of @idx in one of the class arrays (fw_proto, fw_sport, ...). */
+/* Class of @idx in one of the byte class arrays (fw_proto, fw_tcp_flags, fw_icmp_type). */
 static __always_inline const __u32 *fw_array_class(void *map, __u32 idx)
 {
 	return bpf_map_lookup_elem(map, &idx);
+}
+
+/* Class of @port (host order, or FW_PORT_ABSENT) in a port table (fw_common.h), or FW_POP_NO_MATCH. */
+static __always_inline __u32 fw_port_class(void *dir, void *pages, __u32 port)
+{
+	__u32 zero = 0, hi = port >> FW_PORT_PAGE_SHIFT, e;
+	const struct fw_port_dir *d = bpf_map_lookup_elem(dir, &zero);
+	const struct fw_port_page *p;
+
+	if (!d || hi >= FW_PORT_DIR)
+		return FW_POP_NO_MATCH;
+	e = d->e[hi];
+	if (e & FW_PORT_UNIFORM)
+		return e & ~FW_PORT_UNIFORM;
+	p = bpf_map_lookup_elem(pages, &e);
+	return p ? p->c[port & (FW_PORT_PAGE - 1)] : FW_POP_NO_MATCH;
 }
 
 /*
@@ -139,13 +155,13 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_SPORT) {
-		sport = fw_bits(fw_array_class(&fw_sport, pkt->sport));
+		sport = fw_class_bits(fw_port_class(&fw_sport_dir, &fw_sport_page, pkt->sport));
 		sum = fw_and_summary(sum, sport);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_DPORT) {
-		dport = fw_bits(fw_array_class(&fw_dport, pkt->dport));
+		dport = fw_class_bits(fw_port_class(&fw_dport_dir, &fw_dport_page, pkt->dport));
 		sum = fw_and_summary(sum, dport);
 		if (!sum)
 			return FW_NO_RULE;

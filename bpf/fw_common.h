@@ -22,6 +22,18 @@
 #define FW_PORT_ABSENT		65536
 #define FW_BYTE_ABSENT		256
 
+/*
+ * Port classes (fw_sport_*, fw_dport_*): a directory with one entry per 256
+ * ports and a last one for FW_PORT_ABSENT, each FW_PORT_UNIFORM | class (all
+ * ports of the page have that class) or the index of a page in fw_*port_page.
+ * Rules name few ports, so most entries are uniform: the 1 KiB directory stays
+ * in L1 where a flat 65,537-entry array (256 KiB) would miss for varied ports.
+ */
+#define FW_PORT_PAGE_SHIFT	8
+#define FW_PORT_PAGE		(1 << FW_PORT_PAGE_SHIFT)
+#define FW_PORT_DIR		257	/* pages of 256 ports, then FW_PORT_ABSENT */
+#define FW_PORT_UNIFORM		0x80000000u
+
 enum fw_action {
 	FW_ACTION_PASS = 0,
 	FW_ACTION_DROP = 1,
@@ -184,6 +196,19 @@ struct fw_pop_tail6_page {
 	struct fw_pop_tail6 t[FW_POP_TAIL_PAGE];
 };
 _Static_assert(sizeof(struct fw_pop_tail6_page) == 32 * FW_POP_TAIL_PAGE, "fw_pop_tail6_page size");
+
+/* fw_*port_dir value (one element): the directory, indexed by port >> FW_PORT_PAGE_SHIFT. */
+struct fw_port_dir {
+	__u32 e[FW_PORT_DIR];
+};
+_Static_assert(sizeof(struct fw_port_dir) == 4 * FW_PORT_DIR, "fw_port_dir size");
+_Static_assert(FW_PORT_DIR == FW_PORT_ABSENT / FW_PORT_PAGE + 1, "FW_PORT_DIR");
+
+/* fw_*port_page value: the classes of 256 ports. */
+struct fw_port_page {
+	__u32 c[FW_PORT_PAGE];
+};
+_Static_assert(sizeof(struct fw_port_page) == 4 * FW_PORT_PAGE, "fw_port_page size");
 
 /*
  * fw_bitmaps value layout (value_size = 8 * (1 + words), set per ruleset):

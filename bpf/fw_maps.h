@@ -98,21 +98,37 @@ struct {
 	__uint(max_entries, 256);
 } fw_proto SEC(".maps");
 
-/* Source port (host order) or FW_PORT_ABSENT -> class id. Written by: control plane. */
+/* [0]: source port classes, directory (fw_common.h). Written by: control plane. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, FW_PORT_ABSENT + 1);
-} fw_sport SEC(".maps");
+	__type(value, struct fw_port_dir);
+	__uint(max_entries, 1);
+} fw_sport_dir SEC(".maps");
 
-/* Destination port (host order) or FW_PORT_ABSENT -> class id. Written by: control plane. */
+/* Source port classes, the pages of 256 ports that are not uniform. Written by: control plane. Resized. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, FW_PORT_ABSENT + 1);
-} fw_dport SEC(".maps");
+	__type(value, struct fw_port_page);
+	__uint(max_entries, FW_PORT_DIR - 1);
+} fw_sport_page SEC(".maps");
+
+/* [0]: destination port classes, directory (fw_common.h). Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_port_dir);
+	__uint(max_entries, 1);
+} fw_dport_dir SEC(".maps");
+
+/* Destination port classes, the pages of 256 ports that are not uniform. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_port_page);
+	__uint(max_entries, FW_PORT_DIR - 1);
+} fw_dport_page SEC(".maps");
 
 /* TCP flags (header byte 13) or FW_BYTE_ABSENT -> class id. Written by: control plane. */
 struct {

@@ -218,7 +218,7 @@ static __always_inline int parse_ip6hdr(struct fw_cursor *c, struct fw_pkt *pkt)
 /*
  * The L4 header of a packet that is not a non-first fragment: TCP needs 20 bytes,
  * UDP 8, and @icmp_proto (ICMP in IPv4, ICMPv6 in IPv6) 8. Ports are network byte
- * order on the wire and stored in host order, the index of fw_sport / fw_dport.
+ * order on the wire and stored in host order, the key of the port tables.
  * Other protocols have no L4 fields: pkt keeps its ABSENT values.
  * Returns @proto or -FW_REASON_MALFORMED.
  */

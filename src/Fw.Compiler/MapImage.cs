@@ -67,6 +67,14 @@ public sealed class MapImage
     public uint[]? TcpFlags { get; init; }   // 257, [256] = absent
     public uint[]? IcmpType { get; init; }   // 257
 
+    private PortTable? _sportTable, _dportTable;
+
+    /// <summary>Sport as the maps hold it (fw_sport_dir, fw_sport_page); null when the field is unused.</summary>
+    public PortTable? SportTable => Sport is null ? null : _sportTable ??= PortTable.Pack(Sport);
+
+    /// <summary>Dport as the maps hold it (fw_dport_dir, fw_dport_page); null when the field is unused.</summary>
+    public PortTable? DportTable => Dport is null ? null : _dportTable ??= PortTable.Pack(Dport);
+
     // Address Poptries (fw_src4_*, fw_src6_*, fw_dst4_*, fw_dst6_*), null when the field is unused;
     // when used, both families have one, built with a /0.
     public Poptrie<FwPopTail4>? Src4 { get; init; }

@@ -82,12 +82,14 @@ public sealed unsafe class Classifier : IDisposable
             obj.SetMaxEntries("fw_bitmaps", Math.Max(1, image.ClassCount));
             obj.SetValueSize("fw_bitmaps", 8 * (1 + image.Words));
             // Class arrays of fields no rule uses are never looked up: one slot each.
-            foreach (var (map, table) in new[] { ("fw_proto", image.Proto), ("fw_sport", image.Sport), ("fw_dport", image.Dport),
-                ("fw_tcp_flags", image.TcpFlags), ("fw_icmp_type", image.IcmpType) })
+            foreach (var (map, table) in new[] { ("fw_proto", image.Proto), ("fw_tcp_flags", image.TcpFlags), ("fw_icmp_type", image.IcmpType) })
             {
                 if (table is null)
                     obj.SetMaxEntries(map, 1);
             }
+            // Port tables: as many pages as are not uniform (at least one, unused or not).
+            obj.SetMaxEntries("fw_sport_page", Math.Max(1, image.SportTable?.PageCount ?? 0));
+            obj.SetMaxEntries("fw_dport_page", Math.Max(1, image.DportTable?.PageCount ?? 0));
             // Address tries: as many pages as the generation's trie fills; unused fields keep one page.
             SizeTrie(obj, "fw_src4", image.Src4);
             SizeTrie(obj, "fw_src6", image.Src6);
@@ -196,8 +198,8 @@ public sealed unsafe class Classifier : IDisposable
             Map("fw_bitmaps").UpdateBatchRaw(keys, MemoryMarshal.AsBytes(img.Bitmaps.AsSpan()), 8 * (1 + img.Words));
         }
         FillArray("fw_proto", img.Proto);
-        FillArray("fw_sport", img.Sport);
-        FillArray("fw_dport", img.Dport);
+        FillPorts("fw_sport", img.SportTable);
+        FillPorts("fw_dport", img.DportTable);
         FillArray("fw_tcp_flags", img.TcpFlags);
         FillArray("fw_icmp_type", img.IcmpType);
         FillTrie("fw_src4", img.Src4);
@@ -214,6 +216,15 @@ public sealed unsafe class Classifier : IDisposable
         for (int i = 0; i < keys.Length; i++)
             keys[i] = (uint)i;
         Map(name).UpdateBatch<uint, uint>(keys, classes);
+    }
+
+    /// <summary>The directory and pages of one port field (fw_sport_dir, fw_sport_page).</summary>
+    private void FillPorts(string prefix, PortTable? table)
+    {
+        if (table is null)
+            return;
+        Map($"{prefix}_dir").UpdatePages<uint>(table.Directory, table.Directory.Length);
+        Map($"{prefix}_page").UpdatePages<uint>(table.Pages, FwPort.Page);
     }
 
     /// <summary>Each paged map of one field and family's Poptrie gets as many pages as its items fill.</summary>

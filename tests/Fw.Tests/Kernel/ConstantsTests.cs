@@ -55,6 +55,17 @@ public partial class ConstantsTests
     }
 
     [Fact]
+    public void PortTableConstantsMatch()
+    {
+        Assert.Equal(FwPort.PageShift, Value("FW_PORT_PAGE_SHIFT"));
+        Assert.Equal(FwPort.Page, Value("FW_PORT_PAGE"));
+        Assert.Equal(FwPort.DirEntries, Value("FW_PORT_DIR"));
+        Assert.Equal(FwPort.Uniform, Value("FW_PORT_UNIFORM"));
+        // The directory's last entry is the absent port's: every key of the flat array has one.
+        Assert.Equal(FwLimits.PortAbsent, (FwPort.DirEntries - 1) << FwPort.PageShift);
+    }
+
+    [Fact]
     public void PoptrieConstantsMatch()
     {
         Assert.Equal(FwPop.DirectBits, Value("FW_POP_DIRECT_BITS"));

@@ -37,7 +37,7 @@ public class LayoutTests
         }
     }
 
-    // Poptrie pages are written as raw bytes: each C page must be exactly what the loader pads to.
+    // Poptrie and port table pages are written as raw bytes: each C page must be exactly what the loader pads to.
     public static TheoryData<string, int> Pages => new()
     {
         { "fw_pop_node_page", FwPop.NodePage * Marshal.SizeOf<FwPopNode>() },
@@ -45,6 +45,8 @@ public class LayoutTests
         { "fw_pop_dir", (1 << FwPop.DirectBits) * sizeof(uint) },
         { "fw_pop_tail4_page", FwPop.TailPage * Marshal.SizeOf<FwPopTail4>() },
         { "fw_pop_tail6_page", FwPop.TailPage * Marshal.SizeOf<FwPopTail6>() },
+        { "fw_port_dir", FwPort.DirEntries * sizeof(uint) },
+        { "fw_port_page", FwPort.Page * sizeof(uint) },
     };
 
     [Theory]
