@@ -108,8 +108,13 @@ _Static_assert(sizeof(struct fw_rule) == 16, "fw_rule size");
  * for src6, dst4, dst6). A direct level indexed by the top FW_POP_DIRECT_BITS
  * address bits, then nodes of 64 children (FW_POP_STRIDE bits each), leaf-pushed:
  * a lookup stops at the first leaf. An entry (direct slot, leaf) is a node index
- * (bit 31 clear), a class (FW_POP_LEAF | class) or a tail (FW_POP_TAIL | index):
- * a subtree holding a single prefix, checked with one compare.
+ * (the two top bits clear), a class (FW_POP_LEAF | class), a tail (FW_POP_TAIL |
+ * index): a subtree holding a single prefix, checked with one compare, or, in a
+ * direct slot only, a skip (FW_POP_SKIP | index of a tail): a chain of nodes with
+ * one child each, checked with one compare (the tail's addr and len); on a match
+ * the lookup goes on at node cls, bit len, else the class is dflt (path
+ * compression of the bits under a /16 that all its prefixes share, as the 16 bits
+ * of 2001:db8::/32 after 2001::/16).
  */
 #define FW_POP_DIRECT_BITS	16
 #define FW_POP_STRIDE		6
@@ -117,6 +122,7 @@ _Static_assert(sizeof(struct fw_rule) == 16, "fw_rule size");
 #define FW_POP_DEPTH6		19	/* ceil((128 - 16) / 6): node offsets 16 .. 124 */
 #define FW_POP_LEAF		0x80000000u
 #define FW_POP_TAIL		0xc0000000u
+#define FW_POP_SKIP		0x40000000u
 #define FW_POP_KIND		0xc0000000u	/* the two bits that say what an entry is */
 #define FW_POP_VALUE		0x3fffffffu	/* class or tail index */
 #define FW_POP_NO_MATCH		0xffffffffu	/* never a class: a failed lookup */
@@ -135,7 +141,7 @@ _Static_assert(sizeof(struct fw_rule) == 16, "fw_rule size");
 #define FW_POP_TAIL_PAGE	(1 << FW_POP_TAIL_PAGE_SHIFT)
 #define FW_POP_MAX_NODES	4194304		/* 96 MiB */
 #define FW_POP_MAX_LEAVES	16777216	/* 64 MiB */
-#define FW_POP_MAX_TAILS	FW_MAX_PREFIXES
+#define FW_POP_MAX_TAILS	1114112		/* FW_MAX_PREFIXES tails, 65,536 skips */
 
 /*
  * One Poptrie node; fw_*_node values are pages of them. Child c (0..63) is a
@@ -168,7 +174,11 @@ struct fw_pop_dir {
 };
 _Static_assert(sizeof(struct fw_pop_dir) == 4 << FW_POP_DIRECT_BITS, "fw_pop_dir size");
 
-/* A subtree holding one prefix: cls if the address has the prefix's first len bits, else dflt. */
+/*
+ * A subtree holding one prefix: cls if the address has the prefix's first len
+ * bits, else dflt. As a skip: go on at node cls, bit len, if the address has
+ * addr's first len bits, else dflt.
+ */
 struct fw_pop_tail4 {
 	__u32 addr;	/* host order, masked to len */
 	__u32 len;

@@ -12,6 +12,7 @@ public static class FwPop
     public const int Depth6 = 19;
     public const uint Leaf = 0x80000000u;
     public const uint Tail = 0xc0000000u;
+    public const uint Skip = 0x40000000u;
     public const uint Kind = 0xc0000000u;
     public const uint Value = 0x3fffffffu;
     public const uint NoMatch = 0xffffffffu;
@@ -23,7 +24,7 @@ public static class FwPop
     public const int TailPage = 1 << TailPageShift;
     public const int MaxNodes = 4_194_304;
     public const int MaxLeaves = 16_777_216;
-    public const int MaxTails = FwLimits.MaxPrefixes;
+    public const int MaxTails = FwLimits.MaxPrefixes + (1 << DirectBits);   // tails, and a skip per direct slot
 }
 
 /// <summary>struct fw_pop_node: one node of 64 children (see bpf/fw_common.h).</summary>
@@ -51,6 +52,15 @@ public interface IPopTail<TSelf>
 
     /// <summary>What the XDP program returns for addr (left-aligned) when its lookup ends at this tail.</summary>
     uint ClassOf(UInt128 addr);
+
+    /// <summary>As a skip: whether addr (left-aligned) has the first Length bits, the bit the lookup goes on at, and the node.</summary>
+    bool Has(UInt128 addr);
+
+    int Length { get; }
+
+    uint Cls { get; }
+
+    uint Dflt { get; }
 }
 
 /// <summary>struct fw_pop_tail4: address in host order, masked to Len.</summary>
@@ -68,7 +78,15 @@ public struct FwPopTail4 : IPopTail<FwPopTail4>
     public static FwPopTail4 Create(UInt128 bits, int length, uint cls, uint dflt) =>
         new() { Addr = (uint)(bits >> 96), Len = (uint)length, Cls = cls, Dflt = dflt };
 
-    public readonly uint ClassOf(UInt128 addr) => (uint)(PoptrieBuilder.Truncate(addr, (int)Len) >> 96) == Addr ? Cls : Dflt;
+    public readonly uint ClassOf(UInt128 addr) => Has(addr) ? Cls : Dflt;
+
+    public readonly bool Has(UInt128 addr) => (uint)(PoptrieBuilder.Truncate(addr, (int)Len) >> 96) == Addr;
+
+    readonly int IPopTail<FwPopTail4>.Length => (int)Len;
+
+    readonly uint IPopTail<FwPopTail4>.Cls => Cls;
+
+    readonly uint IPopTail<FwPopTail4>.Dflt => Dflt;
 }
 
 /// <summary>struct fw_pop_tail6: address as host-order halves, masked to Len.</summary>
@@ -88,7 +106,15 @@ public struct FwPopTail6 : IPopTail<FwPopTail6>
     public static FwPopTail6 Create(UInt128 bits, int length, uint cls, uint dflt) =>
         new() { Hi = (ulong)(bits >> 64), Lo = (ulong)bits, Len = (uint)length, Cls = cls, Dflt = dflt };
 
-    public readonly uint ClassOf(UInt128 addr) => PoptrieBuilder.Truncate(addr, (int)Len) == new UInt128(Hi, Lo) ? Cls : Dflt;
+    public readonly uint ClassOf(UInt128 addr) => Has(addr) ? Cls : Dflt;
+
+    public readonly bool Has(UInt128 addr) => PoptrieBuilder.Truncate(addr, (int)Len) == new UInt128(Hi, Lo);
+
+    readonly int IPopTail<FwPopTail6>.Length => (int)Len;
+
+    readonly uint IPopTail<FwPopTail6>.Cls => Cls;
+
+    readonly uint IPopTail<FwPopTail6>.Dflt => Dflt;
 }
 
 /// <summary>
@@ -111,7 +137,16 @@ public sealed class Poptrie<TTail>
     public uint Lookup(UInt128 addr)
     {
         uint e = Direct[(int)(addr >> (128 - FwPop.DirectBits))];
-        for (int d = 0, off = FwPop.DirectBits; d < TTail.Depth && (e & FwPop.Leaf) == 0; d++, off += FwPop.Stride)
+        int off = FwPop.DirectBits;
+        if ((e & FwPop.Kind) == FwPop.Skip)
+        {
+            ref readonly var t = ref Tails[e & FwPop.Value];
+            if (!t.Has(addr))
+                return t.Dflt;
+            e = t.Cls;
+            off = t.Length;
+        }
+        for (int d = 0; d < TTail.Depth && (e & FwPop.Leaf) == 0; d++, off += FwPop.Stride)
         {
             ref readonly var n = ref Nodes[e];
             int c = PoptrieBuilder.Chunk(addr, off);
@@ -138,9 +173,12 @@ public sealed class PoptrieBoundException(string what, int limit)
 /// Builds a Poptrie (Asai and Ohara, SIGCOMM 2015) from (prefix, class) entries: a direct level of
 /// 2^16 entries, then nodes of 64 children, leaf-pushed so a lookup stops at the first leaf. A node's
 /// child nodes are contiguous and found by popcount over its vector; runs of equal leaves are stored
-/// once and found by popcount over leafvec. One change: a subtree holding a single prefix becomes a
+/// once and found by popcount over leafvec. Two changes: a subtree holding a single prefix becomes a
 /// tail (one compare) instead of a chain of nodes, which is what sparse /32 and /128 hosts would
-/// otherwise cost. One pass over the address-sorted entries; pure and deterministic.
+/// otherwise cost; and a chain of nodes with one child each right below a direct slot becomes a skip
+/// (one compare, then the subtree's node: path compression), which is what IPv6 prefixes under a
+/// common /32 (2001:db8::/32) would otherwise cost in steps. One pass over the address-sorted
+/// entries; pure and deterministic.
 /// </summary>
 public sealed class PoptrieBuilder
 {
@@ -159,7 +197,7 @@ public sealed class PoptrieBuilder
     /// containing it), distinct, masked, no longer than the family's width, with classes below 2^30,
     /// and start with the /0: the class of every address no longer prefix covers.
     /// </summary>
-    /// <param name="tails">false: single-prefix subtrees are chains of nodes too (the prefix study's variant).</param>
+    /// <param name="tails">false: no tails and no skips: single-prefix subtrees and single-child chains are nodes too (the prefix study's variant).</param>
     /// <exception cref="PoptrieBoundException">The trie needs more nodes, leaves or tails than the data plane holds.</exception>
     public static Poptrie<TTail> Build<TTail>(ReadOnlySpan<LpmEntry> entries, bool tails = true)
         where TTail : unmanaged, IPopTail<TTail>
@@ -184,7 +222,7 @@ public sealed class PoptrieBuilder
             int j = i + 1;
             while (j < entries.Length && entries[j].Length > DirectBits && (int)(entries[j].Bits >> (128 - DirectBits)) == slot)
                 j++;
-            dir[slot] = b.Child(entries[i..j], DirectBits, dir[slot] & FwPop.Value, TTail.Depth - 1, tailList);
+            dir[slot] = b.Child(entries[i..j], DirectBits, dir[slot] & FwPop.Value, TTail.Depth - 1, tailList, skip: true);
             i = j;
         }
         return new Poptrie<TTail>
@@ -228,7 +266,8 @@ public sealed class PoptrieBuilder
     private PoptrieBuilder(bool useTails) => _useTails = useTails;
 
     /// <summary>The entry for a subtree at bit off holding span (all longer than off): a tail or a new node.</summary>
-    private uint Child<TTail>(ReadOnlySpan<LpmEntry> span, int off, uint dflt, int depthLeft, List<TTail> tails)
+    /// <param name="skip">A direct slot: a chain of single-child nodes below it becomes a skip (the XDP program checks one before its node steps).</param>
+    private uint Child<TTail>(ReadOnlySpan<LpmEntry> span, int off, uint dflt, int depthLeft, List<TTail> tails, bool skip = false)
         where TTail : unmanaged, IPopTail<TTail>
     {
         if (span.Length == 1 && _useTails)
@@ -238,9 +277,40 @@ public sealed class PoptrieBuilder
             tails.Add(TTail.Create(span[0].Bits, span[0].Length, span[0].Class, dflt));
             return FwPop.Tail | (uint)(tails.Count - 1);
         }
+        int levels = skip && _useTails ? SkipLevels(span, off) : 0;
+        if (levels > 0)
+        {
+            // Path compression: one compare stands for the chain of single-child nodes down to bit at.
+            int at = off + levels * Stride, ti = tails.Count;
+            if (ti == FwPop.MaxTails)
+                throw new PoptrieBoundException("tails", FwPop.MaxTails);
+            tails.Add(default);
+            int target = AllocNodes(1);
+            BuildNode(target, at, span, dflt, depthLeft - levels, tails);
+            tails[ti] = TTail.Create(Truncate(span[0].Bits, at), at, (uint)target, dflt);
+            return FwPop.Skip | (uint)ti;
+        }
         int node = AllocNodes(1);
         BuildNode(node, off, span, dflt, depthLeft, tails);
         return (uint)node;
+    }
+
+    /// <summary>
+    /// Levels a subtree at bit off holding span (two or more prefixes, all longer than off, sorted) can skip:
+    /// the leading chunks every prefix shares, each level above every prefix's end, so each would be a node
+    /// with one child node and every other child the default.
+    /// </summary>
+    private static int SkipLevels(ReadOnlySpan<LpmEntry> span, int off)
+    {
+        // Sorted by address: all share a chunk when the first and the last do.
+        int minLen = int.MaxValue;
+        foreach (var p in span)
+            minLen = Math.Min(minLen, p.Length);
+        UInt128 first = span[0].Bits, last = span[^1].Bits;
+        int levels = 0;
+        for (int o = off; o + Stride < minLen && Chunk(first, o) == Chunk(last, o); o += Stride)
+            levels++;
+        return levels;
     }
 
     private int AllocNodes(int n)

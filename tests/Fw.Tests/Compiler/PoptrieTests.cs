@@ -262,6 +262,33 @@ public class PoptrieTests
     }
 
     [Fact]
+    public void ChainsOfSingleChildNodesBecomeSkips()
+    {
+        // Prefixes under 2001:db8::/32 branch at bit 32 and below: the levels at 16 and 22 would be nodes with
+        // one child each. The direct slot of 2001::/16 is a skip to the node at bit 28 instead.
+        UInt128 Db8(ulong third) => ((UInt128)0x20010db8UL << 96) | ((UInt128)third << 80);
+        var entries = Sorted(
+        [
+            new(UInt128.Zero, 0, 1), new(Db8(0x0001), 48, 2), new(Db8(0x0002), 48, 3), new(Db8(0x8000), 33, 4),
+            new(Db8(0x8000) | ((UInt128)0xabcd << 64), 64, 5),
+        ]);
+        var t = PoptrieBuilder.Build<FwPopTail6>(entries);
+        uint slot = t.Direct[0x2001];
+        Assert.Equal(FwPop.Skip, slot & FwPop.Kind);
+        var skip = t.Tails[slot & FwPop.Value];
+        Assert.Equal(28u, skip.Len);
+        Assert.Equal(1u, skip.Dflt);
+        Assert.Equal(2u, t.Lookup(Db8(0x0001) | 77));
+        Assert.Equal(3u, t.Lookup(Db8(0x0002)));
+        Assert.Equal(4u, t.Lookup(Db8(0x8001)));
+        Assert.Equal(5u, t.Lookup(Db8(0x8000) | ((UInt128)0xabcd << 64) | 9));
+        Assert.Equal(1u, t.Lookup(Db8(0x4000)));                        // on the skipped path, then the default
+        Assert.Equal(1u, t.Lookup((UInt128)0x20010db9UL << 96));       // off the skipped path
+        Assert.Equal(1u, t.Lookup((UInt128)0x2001UL << 112));
+        AssertAgrees<FwPopTail6>(entries, 41, 2_000);
+    }
+
+    [Fact]
     public void PastTheNodeBoundIsARuleError()
     {
         // Pairs of neighbouring /128 hosts scattered over 2000::/3: each pair needs its own chain of ~18
