@@ -39,10 +39,21 @@ const volatile __u32 fw_trace = 0;
 
 #define FW_NO_RULE	(~0u)
 
-/* Index of the lowest set bit of @x != 0 (clang 14 cannot lower cttz for BPF). */
+/*
+ * Index of the lowest set bit of @x != 0. BPF has no cttz or popcount (clang
+ * expands popcount into ~14 instructions): the lowest bit times a de Bruijn
+ * constant puts a distinct 6-bit pattern in the top bits, looked up in .rodata.
+ */
+static const __u8 fw_debruijn64[64] = {
+	0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
+	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
+};
+
 static __always_inline __u32 fw_ctz64(__u64 x)
 {
-	return __builtin_popcountll((x & -x) - 1);
+	return fw_debruijn64[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
 }
 
 /* The rule bit-vector (fw_bitmaps value) of class @cls, or NULL: matches no rule. */
