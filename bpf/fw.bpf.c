@@ -93,24 +93,28 @@ static __always_inline __u32 fw_port_class(void *dir, void *pages, __u32 port)
 
 /*
  * An address of the packet as the lookups read it, host order: IPv6 as two
- * halves, IPv4 in the low 32 bits of hi. Read once, before any lookup, so that
- * the packet pointers are dead by then (the verifier then prunes the lookups'
- * loops across the parser's many paths).
+ * halves, IPv4 in the low 32 bits of hi. The addresses some rule constrains are
+ * read once, before any lookup, so that the packet pointers are dead by then (the
+ * verifier then prunes the lookups' loops across the parser's many paths).
  */
 struct fw_addr {
 	__u64 hi;
 	__u64 lo;
 };
 
-static __always_inline void fw_read_addrs(const struct fw_pkt *pkt, struct fw_addr *src,
-					  struct fw_addr *dst)
+static __always_inline void fw_read_addrs(const struct fw_pkt *pkt, __u32 fields,
+					  struct fw_addr *src, struct fw_addr *dst)
 {
 	if (pkt->is_ipv6) {
-		fw_pop_load6(&pkt->ip6h->saddr, &src->hi, &src->lo);
-		fw_pop_load6(&pkt->ip6h->daddr, &dst->hi, &dst->lo);
+		if (fields & FW_FIELD_SRC)
+			fw_pop_load6(&pkt->ip6h->saddr, &src->hi, &src->lo);
+		if (fields & FW_FIELD_DST)
+			fw_pop_load6(&pkt->ip6h->daddr, &dst->hi, &dst->lo);
 	} else {
-		src->hi = bpf_ntohl(pkt->iph->saddr);
-		dst->hi = bpf_ntohl(pkt->iph->daddr);
+		if (fields & FW_FIELD_SRC)
+			src->hi = bpf_ntohl(pkt->iph->saddr);
+		if (fields & FW_FIELD_DST)
+			dst->hi = bpf_ntohl(pkt->iph->daddr);
 	}
 }
 
@@ -157,7 +161,7 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 	if (!fields)
 		return 0;	/* no rule has a condition: the first one matches */
 	if (fields & (FW_FIELD_SRC | FW_FIELD_DST))
-		fw_read_addrs(pkt, &saddr, &daddr);
+		fw_read_addrs(pkt, fields, &saddr, &daddr);
 
 	if (fields & FW_FIELD_PROTO) {
 		proto = fw_bits(fw_array_class(&fw_proto, pkt->proto));
