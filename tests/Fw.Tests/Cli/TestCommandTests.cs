@@ -409,6 +409,24 @@ public sealed class TestCommandTests : IDisposable
     }
 
     [Fact]
+    public void AGenerationOfAnotherBuildIsNamedNotAFailedPin()
+    {
+        // A generation pinned by an older fw lacks the maps this build's program reads (here: the port tables).
+        Attach();
+        string gen = PinLayout.Generation(_veth.Name, 1);
+        File.Delete(Path.Combine(gen, "fw_dport_dir"));
+        var (rc, stdout, stderr) = Run("test", _veth.Name, "-p", "tcp 198.18.0.1:1 -> 198.18.0.2:22");
+        Assert.Equal(1, rc);
+        Assert.Equal("", stdout);
+        Assert.Equal($"fwctl: {gen} was loaded by another fw build (it has no fw_dport_dir); the filter is unaffected, " +
+            "and a reload (fwctl reload IFACE --rules FILE) rebuilds it with this one\n", stderr);
+        // Nothing else minds: status reads the interface as before.
+        (rc, stdout, _) = Run("status");
+        Assert.Equal(0, rc);
+        Assert.Contains(_veth.Name, stdout);
+    }
+
+    [Fact]
     public void NonRootIsRefused()
     {
         Attach();
