@@ -8,7 +8,7 @@
  * search): each field some rule constrains maps the packet's value to a class,
  * each class to a bit-vector of the rules that allow the value (fw_bitmaps).
  * The vectors are ANDed and the lowest set bit is the first matching rule.
- * A summary word (bit w: word w is not empty) is ANDed first, field by field,
+ * A summary word (bit w: word w is not empty; fw_summary) is ANDed first, field by field,
  * cheapest lookup first, so most frames that match nothing stop before the
  * address lookups (Poptries, fw_poptrie.h); then only the words set in the
  * ANDed summary are visited.
@@ -63,16 +63,20 @@ static __always_inline const __u64 *fw_class_bits(__u32 cls)
 	return bpf_map_lookup_elem(&fw_bitmaps, &cls);
 }
 
-/* The rule bit-vector of class *@cls, or NULL when there is no class. */
-static __always_inline const __u64 *fw_bits(const __u32 *cls)
+/* The summary word of class @cls (0 for no class: matches no rule). */
+static __always_inline __u64 fw_class_summary(__u32 cls)
 {
-	return cls ? fw_class_bits(*cls) : NULL;
+	const __u64 *s = bpf_map_lookup_elem(&fw_summary, &cls);
+
+	return s ? *s : 0;
 }
 
-/* Class of @idx in one of the byte class arrays (fw_proto, fw_tcp_flags, fw_icmp_type). */
-static __always_inline const __u32 *fw_array_class(void *map, __u32 idx)
+/* Class of @idx in one of the byte class arrays (fw_proto, fw_tcp_flags, fw_icmp_type), or FW_POP_NO_MATCH. */
+static __always_inline __u32 fw_array_class(void *map, __u32 idx)
 {
-	return bpf_map_lookup_elem(map, &idx);
+	const __u32 *cls = bpf_map_lookup_elem(map, &idx);
+
+	return cls ? *cls : FW_POP_NO_MATCH;
 }
 
 /* Class of @port (host order, or FW_PORT_ABSENT) in a port table (fw_common.h), or FW_POP_NO_MATCH. */
@@ -140,17 +144,12 @@ static __always_inline __u32 fw_dst_class(__u32 is_ipv6, const struct fw_addr *a
 	return fw_pop4_class(&fw_dst4_dir, &fw_dst4_node, &fw_dst4_leaf, &fw_dst4_tail, a->hi);
 }
 
-/* @sum ANDed with the summary word of @bits; 0 when there is no vector. */
-static __always_inline __u64 fw_and_summary(__u64 sum, const __u64 *bits)
-{
-	return bits ? sum & bits[0] : 0;
-}
-
 /* Index of the first rule that matches @pkt, or FW_NO_RULE. */
 static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 {
 	const __u64 *proto = NULL, *sport = NULL, *dport = NULL, *flags = NULL;
 	const __u64 *icmp = NULL, *src = NULL, *dst = NULL;
+	__u32 c_proto = 0, c_sport = 0, c_dport = 0, c_flags = 0, c_icmp = 0, c_src = 0, c_dst = 0;
 	__u32 fields = fw_fields, words = fw_words, is_ipv6 = pkt->is_ipv6;
 	struct fw_addr saddr = {}, daddr = {};
 	__u64 sum = ~0ULL, acc;
@@ -163,48 +162,65 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 	if (fields & (FW_FIELD_SRC | FW_FIELD_DST))
 		fw_read_addrs(pkt, fields, &saddr, &daddr);
 
+	/* The summaries first (fw_summary, 8 bytes a class): most frames stop here. */
 	if (fields & FW_FIELD_PROTO) {
-		proto = fw_bits(fw_array_class(&fw_proto, pkt->proto));
-		sum = fw_and_summary(sum, proto);
+		c_proto = fw_array_class(&fw_proto, pkt->proto);
+		sum &= fw_class_summary(c_proto);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_SPORT) {
-		sport = fw_class_bits(fw_port_class(&fw_sport_dir, &fw_sport_page, pkt->sport));
-		sum = fw_and_summary(sum, sport);
+		c_sport = fw_port_class(&fw_sport_dir, &fw_sport_page, pkt->sport);
+		sum &= fw_class_summary(c_sport);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_DPORT) {
-		dport = fw_class_bits(fw_port_class(&fw_dport_dir, &fw_dport_page, pkt->dport));
-		sum = fw_and_summary(sum, dport);
+		c_dport = fw_port_class(&fw_dport_dir, &fw_dport_page, pkt->dport);
+		sum &= fw_class_summary(c_dport);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_TCP_FLAGS) {
-		flags = fw_bits(fw_array_class(&fw_tcp_flags, pkt->tcp_flags));
-		sum = fw_and_summary(sum, flags);
+		c_flags = fw_array_class(&fw_tcp_flags, pkt->tcp_flags);
+		sum &= fw_class_summary(c_flags);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_ICMP_TYPE) {
-		icmp = fw_bits(fw_array_class(&fw_icmp_type, pkt->icmp_type));
-		sum = fw_and_summary(sum, icmp);
+		c_icmp = fw_array_class(&fw_icmp_type, pkt->icmp_type);
+		sum &= fw_class_summary(c_icmp);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_SRC) {
-		src = fw_class_bits(fw_src_class(is_ipv6, &saddr));
-		sum = fw_and_summary(sum, src);
+		c_src = fw_src_class(is_ipv6, &saddr);
+		sum &= fw_class_summary(c_src);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_DST) {
-		dst = fw_class_bits(fw_dst_class(is_ipv6, &daddr));
-		sum = fw_and_summary(sum, dst);
+		c_dst = fw_dst_class(is_ipv6, &daddr);
+		sum &= fw_class_summary(c_dst);
 		if (!sum)
 			return FW_NO_RULE;
 	}
+
+	/* Some rule may match: the rule bit-vectors of the classes (a missing one matches nothing). */
+	if (fields & FW_FIELD_PROTO && !(proto = fw_class_bits(c_proto)))
+		return FW_NO_RULE;
+	if (fields & FW_FIELD_SPORT && !(sport = fw_class_bits(c_sport)))
+		return FW_NO_RULE;
+	if (fields & FW_FIELD_DPORT && !(dport = fw_class_bits(c_dport)))
+		return FW_NO_RULE;
+	if (fields & FW_FIELD_TCP_FLAGS && !(flags = fw_class_bits(c_flags)))
+		return FW_NO_RULE;
+	if (fields & FW_FIELD_ICMP_TYPE && !(icmp = fw_class_bits(c_icmp)))
+		return FW_NO_RULE;
+	if (fields & FW_FIELD_SRC && !(src = fw_class_bits(c_src)))
+		return FW_NO_RULE;
+	if (fields & FW_FIELD_DST && !(dst = fw_class_bits(c_dst)))
+		return FW_NO_RULE;
 
 	/* Only the words left set in the summary, lowest first: the first non-empty AND wins. */
 	for (i = 0; i < FW_MAX_WORDS && sum; i++) {

@@ -90,6 +90,14 @@ struct {
 	__uint(max_entries, FW_MAX_CLASSES);
 } fw_bitmaps SEC(".maps");
 
+/* Class id -> its summary word (fw_bitmaps' first), dense for the early ANDs. Written by: control plane. Resized. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, FW_MAX_CLASSES);
+} fw_summary SEC(".maps");
+
 /* IP protocol -> class id. Written by: control plane. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -81,6 +81,7 @@ public sealed unsafe class Classifier : IDisposable
             obj.SetMaxEntries("fw_rule_names", Math.Max(1, image.Rules.Count));
             obj.SetMaxEntries("fw_bitmaps", Math.Max(1, image.ClassCount));
             obj.SetValueSize("fw_bitmaps", 8 * (1 + image.Words));
+            obj.SetMaxEntries("fw_summary", Math.Max(1, image.ClassCount));
             // Class arrays of fields no rule uses are never looked up: one slot each.
             foreach (var (map, table) in new[] { ("fw_proto", image.Proto), ("fw_tcp_flags", image.TcpFlags), ("fw_icmp_type", image.IcmpType) })
             {
@@ -204,6 +205,10 @@ public sealed unsafe class Classifier : IDisposable
         {
             var keys = Enumerable.Range(0, img.ClassCount).Select(i => (uint)i).ToArray();
             Map("fw_bitmaps").UpdateBatchRaw(keys, MemoryMarshal.AsBytes(img.Bitmaps.AsSpan()), 8 * (1 + img.Words));
+            var summaries = new ulong[img.ClassCount];
+            for (int i = 0; i < summaries.Length; i++)
+                summaries[i] = img.Bitmaps[i * (1 + img.Words)];
+            Map("fw_summary").UpdateBatch<uint, ulong>(keys, summaries);
         }
         FillArray("fw_proto", img.Proto);
         FillPorts("fw_sport", img.SportTable);

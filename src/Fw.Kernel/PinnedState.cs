@@ -36,7 +36,7 @@ public static class PinLayout
     /// <summary>The maps of a generation that are pinned (all the classifier's own maps).</summary>
     public static readonly string[] GenerationMaps =
     [
-        "fw_rules", "fw_rule_names", "fw_bitmaps", "fw_proto", "fw_sport_dir", "fw_sport_page", "fw_dport_dir",
+        "fw_rules", "fw_rule_names", "fw_bitmaps", "fw_summary", "fw_proto", "fw_sport_dir", "fw_sport_page", "fw_dport_dir",
         "fw_dport_page", "fw_tcp_flags", "fw_icmp_type",
         "fw_src4_dir", "fw_src4_node", "fw_src4_leaf", "fw_src4_tail", "fw_src6_dir", "fw_src6_node", "fw_src6_leaf", "fw_src6_tail",
         "fw_dst4_dir", "fw_dst4_node", "fw_dst4_leaf", "fw_dst4_tail", "fw_dst6_dir", "fw_dst6_node", "fw_dst6_leaf", "fw_dst6_tail",
