@@ -4,6 +4,9 @@ using Fw.Bench.ControlPlane;
 // Control-plane figures. Usage (as root; bench/controlplane runs them all and writes the results):
 //   Fw.Bench.ControlPlane bdn [BenchmarkDotNet args]          parse, compile, reload (in-process)
 //   Fw.Bench.ControlPlane process [--runs N] [--as-built]     fwctl reload/stats wall time, fwd resident memory
+//   Fw.Bench.ControlPlane reload [--runs N] [--rules N] [--prefixes N] [--fwctl PATH]... [--env "NAME=VALUE ..."]...
+//                                                             only the whole-process fwctl reload (default 4,096 rules
+//                                                             and 1M prefixes), builds or settings interleaved
 //   Fw.Bench.ControlPlane profile [RULES PREFIXES]            a Stopwatch breakdown of one reload path
 //   Fw.Bench.ControlPlane write DIR RULES PREFIXES [VARIANT [IFACE]]  writes a synthetic ruleset (prints its path)
 // Failures are caught here so that every Dispose and finally runs (an unhandled exception skips them): the
@@ -15,6 +18,7 @@ try
         "bdn" => Bdn(args[1..]),
         "profile" => Profile.Run(args[1..]),
         "process" => WholeProcess.Run(args[1..]),
+        "reload" => WholeProcess.Reload(args[1..]),
         "write" when args.Length >= 4 => Write(args[1], int.Parse(args[2]), int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 0, args.ElementAtOrDefault(5)),
         _ => Usage(),
     };
@@ -42,6 +46,6 @@ static int Write(string dir, int rules, int prefixes, int variant, string? iface
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Fw.Bench.ControlPlane (bdn [BenchmarkDotNet args] | process [--runs N] [--as-built] | profile [RULES PREFIXES] | write DIR RULES PREFIXES [VARIANT [IFACE]])");
+    Console.Error.WriteLine("usage: Fw.Bench.ControlPlane (bdn [BenchmarkDotNet args] | process [--runs N] [--as-built] | reload [--runs N] [--rules N] [--prefixes N] [--fwctl PATH]... [--env \"NAME=VALUE ...\"]... | profile [RULES PREFIXES] | write DIR RULES PREFIXES [VARIANT [IFACE]])");
     return 2;
 }

@@ -104,6 +104,84 @@ internal static partial class WholeProcess
         return 0;
     }
 
+    /// <summary>
+    /// Only the whole-process `fwctl reload` of RULES rules and PREFIXES prefixes (default 4,096 and 1,000,000),
+    /// to compare builds or runtime settings in one session: each `--fwctl PATH` (default the built one) with each
+    /// `--env "NAME=VALUE ..."` (default none), interleaved run by run so that a change of load falls on all alike.
+    /// Usage: reload [--runs N] [--rules N] [--prefixes N] [--fwctl PATH]... [--env "NAME=VALUE ..."]...
+    /// </summary>
+    public static int Reload(string[] args)
+    {
+        int runs = ArgInt(args, "--runs", 7);
+        int rules = ArgInt(args, "--rules", 4096);
+        int prefixes = ArgInt(args, "--prefixes", 1_000_000);
+        var fwctls = ArgAll(args, "--fwctl").Select(Path.GetFullPath).ToList();
+        if (fwctls.Count == 0)
+            fwctls.Add(Path.Combine(RepoRoot(), "src/fwctl/bin/Release/net10.0/fwctl"));
+        var envs = ArgAll(args, "--env").Select(e => (string?)e).ToList();
+        if (envs.Count == 0)
+            envs.Add(null);
+        foreach (string p in fwctls)
+        {
+            if (!File.Exists(p))
+                throw new FileNotFoundException($"{p} is not built (dotnet build firewall.sln -c Release)");
+        }
+        var cases = fwctls.SelectMany(f => envs.Select(e => (Fwctl: f, Env: e))).ToList();
+        var times = cases.Select(_ => new List<Timed>()).ToList();
+        var tooks = cases.Select(_ => new List<double>()).ToList();
+        string dir = Directory.CreateTempSubdirectory("fw-cp-reload-").FullName;
+        try
+        {
+            using var net = new BenchNet(1);
+            string[] files = [Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: 0), Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: 1)];
+            var attach = Exec(net, fwctls[0], "attach", net.SutIf, "--rules", files[0], "--mode", "native");
+            Console.Error.WriteLine($"attach {rules} rules, {prefixes:N0} prefixes: {attach.Ms:N0} ms");
+            try
+            {
+                int n = 0;
+                for (int i = 0; i < runs; i++)
+                {
+                    for (int c = 0; c < cases.Count; c++)
+                    {
+                        var r = Exec(net, cases[c].Env, cases[c].Fwctl, "reload", net.SutIf, "--rules", files[++n % 2], "--json");
+                        times[c].Add(r);
+                        tooks[c].Add(double.Parse(TookMs().Match(r.Stdout).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+                        Console.Error.WriteLine($"run {i + 1}: {cases[c].Fwctl} {Setting(cases[c].Env)}: {r.Ms:N0} ms, CPU {r.CpuMs:N0} ms");
+                    }
+                }
+            }
+            finally
+            {
+                Detach(net, fwctls[0]);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        Console.WriteLine($"`fwctl reload IFACE --rules FILE --json` of {rules:N0} rules and {prefixes:N0} prefixes: median of {runs} runs, " +
+            "whole process as `nsenter --net=NS PROGRAM`, the cases interleaved.");
+        Console.WriteLine();
+        Console.WriteLine("| fwctl | runtime setting | median ms | min-max ms | CPU ms (user+sys) median | in-process (took_ms) median |");
+        Console.WriteLine("|---|---|---:|---|---:|---:|");
+        for (int c = 0; c < cases.Count; c++)
+        {
+            var ms = times[c].Select(r => r.Ms).ToList();
+            Console.WriteLine($"| {cases[c].Fwctl} | {Setting(cases[c].Env)} | {Median(ms):N0} | {ms.Min():N0}-{ms.Max():N0} | " +
+                $"{Median(times[c].Select(r => r.CpuMs).ToList()):N0} | {Median(tooks[c]):N0} |");
+        }
+        return 0;
+    }
+
+    private static IEnumerable<string> ArgAll(string[] args, string name)
+    {
+        for (int i = 0; i + 1 < args.Length; i++)
+        {
+            if (args[i] == name)
+                yield return args[i + 1];
+        }
+    }
+
     private static void FwdMemory(StringBuilder md, BenchNet net, string? env, string fwd, string fwctl, string dir, int rules, int prefixes)
     {
         string sub = Directory.CreateDirectory(Path.Combine(dir, $"fwd-{rules}")).FullName;
