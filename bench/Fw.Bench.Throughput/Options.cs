@@ -17,6 +17,8 @@ public sealed record Options
           --repeat N             BPF_PROG_TEST_RUN repeat (default 1000000)
           --peer-rules N         rules of the peer comparison (default 1000)
           --peer-prefixes N      set size of the peer comparison (default 100000)
+          --fw-object LABEL=PATH another build's fw.bpf.o, measured as "fw (LABEL)" beside fw in the peer comparison
+                                 (repeatable): to compare data-plane changes in one run, paired with the same bare runs
           --no-cost | --no-live | --no-peers   leave a part out
           --write-rules DIR      write the grid's rulesets (and nft, xdp-filter translations of the peer's) to DIR and stop
         """;
@@ -37,6 +39,7 @@ public sealed record Options
     public bool Live { get; init; } = true;
     public bool Peers { get; init; } = true;
     public string? WriteRules { get; init; }
+    public FwBuild[] FwObjects { get; init; } = [];
 
     /// <summary>The options, or null after printing the usage (with the error, if any).</summary>
     public static Options? Parse(string[] args)
@@ -66,6 +69,7 @@ public sealed record Options
                     "--no-live" => o with { Live = false },
                     "--no-peers" => o with { Peers = false },
                     "--write-rules" => o with { WriteRules = Next() },
+                    "--fw-object" => o with { FwObjects = [.. o.FwObjects, ParseBuild(Next())] },
                     "-h" or "--help" => throw new HelpRequested(),
                     _ => throw new ArgumentException($"unknown option {args[i]}"),
                 };
@@ -85,6 +89,17 @@ public sealed record Options
             Console.Error.WriteLine(Usage);
             return null;
         }
+    }
+
+    private static FwBuild ParseBuild(string arg)
+    {
+        int eq = arg.IndexOf('=');
+        if (eq <= 0 || eq == arg.Length - 1)
+            throw new ArgumentException($"--fw-object {arg}: LABEL=PATH");
+        string path = Path.GetFullPath(arg[(eq + 1)..]);
+        if (!File.Exists(path))
+            throw new ArgumentException($"--fw-object {arg}: no such file");
+        return new FwBuild(arg[..eq], path);
     }
 
     private sealed class HelpRequested : Exception;

@@ -98,6 +98,12 @@ try
             results.PeerNotes.Add($"nftables best form: a verdict map on the family, then {nft.Ruleset.BestSummary}");
             results.PeerNotes.Add($"xdp-filter: {xdpFilter.Describe()}");
             steps.Add((bare, null, [noMatch]));
+            foreach (var build in o.FwObjects)
+            {
+                results.PeerNotes.Add($"fw ({build.Label}): the same fw with the classifier object {build.ObjectPath}");
+                steps.Add((new FwSut(net, peerCase, build), peerCase, [noMatch]));
+                steps.Add((bare, null, [noMatch]));
+            }
             steps.Add((new FwSut(net, passCase), passCase, passCase.Mixes));
             steps.Add((new XdpFilterSut(net, xdpFilter), peerCase, [noMatch]));
             steps.Add((new NftSut(net, nft, NftForm.Best, pass), peerCase, [noMatch]));

@@ -204,6 +204,8 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         int n = o.PeerRules, p = o.PeerPrefixes;
         yield return new Key(Bare, 0, 0, true, "no match");
         yield return new Key("fw", n, p, true, "no match");
+        foreach (var build in o.FwObjects)
+            yield return new Key($"fw ({build.Label})", n, p, true, "no match");
         yield return new Key("xdp-filter", n, p, true, "no match");
         yield return new Key("nft sets (best form)", n, p, true, "no match");
         yield return new Key("nft plain chain", n, p, true, "no match");
@@ -308,7 +310,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         foreach (var k in keys.OrderBy(k => k.Sut != Bare).ThenBy(k => k.Sut).ThenBy(k => k.Prefixes).ThenBy(k => k.Rules).ThenBy(k => MixOrder(k.Mix)))
         {
             var f = Live(k);
-            var c = k.Sut.StartsWith("fw") ? CostOf(k.Rules, k.Prefixes, k.DefaultDrop, k.Mix) : null;
+            var c = k.Sut is "fw" or "fw, default: pass" ? CostOf(k.Rules, k.Prefixes, k.DefaultDrop, k.Mix) : null;
             sb.Append($"\"{k.Sut}\",{k.Rules},{k.Prefixes},{(k.DefaultDrop ? "drop" : "pass")},\"{k.Mix}\",{f?.Runs ?? c?.Ns.Count ?? 0},");
             sb.Append(f is null ? ",,,,,,,," : $"{F(f.Rx / 1e6)},{F(f.RxMin / 1e6)},{F(f.RxMax / 1e6)},{F(f.Sent / 1e6)},{F(f.Share)},{(k.Sut == Bare ? "0" : F(f.AddedNs))},{F(f.WallRx / 1e6)},{F(f.WallShare)},");
             sb.Append(c is null ? ",,," : $"{F(c.Median)},{F(c.Ns.Min())},{F(c.Ns.Max())},{F(c.Median - BareCost)}");

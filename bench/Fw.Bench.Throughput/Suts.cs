@@ -52,14 +52,17 @@ public sealed class BareSut : Sut
     public override void Dispose() => _obj.Dispose();
 }
 
-/// <summary>fw itself, attached with Firewall.Attach (dispatcher and generation 1, native XDP), as fwctl attach does.</summary>
-public sealed class FwSut(BenchNet net, RulesetCase c) : Sut
+/// <summary>
+/// fw itself, attached with Firewall.Attach (dispatcher and generation 1, native XDP), as fwctl attach does;
+/// with <paramref name="build"/>, another build's classifier object (--fw-object), to compare builds in one run.
+/// </summary>
+public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : Sut
 {
     public RulesetCase Case => c;
 
-    public override string Name => c.DefaultDrop ? "fw" : "fw, default: pass";
+    public override string Name => build is not null ? $"fw ({build.Label})" : c.DefaultDrop ? "fw" : "fw, default: pass";
 
-    public override void Start() => net.Ns.Run(() => Firewall.Attach(net.SutIf, c.Check, c.Path, XdpMode.Native));
+    public override void Start() => net.Ns.Run(() => Firewall.Attach(net.SutIf, c.Check, c.Path, XdpMode.Native, build?.ObjectPath));
 
     public override void Stop() => net.Ns.Run(() => Firewall.Detach(net.SutIf));
 
@@ -164,3 +167,6 @@ public sealed partial class NftTable(BenchNet net, NftRuleset ruleset)
     [GeneratedRegex(@"counter packets (\d+) bytes")]
     private static partial Regex CounterRe();
 }
+
+/// <summary>A classifier object of another build (fw.bpf.o), named in the results by its label.</summary>
+public sealed record FwBuild(string Label, string ObjectPath);

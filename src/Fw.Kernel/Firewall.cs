@@ -42,7 +42,8 @@ public static class Firewall
     public static bool IsAttached(string iface) => File.Exists(PinLayout.Link(iface));
 
     /// <summary>Loads the dispatcher and generation 1, attaches, and pins everything.</summary>
-    public static ChangeResult Attach(string iface, CheckResult rules, string rulesFile, XdpMode mode)
+    /// <param name="classifierObject">Another build's fw.bpf.o (the benchmarks compare builds); null: this one's.</param>
+    public static ChangeResult Attach(string iface, CheckResult rules, string rulesFile, XdpMode mode, string? classifierObject = null)
     {
         RequireRoot();
         var sw = Stopwatch.StartNew();
@@ -62,7 +63,7 @@ public static class Firewall
         dispatcher.Load();
         var stats = dispatcher.Map("fw_stats");
         var slots = Enumerable.Range(0, image.Rules.Count).Select(i => (uint)FwStatSlot.RuleBase + (uint)i).ToArray();
-        using var classifier = Classifier.Load(image, new ClassifierOptions { Stats = stats, StatSlots = slots });
+        using var classifier = Classifier.Load(image, new ClassifierOptions { Stats = stats, StatSlots = slots, ObjectPath = classifierObject });
         dispatcher.Map("fw_progs").Update(0u, classifier.ProgramFd);
 
         string dir = PinLayout.Dir(iface);
