@@ -59,7 +59,7 @@ static __always_inline __u32 fw_ctz64(__u64 x)
 /* The rule bit-vector (fw_bitmaps value) of class @cls, or NULL: matches no rule. */
 static __always_inline const __u64 *fw_class_bits(__u32 cls)
 {
-	/* FW_POP_NO_MATCH (a failed address or port lookup) is past every class: NULL. */
+	/* FW_POP_NO_MATCH (a failed class lookup of any field) is past every class: NULL. */
 	return bpf_map_lookup_elem(&fw_bitmaps, &cls);
 }
 

@@ -130,15 +130,17 @@ public sealed unsafe class Classifier : IDisposable
             obj.SetGlobal("fw_words", meta.Words);
             obj.SetGlobal("fw_fields", meta.Fields);
             obj.SetGlobal("fw_trace", 1u);
+            // The copy has its own trace map; every other map is the generation's.
+            string[] shared = PinLayout.GenerationMaps.Where(m => m != "fw_trace_out").ToArray();
             // A generation pinned by an older build has other maps: say so rather than fail on a missing pin.
-            string[] missing = PinLayout.GenerationMaps.Where(m => m != "fw_trace_out" && !File.Exists(Path.Combine(genDir, m))).ToArray();
+            string[] missing = shared.Where(m => !File.Exists(Path.Combine(genDir, m))).ToArray();
             if (missing.Length > 0)
             {
                 throw new BpfException(
                     $"{genDir} was loaded by another fw build (it has no {string.Join(", ", missing)}); the filter is unaffected, " +
                     "and a reload (fwctl reload IFACE --rules FILE) rebuilds it with this one", 0);
             }
-            foreach (string map in PinLayout.GenerationMaps.Where(m => m != "fw_trace_out"))
+            foreach (string map in shared)
             {
                 var pinned = BpfMap.OpenPinned(Path.Combine(genDir, map));
                 reused.Add(pinned);
