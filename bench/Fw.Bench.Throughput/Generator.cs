@@ -1,39 +1,33 @@
 using System.Diagnostics;
+using Fw.Kernel;
 using Fw.Traffic;
 
 namespace Fw.Bench.Throughput;
 
 /// <summary>
-/// What one measurement saw. The rates are per second of the generator's send loop as the kernel timed it
-/// (BPF_PROG_RUN's own duration; time the threads were scheduled out, and each call's setup and teardown, not
-/// counted), times the thread count: on a machine shared with other work this is the cost, not the share of
-/// CPU the benchmark got. <see cref="WallRxPps"/> is the plain received-per-wall-second figure, for reference.
+/// The traffic: one thread per CPU, each pinned there, with its own <see cref="PacketSender"/> (an AF_PACKET TX
+/// ring with qdisc bypass, made inside the bench namespace) on the generator's end of the veth pair, sending the
+/// mix's templates in turn by weight, in chunks of <see cref="Chunk"/> frames. Each thread's frames go to the veth
+/// queue of its CPU, and the receiving end's softirq (the system under test) runs on that CPU after each frame,
+/// so a thread's CPU time per frame is the whole path's cost: AF_PACKET, veth, the receive path, the system.
 /// </summary>
-public readonly record struct Rate(double SentPps, double RxPps, double WallRxPps, ulong Sent, ulong Rx, double KernelSeconds, double WallSeconds);
-
-/// <summary>
-/// The live-frames generator: one thread per CPU, each pinned there (sched_setaffinity) and inside the bench
-/// namespace, sending the mix's templates in turn by weight, in calls of about <see cref="CallSeconds"/> each
-/// (a BPF_PROG_RUN call has a fixed setup cost of milliseconds to tens of milliseconds on a busy machine).
-/// The peer's NAPI (the system under test) runs on the sending CPU after every batch, so each CPU's rate is
-/// 1 / (generator cost + receive cost): the bare XDP_DROP rate is the limit of this machine.
-/// </summary>
-public sealed class Generator(BenchNet net, int threads, int batch)
+public sealed class Generator(BenchNet net, int threads)
 {
-    public const double CallSeconds = 0.2;
-    private const int FirstCall = 65_536, MinCall = 16_384, MaxCall = 16_777_216;
+    public const int Chunk = 4096;
+    public const int RingFrames = 256;
+    private const long WarmupFrames = 20_000;
 
     public int Threads => threads;
-    public int Batch => batch;
 
     /// <summary>
-    /// Sends <paramref name="mix"/>: one warm-up call per thread (not counted), then calls until
-    /// <paramref name="duration"/> has passed. Received frames are the interface's rx_packets delta over the counted calls.
+    /// Sends <paramref name="mix"/>: a warm-up per thread (not counted), then frames for <paramref name="duration"/>.
+    /// <paramref name="progId"/> (the attached XDP program's kernel id, or null) is read for the BPF statistics
+    /// before and after; the caller keeps them enabled (<see cref="ProgramStats.Enable"/>).
     /// </summary>
-    public Rate Measure(Mix mix, TimeSpan duration)
+    public Rate Measure(Mix mix, TimeSpan duration, uint? progId)
     {
         var sent = new long[threads];
-        var kernelNs = new double[threads];
+        var cpuNs = new long[threads];
         using var stop = new CancellationTokenSource();
         using var ready = new CountdownEvent(threads);
         using var go = new ManualResetEventSlim();
@@ -48,7 +42,7 @@ public sealed class Generator(BenchNet net, int threads, int batch)
             {
                 try
                 {
-                    net.Ns.Run(() => Work(cpu, mix, order, () => { signalled[cpu] = true; ready.Signal(); }, go, stop.Token, ref sent[cpu], ref kernelNs[cpu]),
+                    net.Ns.Run(() => Work(cpu, mix, order, () => { signalled[cpu] = true; ready.Signal(); }, go, stop.Token, ref sent[cpu], ref cpuNs[cpu]),
                         duration + TimeSpan.FromSeconds(120));
                 }
                 catch (Exception e)
@@ -61,12 +55,17 @@ public sealed class Generator(BenchNet net, int threads, int batch)
             workers[t].Start();
         }
         ulong rx0 = 0, rx1;
+        (ulong Ns, ulong Runs) prog0 = default, prog1 = default;
+        long soft0 = 0;
         var wall = new Stopwatch();
         try
         {
             if (!ready.Wait(TimeSpan.FromSeconds(60)))
                 throw new TimeoutException("generator threads did not start");
             rx0 = net.RxPackets();
+            if (progId is uint id0)
+                prog0 = ProgramStats.Read(id0);
+            soft0 = SoftirqThreads.CpuNs(threads);
             wall.Start();
             go.Set();
             Thread.Sleep(duration);
@@ -82,41 +81,78 @@ public sealed class Generator(BenchNet net, int threads, int batch)
             if (e is not null)
                 throw new InvalidOperationException($"generator: {e.Message}", e);
         }
+        long soft = SoftirqThreads.CpuNs(threads) - soft0;
+        if (progId is uint id1)
+            prog1 = ProgramStats.Read(id1);
         rx1 = net.RxPackets();
         ulong frames = (ulong)sent.Sum();
-        double kernel = kernelNs.Sum() / 1e9;
-        ulong rx = rx1 - rx0;
-        // Per CPU: frames per second of its loop; the threads ran side by side on their own CPUs.
-        return new Rate(frames / kernel * threads, rx / kernel * threads, rx / wall.Elapsed.TotalSeconds, frames, rx, kernel, wall.Elapsed.TotalSeconds);
+        double busyNs = cpuNs.Sum() + soft;
+        ulong runs = prog1.Runs - prog0.Runs;
+        double? progNs = progId is null ? null : runs == 0 ? double.NaN : (double)(prog1.Ns - prog0.Ns) / runs;
+        return new Rate(frames, rx1 - rx0, wall.Elapsed.TotalSeconds, busyNs / 1e9, busyNs / frames, progNs, runs);
     }
 
-    private void Work(int cpu, Mix mix, int[] order, Action ready, ManualResetEventSlim go, CancellationToken stop, ref long sent, ref double kernelNs)
+    private void Work(int cpu, Mix mix, int[] order, Action ready, ManualResetEventSlim go, CancellationToken stop, ref long sent, ref long cpuNs)
     {
-        LiveFrames.PinThisThread(cpu);
-        var gens = mix.Parts.Select(p => new LiveFrames(p.Vary)).ToArray();
-        try
+        PacketSender.PinThisThread(cpu);
+        int longest = mix.Parts.Max(p => p.Frame.Length);
+        using var sender = new PacketSender(net.GenIfindex, longest, RingFrames, seed: (ulong)cpu << 48);
+        if (PacketSender.CurrentCpu != cpu)
+            throw new InvalidOperationException($"generator thread runs on CPU {PacketSender.CurrentCpu}, pinned to {cpu}");
+        foreach (var p in mix.Parts)
+            sender.Send(p.Frame, p.Vary, WarmupFrames / mix.Parts.Count);   // pages, caches, the JIT
+        ready();
+        go.Wait();
+        for (long k = cpu; !stop.IsCancellationRequested; k++)
         {
-            if (LiveFrames.CurrentCpu != cpu)
-                throw new InvalidOperationException($"generator thread runs on CPU {LiveFrames.CurrentCpu}, pinned to {cpu}");
-            for (int p = 0; p < gens.Length; p++)
-                gens[p].Send(net.GenIfindex, mix.Parts[p].Frame, FirstCall / 4, batch);   // warm-up: pages, caches
-            ready();
-            go.Wait();
-            int count = FirstCall;
-            for (long k = cpu; !stop.IsCancellationRequested; k++)
+            var part = mix.Parts[order[k % order.Length]];
+            var r = sender.Send(part.Frame, part.Vary, Chunk, stop);
+            if (r.Refused > 0)
+                throw new InvalidOperationException($"{net.GenIf} refused {r.Refused} frame(s): the receiving end did not keep up");
+            sent += r.Frames;
+            cpuNs += r.CpuNs;
+        }
+    }
+}
+
+/// <summary>
+/// The CPU time of the ksoftirqd threads of CPUs 0 to n-1 (/proc/PID/schedstat, ns): receive work the kernel
+/// deferred from the sending threads to them belongs to the whole path too.
+/// </summary>
+public static class SoftirqThreads
+{
+    private static readonly Dictionary<int, int> s_pids = Find();
+
+    private static Dictionary<int, int> Find()
+    {
+        var pids = new Dictionary<int, int>();
+        foreach (string dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+                continue;
+            try
             {
-                int part = order[k % order.Length];
-                var r = gens[part].Send(net.GenIfindex, mix.Parts[part].Frame, count, batch);
-                sent += r.Frames;
-                kernelNs += r.KernelNs;
-                // Size the next call to about CallSeconds of the kernel's loop.
-                count = (int)Math.Clamp(CallSeconds * 1e9 / Math.Max(r.KernelNs / r.Frames, 1), MinCall, MaxCall);
+                string comm = File.ReadAllText(Path.Combine(dir, "comm")).Trim();
+                if (comm.StartsWith("ksoftirqd/") && int.TryParse(comm["ksoftirqd/".Length..], out int cpu))
+                    pids[cpu] = pid;
+            }
+            catch (IOException)
+            {
+                // gone meanwhile
             }
         }
-        finally
+        return pids;
+    }
+
+    public static long CpuNs(int cpus)
+    {
+        long total = 0;
+        for (int c = 0; c < cpus; c++)
         {
-            foreach (var g in gens)
-                g.Dispose();
+            if (!s_pids.TryGetValue(c, out int pid))
+                throw new InvalidOperationException($"no ksoftirqd/{c} thread found");
+            total += long.Parse(File.ReadAllText($"/proc/{pid}/schedstat").Split(' ')[0]);
         }
+        return total;
     }
 }

@@ -7,9 +7,10 @@ public sealed record Options
         usage: Fw.Bench.Throughput [options]
           --out DIR              where throughput.md, .csv and .png go (default bench/results)
           --runs N               runs per scenario; figures are medians (default 5)
-          --duration S           seconds of traffic per scenario and run, after a warm-up call (default 1)
-          --threads N            generator threads, one per CPU from CPU 0 (default: every CPU)
-          --batch N              live-frames batch size (default 64)
+          --duration S           seconds of traffic per scenario and run, after a warm-up (default 1)
+          --threads N            sending threads, one per CPU from CPU 0 (default: every CPU)
+          --quick                a quick look (under 3 minutes): bare XDP_DROP, fw and xdp-filter at the peer
+                                 comparison's rules and set, no-match mix; no cost grid, no nftables
           --rules N,N,...        rule counts (default 10,100,1000,4096)
           --prefixes N,N,...     set sizes of the live grid (default 0,10000,100000,1000000)
           --cost-prefixes N,...  set sizes of the TEST_RUN grid (default 0,1000,10000,100000,1000000)
@@ -27,7 +28,7 @@ public sealed record Options
     public int Runs { get; init; } = 5;
     public double Duration { get; init; } = 1;
     public int Threads { get; init; } = Environment.ProcessorCount;
-    public int Batch { get; init; } = 64;
+    public bool Quick { get; init; }
     public int[] Rules { get; init; } = [10, 100, 1000, 4096];
     public int[] Prefixes { get; init; } = [0, 10_000, 100_000, 1_000_000];
     public int[] CostPrefixes { get; init; } = [0, 1_000, 10_000, 100_000, 1_000_000];
@@ -57,7 +58,7 @@ public sealed record Options
                     "--runs" => o with { Runs = int.Parse(Next()) },
                     "--duration" => o with { Duration = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                     "--threads" => o with { Threads = int.Parse(Next()) },
-                    "--batch" => o with { Batch = int.Parse(Next()) },
+                    "--quick" => o with { Quick = true },
                     "--rules" => o with { Rules = List() },
                     "--prefixes" => o with { Prefixes = List() },
                     "--cost-prefixes" => o with { CostPrefixes = List() },
@@ -74,9 +75,10 @@ public sealed record Options
                     _ => throw new ArgumentException($"unknown option {args[i]}"),
                 };
             }
-            if (o.Runs < 1 || o.Duration <= 0 || o.Threads < 1 || o.Threads > Environment.ProcessorCount || o.Batch < 1 || o.Repeat < 1)
-                throw new ArgumentException($"runs, duration, batch, repeat must be positive; threads 1-{Environment.ProcessorCount}");
-            return o;
+            if (o.Runs < 1 || o.Duration <= 0 || o.Threads < 1 || o.Threads > Environment.ProcessorCount || o.Repeat < 1)
+                throw new ArgumentException($"runs, duration, repeat must be positive; threads 1-{Environment.ProcessorCount}");
+            // The quick look: the headline scenario only (fw at the peers' ruleset, no-match mix, beside bare and xdp-filter).
+            return o.Quick ? o with { Rules = [o.PeerRules], Prefixes = [o.PeerPrefixes], CostPrefixes = [], Mixes = ["no match"], Cost = false, Peers = true } : o;
         }
         catch (HelpRequested)
         {

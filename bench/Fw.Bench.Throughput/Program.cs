@@ -3,10 +3,11 @@ using Fw.Bench;
 using Fw.Bench.Throughput;
 using Fw.Kernel;
 
-// Live-traffic throughput of fw over the rule-count x set-size grid and three packet mixes, beside a bare
-// XDP_DROP program (the limit), xdp-filter and nftables (plain chain and sets) in the same run on the same
-// veth pair, plus the BPF_PROG_TEST_RUN cost grid. Writes throughput.md, throughput.csv and the plot's data;
-// bench/run draws throughput.png with gnuplot. Usage: see Options.Usage.
+// fw under real traffic (frames from an AF_PACKET TX ring into a veth pair, src/Fw.Traffic) over the
+// rule-count x set-size grid and three packet mixes, beside a bare XDP_DROP program (the floor), xdp-filter and
+// nftables (plain chain and sets) in the same run on the same veth pair, timed by the kernel's BPF statistics
+// and by the sender's CPU time per frame; plus the BPF_PROG_TEST_RUN cost grid. Writes throughput.md,
+// throughput.csv and throughput.png. Usage: see Options.Usage.
 
 var o = Options.Parse(args);
 if (o is null)
@@ -56,12 +57,12 @@ try
         }
     }
     var peerCase = cases[(o.PeerRules, o.PeerPrefixes)];
-    var passCase = RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, defaultDrop: false, mixes: [Synthetic.NoMatch()]);
+    var passCase = o.Quick ? null : RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, defaultDrop: false, mixes: [Synthetic.NoMatch()]);
     var results = new Results(o, Machine.Describe(o));
 
     if (o.Cost)
     {
-        var costCases = cases.Values.Where(c => o.CostPrefixes.Contains(c.Prefixes) && o.Rules.Contains(c.Rules)).Append(passCase).ToList();
+        var costCases = cases.Values.Where(c => o.CostPrefixes.Contains(c.Prefixes) && o.Rules.Contains(c.Rules)).Append(passCase!).ToList();
         var (bare, cost) = CostGrid.Run(costCases, o.Repeat, o.Runs, log);
         results.CostBare.AddRange(bare);
         results.Cost.AddRange(cost);
@@ -72,7 +73,8 @@ try
     {
         net = new BenchNet(o.Threads);
         log.WriteLine($"bench net {net.Id}: {net.GenIf} -> {net.SutIf}, {o.Threads} queue(s), generator on {o.Threads} CPU(s)");
-        var gen = new Generator(net, o.Threads, o.Batch);
+        var gen = new Generator(net, o.Threads);
+        using var stats = ProgramStats.Enable();
         using var bare = new BareSut(net);
         var steps = new List<(Sut Sut, RulesetCase? Case, IReadOnlyList<Mix> Mixes)>();
         var noMatch = Synthetic.NoMatch();
@@ -84,19 +86,21 @@ try
                 steps.Add((new FwSut(net, cases[(n, p)]), cases[(n, p)], cases[(n, p)].Mixes.Where(m => o.Mixes.Contains(m.Name)).ToList()));
             }
         }
-        using var pass = BpfObject.Open(Fw.Lab.Lab.PassObjectPath);
         if (o.Peers)
         {
             var rs = peerCase.Check.Ruleset!;
-            var nft = new NftTable(net, NftRuleset.Translate(rs, net.SutIf));
-            var sw = Stopwatch.StartNew();
-            nft.Load();
-            log.WriteLine($"nft table loaded ({sw.Elapsed.TotalSeconds:N1} s): plain {nft.Ruleset.RuleCount(NftForm.Plain):N0} rules; best: {nft.Ruleset.BestSummary}");
-            pass.Load();
             var xdpFilter = XdpFilterConfig.Translate(rs);
-            results.PeerNotes.Add($"nftables plain chain: {nft.Ruleset.RuleCount(NftForm.Plain):N0} rules in the base chain (one per fw rule and family, the set as named interval sets)");
-            results.PeerNotes.Add($"nftables best form: a verdict map on the family, then {nft.Ruleset.BestSummary}");
             results.PeerNotes.Add($"xdp-filter: {xdpFilter.Describe()}");
+            NftTable? nft = null;
+            if (!o.Quick)
+            {
+                nft = new NftTable(net, NftRuleset.Translate(rs, net.SutIf));
+                var sw = Stopwatch.StartNew();
+                nft.Load();
+                log.WriteLine($"nft table loaded ({sw.Elapsed.TotalSeconds:N1} s): plain {nft.Ruleset.RuleCount(NftForm.Plain):N0} rules; best: {nft.Ruleset.BestSummary}");
+                results.PeerNotes.Add($"nftables plain chain: {nft.Ruleset.RuleCount(NftForm.Plain):N0} rules in the base chain (one per fw rule and family, the set as named interval sets)");
+                results.PeerNotes.Add($"nftables best form: a verdict map on the family, then {nft.Ruleset.BestSummary}");
+            }
             steps.Add((bare, null, [noMatch]));
             foreach (var build in o.FwObjects)
             {
@@ -104,10 +108,14 @@ try
                 steps.Add((new FwSut(net, peerCase, build), peerCase, [noMatch]));
                 steps.Add((bare, null, [noMatch]));
             }
-            steps.Add((new FwSut(net, passCase), passCase, passCase.Mixes));
+            if (passCase is not null)
+                steps.Add((new FwSut(net, passCase), passCase, passCase.Mixes));
             steps.Add((new XdpFilterSut(net, xdpFilter), peerCase, [noMatch]));
-            steps.Add((new NftSut(net, nft, NftForm.Best, pass), peerCase, [noMatch]));
-            steps.Add((new NftSut(net, nft, NftForm.Plain, pass), peerCase, [noMatch]));
+            if (nft is not null)
+            {
+                steps.Add((new NftSut(nft, NftForm.Best), peerCase, [noMatch]));
+                steps.Add((new NftSut(nft, NftForm.Plain), peerCase, [noMatch]));
+            }
         }
 
         var duration = TimeSpan.FromSeconds(o.Duration);
@@ -121,17 +129,18 @@ try
                 sut.Start();
                 try
                 {
+                    uint? progId = sut.HasXdpProgram ? net.Run(() => Firewall.AttachedProgramId(net.SutIf)) : null;
                     foreach (var mix in mixes)
                     {
                         ulong rx0 = net.RxPackets();
                         ulong? c0 = sut.Counted(mix);
-                        var rate = gen.Measure(mix, duration);
+                        var rate = gen.Measure(mix, duration, progId);
                         ulong? c1 = sut.Counted(mix);
                         ulong rx1 = net.RxPackets();
-                        if (c0 is not null && c1 is not null)
-                            Verify(sut, mix, c1.Value - c0.Value, rx1 - rx0);
+                        Verify(sut, mix, rate, c0 is not null && c1 is not null ? c1.Value - c0.Value : null, rx1 - rx0);
                         results.Add(sut.Name, c, mix, rate);
-                        log.WriteLine($"run {run + 1}/{o.Runs}  {sut.Name,-22} {c?.Label ?? "",-34} {mix.Name,-9}  sent {rate.SentPps / 1e6,6:N3} Mpps  received {rate.RxPps / 1e6,6:N3} Mpps  (wall clock {rate.WallRxPps / 1e6,6:N3} Mpps, kernel {rate.KernelSeconds:N2} of {rate.WallSeconds:N2} s)");
+                        string prog = rate.ProgNs is double p ? $"program {p,7:N1} ns" : "program    none  ";
+                        log.WriteLine($"run {run + 1}/{o.Runs}  {sut.Name,-22} {c?.Label ?? "",-34} {mix.Name,-9}  {prog}  path {rate.PathNs,7:N1} ns  delivered {rate.RxPps / 1e6,6:N3} Mpps");
                     }
                 }
                 finally
@@ -140,6 +149,7 @@ try
                 }
             }
         }
+        results.Senders.AddRange(SenderCheck.Run(net, bare, noMatch, o.Quick ? 3 : o.Runs, 2_000_000, log));
         foreach (var s in steps.Select(s => s.Sut).Distinct())
             s.Dispose();
     }
@@ -159,9 +169,16 @@ finally
     Directory.Delete(dir, recursive: true);
 }
 
-// The system's own count of what it did must be every frame the interface received: the mix did what it says.
-static void Verify(Sut sut, Mix mix, ulong counted, ulong rx)
+// Every frame sent in the measured window arrived (veth counts what it hands to XDP or the stack in rx_packets)
+// and the program ran once per frame; the system's own count of what it did over the whole measurement (warm-up
+// included) is every frame the interface received: the mix did what it says.
+static void Verify(Sut sut, Mix mix, Rate rate, ulong? counted, ulong rx)
 {
-    if (rx == 0 || Math.Abs((double)counted - rx) > 0.001 * rx + 64)
-        throw new InvalidOperationException($"{sut.Name}, {mix.Name}: the interface received {rx:N0} frames, the system counted {counted:N0} as the mix expects");
+    static bool Near(double a, double b) => b > 0 && Math.Abs(a - b) <= 0.001 * b + 64;
+    if (!Near(rate.Rx, rate.Sent))
+        throw new InvalidOperationException($"{sut.Name}, {mix.Name}: sent {rate.Sent:N0} frames, the interface received {rate.Rx:N0}");
+    if (rate.ProgNs is not null && !Near(rate.ProgRuns, rate.Rx))
+        throw new InvalidOperationException($"{sut.Name}, {mix.Name}: the interface received {rate.Rx:N0} frames, its XDP program ran {rate.ProgRuns:N0} times");
+    if (counted is ulong n && !Near(n, rx))
+        throw new InvalidOperationException($"{sut.Name}, {mix.Name}: the interface received {rx:N0} frames, the system counted {n:N0} as the mix expects");
 }

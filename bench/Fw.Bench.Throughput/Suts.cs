@@ -21,6 +21,9 @@ public abstract class Sut : IDisposable
 
     public virtual ulong? Counted(Mix mix) => null;
 
+    /// <summary>Whether the system runs an XDP program on the interface (whose BPF statistics are then read).</summary>
+    public virtual bool HasXdpProgram => true;
+
     public virtual void Dispose()
     {
     }
@@ -115,28 +118,20 @@ public sealed class XdpFilterSut(BenchNet net, XdpFilterConfig cfg) : Sut
 
 /// <summary>
 /// nftables on the netdev ingress hook of the receiving end, in one form. The table (sets included) is loaded
-/// once (<see cref="NftTable"/>); a start makes the base chain run this form and attaches the lab's XDP pass
-/// program (a veth takes XDP frames only with a program attached; it passes them on as skbs, which is where
-/// nft sees them).
+/// once (<see cref="NftTable"/>); a start makes the base chain run this form. No XDP program is attached: the
+/// frames arrive as the skbs AF_PACKET sent, which is where nft sees them.
 /// </summary>
-public sealed class NftSut(BenchNet net, NftTable table, NftForm form, BpfObject pass) : Sut
+public sealed class NftSut(NftTable table, NftForm form) : Sut
 {
     public override string Name => form == NftForm.Plain ? "nft plain chain" : "nft sets (best form)";
 
     public NftForm Form => form;
 
-    public override void Start()
-    {
-        int fd = pass.ProgramFd(Lab.Lab.PassProgram);
-        net.Ns.Run(() => XdpLinks.Attach(net.SutIfindex, fd, XdpMode.Native, $"{Lab.Lab.PassProgram} to {net.SutIf}"));
-        table.Run(table.Ruleset.Activate(form));
-    }
+    public override bool HasXdpProgram => false;
 
-    public override void Stop()
-    {
-        table.Run(table.Ruleset.Deactivate());
-        net.Ns.Exec("ip", "link", "set", "dev", net.SutIf, "xdp", "off").Check();
-    }
+    public override void Start() => table.Run(table.Ruleset.Activate(form));
+
+    public override void Stop() => table.Run(table.Ruleset.Deactivate());
 
     /// <summary>Every counter of the table: each frame ends at exactly one counting rule (a match or the default).</summary>
     public override ulong? Counted(Mix mix) => table.CounterTotal();

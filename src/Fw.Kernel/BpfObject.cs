@@ -126,45 +126,5 @@ public sealed unsafe class BpfObject : IDisposable
         }
     }
 
-    /// <summary>
-    /// BPF_PROG_RUN in live-frames mode: the program's verdicts are carried out for real (XDP_TX
-    /// transmits out of <paramref name="ifindex"/>, XDP_REDIRECT redirects), <paramref name="repeat"/> times.
-    /// Returns the kernel's own timing: ns per frame of its send loop (the receiving end's NAPI, run after each
-    /// batch on this CPU, included; time the thread was scheduled out, and setup and teardown, not).
-    /// </summary>
-    public static uint TestRunLive(int progFd, ReadOnlySpan<byte> frame, int ifindex, int repeat, int batchSize)
-    {
-        const uint LiveFrames = 1 << 1;   // BPF_F_TEST_XDP_LIVE_FRAMES
-        var ctx = new XdpMd { DataEnd = (uint)frame.Length, IngressIfindex = (uint)ifindex };
-        fixed (byte* din = frame)
-        {
-            var opts = new Interop.TestRunOpts
-            {
-                Sz = (nuint)sizeof(Interop.TestRunOpts),
-                DataIn = din,
-                DataSizeIn = (uint)frame.Length,
-                CtxIn = &ctx,
-                CtxSizeIn = (uint)sizeof(XdpMd),
-                Repeat = repeat,
-                Flags = LiveFrames,
-                BatchSize = (uint)batchSize,
-            };
-            BpfException.CheckFd(Interop.bpf_prog_test_run_opts(progFd, ref opts), "send live frames (BPF_PROG_RUN)");
-            return opts.Duration;
-        }
-    }
-
-    /// <summary>struct xdp_md as BPF_PROG_RUN takes it for a context.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct XdpMd
-    {
-        public uint Data;
-        public uint DataEnd;
-        public uint DataMeta;
-        public uint IngressIfindex;
-        public uint RxQueueIndex;
-        public uint EgressIfindex;
-    }
-
     public void Dispose() => _handle.Dispose();
 }
