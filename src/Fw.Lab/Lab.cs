@@ -1,3 +1,4 @@
+using Fw.Traffic;
 using System.Net;
 using System.Text.RegularExpressions;
 using Fw.Kernel;
@@ -108,15 +109,23 @@ public sealed partial class Lab : IDisposable
     /// </summary>
     public static Frame FromClient(Frame frame) => frame with { SrcMac = LabNet.ClientMac, DstMac = LabNet.FwClientMac };
 
-    /// <summary>An AF_PACKET socket on c0: crafted frames leave the client towards fw0 as they are.</summary>
-    public PacketSocket ClientSocket() => PacketSocket.Open(Client, LabNet.ClientIf);
-
-    /// <summary>Sends crafted frames from c0 (as they are; see <see cref="FromClient"/> for the MACs).</summary>
+    /// <summary>
+    /// Sends crafted frames from c0 (as they are; see <see cref="FromClient"/> for the MACs), in order, through the
+    /// traffic source the tests and benchmarks share (<see cref="PacketSender"/>, made inside the client namespace;
+    /// through the qdisc layer, so captures on c0 see them leave).
+    /// </summary>
     public void SendFromClient(params Frame[] frames)
     {
-        using var s = ClientSocket();
-        foreach (var f in frames)
-            s.Send(f);
+        var built = frames.Select(f => f.Build()).ToList();
+        if (built.Count == 0)
+            return;
+        using var sender = Client.Run(() => new PacketSender(LabNet.ClientIf, Math.Max(PacketSender.MinFrame, built.Max(b => b.Length)), ringFrames: 16, bypassQdisc: false));
+        foreach (var b in built)
+        {
+            var r = sender.Send(b);
+            if (r.Refused > 0)
+                throw new LabException($"{Client}: {LabNet.ClientIf} refused a {b.Length}-byte frame", 105 /* ENOBUFS */);
+        }
     }
 
     /// <summary>A capture of what arrives on s0, the server's side; open it before sending.</summary>

@@ -12,7 +12,7 @@ public readonly record struct SendResult(long Frames, long Refused, TimeSpan Ela
 
 /// <summary>
 /// Writes frames from user space into one interface through an AF_PACKET socket with a TPACKET_V2 TX ring and
-/// PACKET_QDISC_BYPASS, as netsniff-ng's trafgen does: frames are written into the ring (the template copied and
+/// (by default) PACKET_QDISC_BYPASS, as netsniff-ng's trafgen does: frames are written into the ring (the template copied and
 /// its <see cref="VaryField"/>s rewritten per frame), handed to the kernel in batches by one send() each, and go
 /// straight to the driver (no qdisc). On a veth pair they arrive at the peer, whose XDP program (if any) runs on
 /// the sending CPU: each frame's queue is the sending CPU modulo the interface's queue count, and that queue's
@@ -25,6 +25,9 @@ public sealed unsafe class PacketSender : IDisposable
     // struct tpacket2_hdr: tp_status (u32) first, tp_len (u32) next; frame data follows at
     // TPACKET2_HDRLEN - sizeof(struct sockaddr_ll) = TPACKET_ALIGN(32) + 20 - 20 for TX.
     private const int HeaderLength = 32;
+    /// <summary>The shortest frame: the kernel pads one shorter than the link header (root only), as for send().</summary>
+    public const int MinFrame = 1;
+
     private const uint StatusAvailable = 0, StatusSendRequest = 1, StatusSending = 2, StatusWrongFormat = 4;
 
     private readonly int _fd;
@@ -42,16 +45,19 @@ public sealed unsafe class PacketSender : IDisposable
     /// <param name="maxFrame">The longest frame this sender will send (bytes, Ethernet header included, no FCS).</param>
     /// <param name="ringFrames">Frames in the ring; one send() hands over at most this many.</param>
     /// <param name="seed">Where the varied fields' sequence starts (two senders with different seeds send different frames).</param>
-    public PacketSender(string iface, int maxFrame = 1514, int ringFrames = 512, ulong seed = 0)
-        : this(IfindexOf(iface), maxFrame, ringFrames, seed, iface)
+    /// <param name="bypassQdisc">PACKET_QDISC_BYPASS: frames go straight to the driver, the fastest way, but packet
+    /// taps on the sending interface (tcpdump, the lab's captures of what left) do not see them. False: through
+    /// dev_queue_xmit, as any sent frame.</param>
+    public PacketSender(string iface, int maxFrame = 1514, int ringFrames = 512, ulong seed = 0, bool bypassQdisc = true)
+        : this(IfindexOf(iface), maxFrame, ringFrames, seed, bypassQdisc, iface)
     {
     }
 
     /// <summary>As the other constructor, by ifindex (of the calling thread's namespace).</summary>
-    public PacketSender(int ifindex, int maxFrame = 1514, int ringFrames = 512, ulong seed = 0, string? name = null)
+    public PacketSender(int ifindex, int maxFrame = 1514, int ringFrames = 512, ulong seed = 0, bool bypassQdisc = true, string? name = null)
     {
-        if (maxFrame is < 14 or > 9216)
-            throw new ArgumentOutOfRangeException(nameof(maxFrame), maxFrame, "14-9,216 bytes");
+        if (maxFrame is < MinFrame or > 9216)
+            throw new ArgumentOutOfRangeException(nameof(maxFrame), maxFrame, "1-9,216 bytes");
         if (ringFrames is < 1 or > 65536)
             throw new ArgumentOutOfRangeException(nameof(ringFrames), ringFrames, "1-65,536 frames");
         Interface = name ?? $"ifindex {ifindex}";
@@ -71,7 +77,8 @@ public sealed unsafe class PacketSender : IDisposable
         try
         {
             SetInt(Interop.PacketVersion, Interop.Tpacket2, "PACKET_VERSION TPACKET_V2");
-            SetInt(Interop.PacketQdiscBypass, 1, "PACKET_QDISC_BYPASS");
+            if (bypassQdisc)
+                SetInt(Interop.PacketQdiscBypass, 1, "PACKET_QDISC_BYPASS");
             var req = new Interop.TpacketReq { BlockSize = (uint)blockSize, BlockNr = (uint)blocks, FrameSize = (uint)_frameSize, FrameNr = (uint)_frames };
             if (Interop.setsockopt(_fd, Interop.SolPacket, Interop.PacketTxRing, &req, (uint)sizeof(Interop.TpacketReq)) != 0)
                 throw new TrafficException($"set up a TX ring of {_frames} frames", Marshal.GetLastPInvokeError());
@@ -110,8 +117,8 @@ public sealed unsafe class PacketSender : IDisposable
     public SendResult Send(ReadOnlySpan<byte> template, IReadOnlyList<VaryField> vary, long count, CancellationToken stop = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (template.Length is < 14 || template.Length > MaxFrame)
-            throw new ArgumentException($"frame of {template.Length} bytes: 14-{MaxFrame}", nameof(template));
+        if (template.Length < MinFrame || template.Length > MaxFrame)
+            throw new ArgumentException($"frame of {template.Length} bytes: {MinFrame}-{MaxFrame}", nameof(template));
         VaryField.Validate(vary, template.Length);
         long cpu0 = ThreadCpuNs();
         var wall = System.Diagnostics.Stopwatch.StartNew();
