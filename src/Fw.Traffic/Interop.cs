@@ -16,7 +16,6 @@ internal static unsafe partial class Interop
     public const int SolPacket = 263;
     public const int PacketVersion = 10;          // linux/if_packet.h
     public const int PacketTxRing = 13;
-    public const int PacketLoss = 14;
     public const int PacketQdiscBypass = 20;
     public const int Tpacket2 = 1;                // enum tpacket_versions TPACKET_V2
     public const int ProtRead = 1, ProtWrite = 2, MapShared = 1;

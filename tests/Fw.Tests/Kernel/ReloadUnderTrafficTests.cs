@@ -9,8 +9,9 @@ namespace Fw.Tests.Kernel;
 /// <summary>
 /// 1,000 reloads alternating between two rulesets while real traffic flows through the attached program:
 /// frames written from user space into the veth's peer (an AF_PACKET TX ring, <see cref="PacketSender"/>),
-/// their source address and port varied per frame within what both rulesets' rule t covers. The rulesets are chosen so that a packet classified by a mix of their maps
-/// gets a verdict neither gives alone:
+/// their source address and port varied per frame within what both rulesets' rule t covers. Every frame sent
+/// must be counted by t, so a frame lost between generations or classified by a half-written ruleset fails it.
+/// The rulesets are chosen so that a packet classified by a mix of their maps gets a verdict neither gives alone:
 ///   A: t pass {src T, udp, dport 150}, u pass {src U, udp, dport 151}; default drop
 ///   B: u pass {src U, udp, dport 151}, t pass {src T, udp, dport 150}; default drop
 /// The traffic is T -> udp 150: A passes it by rule 0, B by rule 1 (both named t, so its counter
