@@ -52,9 +52,13 @@ enum fw_reason {
 };
 
 /*
- * Slots of fw_stats (PERCPU_ARRAY of struct fw_counter). The first slots count
- * per action, then per reason; rule slots start at FW_STAT_RULE_BASE and are
- * assigned by the control plane per rule name, stable across reloads.
+ * Slots of fw_stats (PERCPU_ARRAY of struct fw_counter), keyed by a stable
+ * number as Cilium keys its metrics by reason: the slots below
+ * FW_STAT_RULE_BASE count per action and per reason, and each keeps its number
+ * forever (a new reason takes the next free one), so a newer build reloading a
+ * pinned fw_stats finds every counter where it was. Rule slots, from
+ * FW_STAT_RULE_BASE, are assigned by the control plane per rule name, stable
+ * across reloads.
  */
 enum fw_stat_slot {
 	FW_STAT_PASS = FW_ACTION_PASS,
@@ -65,7 +69,8 @@ enum fw_stat_slot {
 	FW_STAT_NON_IP = 5,
 	FW_STAT_NO_RULESET = 6,
 	FW_STAT_REDIRECT_ERR = 7,	/* redirect target missing from fw_tx: dropped */
-	FW_STAT_RULE_BASE = 8,
+	/* next free: 8 */
+	FW_STAT_RULE_BASE = 64,		/* slots 8..63 are kept for new reasons */
 };
 /* Old and new ruleset live side by side during a reload. */
 #define FW_STAT_SLOTS		(FW_STAT_RULE_BASE + 2 * FW_MAX_RULES)

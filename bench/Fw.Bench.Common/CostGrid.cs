@@ -1,4 +1,5 @@
 using Fw.Kernel;
+using Fw.Bpf;
 
 namespace Fw.Bench;
 

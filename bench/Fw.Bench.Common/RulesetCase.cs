@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Fw.Compiler;
 using Fw.Kernel;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Bench;
 
@@ -14,7 +16,7 @@ public sealed record RulesetCase(int Rules, int Prefixes, bool DefaultDrop, stri
     {
         var sw = Stopwatch.StartNew();
         string path = Synthetic.Write(dir, rules, prefixes, defaultDrop);
-        var check = RulesCheck.Check(path, Classifier.ResolveInterface);
+        var check = RulesCheck.Check(path);
         if (!check.Ok)
             throw new InvalidOperationException($"{path}: " + string.Join("\n", check.Diagnostics));
         mixes ??= [Synthetic.First(rules, prefixes), Synthetic.Last(rules, prefixes), Synthetic.NoMatch()];

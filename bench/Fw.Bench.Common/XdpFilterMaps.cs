@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Fw.Kernel;
+using Fw.Bpf;
 
 namespace Fw.Bench;
 

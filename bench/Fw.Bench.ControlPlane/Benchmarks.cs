@@ -9,6 +9,8 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Fw.Compiler;
 using Fw.Kernel;
 using Fw.Rules;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Bench.ControlPlane;
 
@@ -52,7 +54,7 @@ internal static class BenchData
 
     public static CheckResult Check(string file)
     {
-        var check = RulesCheck.Check(file, Classifier.ResolveInterface);
+        var check = RulesCheck.Check(file);
         return check.Ok ? check : throw new InvalidOperationException(string.Join("\n", check.Diagnostics));
     }
 }
@@ -101,7 +103,7 @@ public class CompileBenchmarks
     public MapImage Compile() => RulesetCompiler.Compile(_ruleset);
 
     [Benchmark]
-    public CheckResult CheckFile() => RulesCheck.Check(_file, Classifier.ResolveInterface);
+    public CheckResult CheckFile() => RulesCheck.Check(_file);
 }
 
 /// <summary>One size of ruleset for the reload figures.</summary>
@@ -140,7 +142,7 @@ public class ReloadBenchmarks
         _net = new BenchNet(1);
         try
         {
-            _net.Run(() => Firewall.Attach(_net.SutIf, _checks[0], _files[0], XdpMode.Native));
+            _net.Run(() => Deployment.Attach(_net.SutIf, _checks[0], XdpMode.Native));
         }
         catch
         {
@@ -158,7 +160,7 @@ public class ReloadBenchmarks
     {
         int v = _next;
         _next ^= 1;
-        return _net.Run(() => Firewall.Reload(_net.SutIf, _checks[v], _files[v]));
+        return _net.Run(() => Deployment.Reload(_net.SutIf, _checks[v]));
     }
 
     [Benchmark]
@@ -166,6 +168,6 @@ public class ReloadBenchmarks
     {
         int v = _next;
         _next ^= 1;
-        return _net.Run(() => Firewall.Reload(_net.SutIf, BenchData.Check(_files[v]), _files[v]));
+        return _net.Run(() => Deployment.Reload(_net.SutIf, BenchData.Check(_files[v])));
     }
 }

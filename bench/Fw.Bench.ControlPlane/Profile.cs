@@ -2,6 +2,8 @@ using System.Diagnostics;
 using Fw.Compiler;
 using Fw.Kernel;
 using Fw.Rules;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Bench.ControlPlane;
 
@@ -29,12 +31,12 @@ internal static class Profile
                 string file = round % 2 == 0 ? a : b;
                 var load = Step("parse (RulesLoader.Load)", () => RulesLoader.Load(file));
                 var image = Step("compile (RulesetCompiler.Compile)", () => RulesetCompiler.Compile(load.Ruleset!));
-                var check = Step("check (RulesCheck.Check, parse + compile)", () => RulesCheck.Check(file, Classifier.ResolveInterface));
+                var check = Step("check (RulesCheck.Check, parse + compile)", () => RulesCheck.Check(file));
                 Step("digest", () => check.Image!.Digest());
                 if (round == 0)
-                    Step("attach (Firewall.Attach)", () => net.Run(() => Firewall.Attach(net.SutIf, check, file, XdpMode.Native)));
+                    Step("attach (Firewall.Attach)", () => net.Run(() => Deployment.Attach(net.SutIf, check, XdpMode.Native)));
                 else
-                    Step("reload (Firewall.Reload)", () => net.Run(() => Firewall.Reload(net.SutIf, check, file)));
+                    Step("reload (Firewall.Reload)", () => net.Run(() => Deployment.Reload(net.SutIf, check)));
                 using (var classifier = Step("Classifier.Load (maps filled, not attached)", () => Classifier.Load(check.Image!)))
                 {
                 }

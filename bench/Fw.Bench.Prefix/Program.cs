@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Fw.Bench.Prefix;
 using Fw.Compiler;
-using Fw.Kernel;
+using Fw.Bpf;
+using Fw.Bpf;
 
 // Longest-prefix match in XDP: LPM trie vs hash-per-length vs binary search on lengths vs
 // Poptrie, at several sizes, both families. Needs root (BPF_PROG_TEST_RUN, map creation).

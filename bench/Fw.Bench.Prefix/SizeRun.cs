@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Fw.Compiler;
-using Fw.Kernel;
+using Fw.Bpf;
+using Fw.Bpf;
 
 namespace Fw.Bench.Prefix;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Fw.Kernel;
 using Fw.Traffic;
+using Fw.Bpf;
 
 namespace Fw.Bench.Throughput;
 

@@ -1,3 +1,4 @@
+using Fw.Bpf;
 using System.Diagnostics;
 using Fw.Bench;
 using Fw.Bench.Throughput;

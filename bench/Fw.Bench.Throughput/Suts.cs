@@ -3,6 +3,8 @@ using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Fw.Kernel;
 using Fw.Lab;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Bench.Throughput;
 
@@ -65,7 +67,7 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
 
     public override string Name => build is not null ? $"fw ({build.Label})" : c.DefaultDrop ? "fw" : "fw, default: pass";
 
-    public override void Start() => net.Ns.Run(() => Firewall.Attach(net.SutIf, c.Check, c.Path, XdpMode.Native, build?.ObjectPath));
+    public override void Start() => net.Ns.Run(() => Deployment.Attach(net.SutIf, c.Check, XdpMode.Native, build?.ObjectPath));
 
     public override void Stop() => net.Ns.Run(() => Firewall.Detach(net.SutIf));
 

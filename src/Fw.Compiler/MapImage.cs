@@ -4,43 +4,6 @@ using Fw.Rules;
 
 namespace Fw.Compiler;
 
-// Mirrors of bpf/fw_common.h constants the compiler needs. A test checks them against the header.
-public static class FwLimits
-{
-    public const int MaxRules = 4096;
-    public const int WordBits = 64;
-    public const int MaxWords = MaxRules / WordBits;
-    public const int MaxPrefixes = 1_048_576;
-    public const int MaxClasses = 262_144;
-    public const int MaxName = 64;
-    public const int PortAbsent = 65536;
-    public const int ByteAbsent = 256;
-}
-
-/// <summary>enum fw_field: which fields some rule constrains.</summary>
-[Flags]
-public enum FieldMask : uint
-{
-    None = 0,
-    Src = 1 << 0,
-    Dst = 1 << 1,
-    Proto = 1 << 2,
-    Sport = 1 << 3,
-    Dport = 1 << 4,
-    TcpFlags = 1 << 5,
-    IcmpType = 1 << 6,
-}
-
-/// <summary>One rule as the data plane sees it; the interface name is resolved by the kernel layer.</summary>
-public sealed record RuleEntry(string Name, RuleAction Action, string? RedirectTo);
-
-/// <summary>
-/// One merged address entry: a prefix (left-aligned in 128 bits, as <see cref="IpPrefix.Bits"/>) and the class
-/// of the addresses it is the longest match for; what <see cref="PoptrieBuilder"/> builds from.
-/// </summary>
-[StructLayout(LayoutKind.Auto)]
-public readonly record struct LpmEntry(UInt128 Bits, byte Length, uint Class);
-
 /// <summary>
 /// The compiled ruleset: plain data, exactly what the kernel layer writes into the maps of one
 /// generation. No kernel handles, no file names: the same rules give the same image.
@@ -86,6 +49,39 @@ public sealed class MapImage
     public int PrefixEntries =>
         (Src4?.Prefixes ?? 0) + (Src6?.Prefixes ?? 0) + (Dst4?.Prefixes ?? 0) + (Dst6?.Prefixes ?? 0);
 
+    /// <summary>A byte field's class array (<see cref="FieldKind.Byte"/>); null when no rule uses the field.</summary>
+    public uint[]? ByteClasses(MatchField f) => f.Mask switch
+    {
+        FieldMask.Proto => Proto,
+        FieldMask.TcpFlags => TcpFlags,
+        FieldMask.IcmpType => IcmpType,
+        _ => throw new ArgumentException($"{f.Name} is not a byte field"),
+    };
+
+    /// <summary>A port field's flat class array (65,537 entries, <see cref="FieldKind.Port"/>); null when no rule uses the field.</summary>
+    public uint[]? PortClasses(MatchField f) => f.Mask switch
+    {
+        FieldMask.Sport => Sport,
+        FieldMask.Dport => Dport,
+        _ => throw new ArgumentException($"{f.Name} is not a port field"),
+    };
+
+    /// <summary>A port field's table as the maps hold it; null when no rule uses the field.</summary>
+    public PortTable? Ports(MatchField f) => f.Mask switch
+    {
+        FieldMask.Sport => SportTable,
+        FieldMask.Dport => DportTable,
+        _ => throw new ArgumentException($"{f.Name} is not a port field"),
+    };
+
+    /// <summary>An address field's tries (<see cref="FieldKind.Prefix"/>); both null when no rule uses the field.</summary>
+    public (Poptrie<FwPopTail4>? V4, Poptrie<FwPopTail6>? V6) Tries(MatchField f) => f.Mask switch
+    {
+        FieldMask.Src => (Src4, Src6),
+        FieldMask.Dst => (Dst4, Dst6),
+        _ => throw new ArgumentException($"{f.Name} is not an address field"),
+    };
+
     public ReadOnlySpan<ulong> Bitmap(uint cls) => Bitmaps.AsSpan((int)cls * (1 + Words), 1 + Words);
 
     private string? _digest;
@@ -108,14 +104,20 @@ public sealed class MapImage
         foreach (var r in Rules)
             h.AppendData(System.Text.Encoding.UTF8.GetBytes($"{r.Name}\0{(int)r.Action}\0{r.RedirectTo}\0"));
         h.AppendData(MemoryMarshal.AsBytes(Bitmaps.AsSpan()));
-        foreach (var a in new[] { Proto, Sport, Dport, TcpFlags, IcmpType })
-            h.AppendData(a is null ? [0xff] : MemoryMarshal.AsBytes(a.AsSpan()));
-        AppendTrie(h, Src4);
-        AppendTrie(h, Src6);
-        AppendTrie(h, Dst4);
-        AppendTrie(h, Dst6);
+        // Arrays first, then tries: the order digests had before the field list (a digest names a ruleset).
+        foreach (var f in MatchFields.All.Where(f => f.Kind != FieldKind.Prefix))
+            AppendArray(h, f.Kind == FieldKind.Byte ? ByteClasses(f) : PortClasses(f));
+        foreach (var f in MatchFields.All.Where(f => f.Kind == FieldKind.Prefix))
+        {
+            var (v4, v6) = Tries(f);
+            AppendTrie(h, v4);
+            AppendTrie(h, v6);
+        }
         return Convert.ToHexStringLower(h.GetHashAndReset());
     }
+
+    private static void AppendArray(IncrementalHash h, uint[]? a) =>
+        h.AppendData(a is null ? [0xff] : MemoryMarshal.AsBytes(a.AsSpan()));
 
     private static void AppendTrie<TTail>(IncrementalHash h, Poptrie<TTail>? t)
         where TTail : unmanaged, IPopTail<TTail>

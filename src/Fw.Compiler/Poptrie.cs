@@ -1,3 +1,4 @@
+using Fw.Rules;
 using System.Numerics;
 using System.Runtime.InteropServices;
 

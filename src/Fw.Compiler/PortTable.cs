@@ -1,3 +1,4 @@
+using Fw.Rules;
 namespace Fw.Compiler;
 
 /// <summary>Mirrors of the FW_PORT_* constants of bpf/fw_common.h (a test checks them against the header).</summary>

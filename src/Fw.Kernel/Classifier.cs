@@ -1,35 +1,9 @@
 using System.Runtime.InteropServices;
+using Fw.Bpf;
 using Fw.Compiler;
 using Fw.Rules;
 
 namespace Fw.Kernel;
-
-public sealed class ClassifierOptions
-{
-    /// <summary>fw_stats to share (the dispatcher's, across generations); null: the object makes its own.</summary>
-    public BpfMap? Stats { get; init; }
-
-    /// <summary>fw_stats slot of each rule, by index; null: FW_STAT_RULE_BASE + index.</summary>
-    public IReadOnlyList<uint>? StatSlots { get; init; }
-
-    /// <summary>Record each verdict in fw_trace_out (fwctl test and the kernel tests); off for live traffic.</summary>
-    public bool Trace { get; init; }
-
-    /// <summary>Interface name to ifindex for redirect targets; default if_nametoindex.</summary>
-    public Func<string, int>? ResolveInterface { get; init; }
-
-    /// <summary>The classifier object; default bpf/fw.bpf.o beside the binaries.</summary>
-    public string? ObjectPath { get; init; }
-
-    /// <summary>
-    /// TEST-ONLY (see <see cref="FaultInjection"/>): max_entries of these maps whatever the image needs, so
-    /// that filling them fails in the kernel.
-    /// </summary>
-    internal IReadOnlyDictionary<string, int>? MaxEntriesOverride { get; init; }
-}
-
-/// <summary>The result of one BPF_PROG_TEST_RUN.</summary>
-public readonly record struct TestRunResult(XdpAction Verdict, uint DurationNs);
 
 /// <summary>
 /// One generation of the ruleset in the kernel: a freshly loaded fw_classify program with its own
@@ -60,42 +34,25 @@ public sealed unsafe class Classifier : IDisposable
     public static Classifier Load(MapImage image, ClassifierOptions? options = null)
     {
         options ??= new ClassifierOptions();
-        var resolve = options.ResolveInterface ?? ResolveInterface;
+        var resolve = options.ResolveInterface ?? NetInterface.Index;
         // Resolve what can fail outside the kernel first: nothing is loaded for a ruleset that cannot work.
         var ifindexes = image.Rules.Select(r => r.Action == RuleAction.Redirect ? resolve(r.RedirectTo!) : 0).ToArray();
-        var slots = options.StatSlots ?? Enumerable.Range(0, image.Rules.Count).Select(i => (uint)FwStatSlot.RuleBase + (uint)i).ToArray();
+        var slots = options.StatSlots ?? StatSlots.Initial(image.Rules.Count);
         if (slots.Count != image.Rules.Count)
             throw new ArgumentException("one stat slot per rule");
 
         var obj = BpfObject.Open(options.ObjectPath ?? DefaultObjectPath());
         try
         {
-            obj.SetGlobal("fw_default_action", (uint)image.Default);
-            obj.SetGlobal("fw_malformed_action", (uint)image.Malformed);
-            obj.SetGlobal("fw_non_ip_action", (uint)image.NonIp);
-            obj.SetGlobal("fw_words", (uint)image.Words);
-            obj.SetGlobal("fw_fields", (uint)image.Fields);
-            obj.SetGlobal("fw_trace", options.Trace ? 1u : 0u);
+            SetSettings(obj, (uint)image.Default, (uint)image.Malformed, (uint)image.NonIp, (uint)image.Words, (uint)image.Fields, options.Trace);
             // An empty map cannot be created: unused maps keep one (unused) slot.
             obj.SetMaxEntries("fw_rules", Math.Max(1, image.Rules.Count));
             obj.SetMaxEntries("fw_rule_names", Math.Max(1, image.Rules.Count));
             obj.SetMaxEntries("fw_bitmaps", Math.Max(1, image.ClassCount));
             obj.SetValueSize("fw_bitmaps", 8 * (1 + image.Words));
             obj.SetMaxEntries("fw_summary", Math.Max(1, image.ClassCount));
-            // Class arrays of fields no rule uses are never looked up: one slot each.
-            foreach (var (map, table) in new[] { ("fw_proto", image.Proto), ("fw_tcp_flags", image.TcpFlags), ("fw_icmp_type", image.IcmpType) })
-            {
-                if (table is null)
-                    obj.SetMaxEntries(map, 1);
-            }
-            // Port tables: as many pages as are not uniform (at least one, unused or not).
-            obj.SetMaxEntries("fw_sport_page", Math.Max(1, image.SportTable?.PageCount ?? 0));
-            obj.SetMaxEntries("fw_dport_page", Math.Max(1, image.DportTable?.PageCount ?? 0));
-            // Address tries: as many pages as the generation's trie fills; unused fields keep one page.
-            SizeTrie(obj, "fw_src4", image.Src4);
-            SizeTrie(obj, "fw_src6", image.Src6);
-            SizeTrie(obj, "fw_dst4", image.Dst4);
-            SizeTrie(obj, "fw_dst6", image.Dst6);
+            foreach (var f in MatchFields.All)
+                SizeField(obj, image, f);
             foreach (var (map, entries) in options.MaxEntriesOverride ?? new Dictionary<string, int>())
                 obj.SetMaxEntries(map, entries);
             if (options.Stats is { } stats)
@@ -111,77 +68,6 @@ public sealed unsafe class Classifier : IDisposable
             obj.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// A copy of an attached interface's live generation for fwctl test: the same program with the
-    /// generation's pinned maps (so exactly the live rules), but its own fw_stats and trace on, so
-    /// running packets through it leaves the live counters untouched.
-    /// </summary>
-    public static TraceCopy LoadTraceCopy(string genDir, FwMeta meta, string? objectPath = null)
-    {
-        var obj = BpfObject.Open(objectPath ?? DefaultObjectPath());
-        var reused = new List<BpfMap>();
-        try
-        {
-            obj.SetGlobal("fw_default_action", (uint)meta.DefaultAction);
-            obj.SetGlobal("fw_malformed_action", (uint)meta.MalformedAction);
-            obj.SetGlobal("fw_non_ip_action", (uint)meta.NonIpAction);
-            obj.SetGlobal("fw_words", meta.Words);
-            obj.SetGlobal("fw_fields", meta.Fields);
-            obj.SetGlobal("fw_trace", 1u);
-            // The copy has its own trace map; every other map is the generation's.
-            string[] shared = PinLayout.GenerationMaps.Where(m => m != "fw_trace_out").ToArray();
-            // A generation pinned by an older build has other maps: say so rather than fail on a missing pin.
-            string[] missing = shared.Where(m => !File.Exists(Path.Combine(genDir, m))).ToArray();
-            if (missing.Length > 0)
-            {
-                throw new BpfException(
-                    $"{genDir} was loaded by another fw build (it has no {string.Join(", ", missing)}); the filter is unaffected, " +
-                    "and a reload (fwctl reload IFACE --rules FILE) rebuilds it with this one", 0);
-            }
-            foreach (string map in shared)
-            {
-                var pinned = BpfMap.OpenPinned(Path.Combine(genDir, map));
-                reused.Add(pinned);
-                obj.ReuseMap(map, pinned);
-            }
-            obj.Load();
-            return new TraceCopy(obj, reused);
-        }
-        catch
-        {
-            obj.Dispose();
-            foreach (var m in reused)
-                m.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>A trace-enabled copy of a live generation (see <see cref="LoadTraceCopy"/>).</summary>
-    public sealed class TraceCopy(BpfObject obj, List<BpfMap> reused) : IDisposable
-    {
-        public int ProgramFd { get; } = obj.ProgramFd(ProgramName);
-
-        /// <summary>Runs one frame: the verdict and the trace (reason, rule index).</summary>
-        public (XdpAction Verdict, FwTrace Trace) Run(ReadOnlySpan<byte> frame)
-        {
-            var r = BpfObject.TestRun(ProgramFd, frame);
-            return (r.Verdict, obj.Map("fw_trace_out").Lookup<uint, FwTrace>(0));
-        }
-
-        public void Dispose()
-        {
-            obj.Dispose();
-            foreach (var m in reused)
-                m.Dispose();
-        }
-    }
-
-    public static int ResolveInterface(string name)
-    {
-        uint ifindex = Interop.if_nametoindex(name);
-        return ifindex != 0 ? (int)ifindex : throw new BpfException($"redirect to {name}: no such interface", 19 /* ENODEV */);
     }
 
     private void Fill(int[] ifindexes, IReadOnlyList<uint> slots)
@@ -212,34 +98,73 @@ public sealed unsafe class Classifier : IDisposable
                 summaries[i] = img.Bitmaps[i * (1 + img.Words)];
             Map("fw_summary").UpdateBatch<uint, ulong>(keys, summaries);
         }
-        FillArray("fw_proto", img.Proto);
-        FillPorts("fw_sport", img.SportTable);
-        FillPorts("fw_dport", img.DportTable);
-        FillArray("fw_tcp_flags", img.TcpFlags);
-        FillArray("fw_icmp_type", img.IcmpType);
-        FillTrie("fw_src4", img.Src4);
-        FillTrie("fw_src6", img.Src6);
-        FillTrie("fw_dst4", img.Dst4);
-        FillTrie("fw_dst6", img.Dst6);
+        foreach (var f in MatchFields.All)
+            FillField(img, f);
     }
 
-    private void FillArray(string name, uint[]? classes)
+    /// <summary>The const volatile settings of bpf/fw.bpf.c, fixed at load.</summary>
+    internal static void SetSettings(BpfObject obj, uint defaultAction, uint malformed, uint nonIp, uint words, uint fields, bool trace)
     {
-        if (classes is null)
-            return;
-        var keys = new uint[classes.Length];
-        for (int i = 0; i < keys.Length; i++)
-            keys[i] = (uint)i;
-        Map(name).UpdateBatch<uint, uint>(keys, classes);
+        obj.SetGlobal("fw_default_action", defaultAction);
+        obj.SetGlobal("fw_malformed_action", malformed);
+        obj.SetGlobal("fw_non_ip_action", nonIp);
+        obj.SetGlobal("fw_words", words);
+        obj.SetGlobal("fw_fields", fields);
+        obj.SetGlobal("fw_trace", trace ? 1u : 0u);
     }
 
-    /// <summary>The directory and pages of one port field (fw_sport_dir, fw_sport_page).</summary>
-    private void FillPorts(string prefix, PortTable? table)
+    /// <summary>
+    /// Sizes one field's maps for the image: byte arrays keep their size (one slot when unused: never looked up),
+    /// port pages and trie pages as many as the image fills (at least one, used or not).
+    /// </summary>
+    private static void SizeField(BpfObject obj, MapImage image, MatchField f)
     {
-        if (table is null)
-            return;
-        Map($"{prefix}_dir").UpdatePages<uint>(table.Directory, table.Directory.Length);
-        Map($"{prefix}_page").UpdatePages<uint>(table.Pages, FwPort.Page);
+        string name = $"fw_{f.Name}";
+        switch (f.Kind)
+        {
+            case FieldKind.Byte:
+                if (image.ByteClasses(f) is null)
+                    obj.SetMaxEntries(name, 1);
+                break;
+            case FieldKind.Port:
+                obj.SetMaxEntries($"{name}_page", Math.Max(1, image.Ports(f)?.PageCount ?? 0));
+                break;
+            default:
+                var (v4, v6) = image.Tries(f);
+                SizeTrie(obj, $"{name}4", v4);
+                SizeTrie(obj, $"{name}6", v6);
+                break;
+        }
+    }
+
+    /// <summary>Writes one field's maps; an unused field's stay empty.</summary>
+    private void FillField(MapImage image, MatchField f)
+    {
+        string name = $"fw_{f.Name}";
+        switch (f.Kind)
+        {
+            case FieldKind.Byte:
+                if (image.ByteClasses(f) is { } classes)
+                {
+                    var keys = new uint[classes.Length];
+                    for (int i = 0; i < keys.Length; i++)
+                        keys[i] = (uint)i;
+                    Map(name).UpdateBatch<uint, uint>(keys, classes);
+                }
+                break;
+            case FieldKind.Port:
+                if (image.Ports(f) is { } table)
+                {
+                    Map($"{name}_dir").UpdatePages<uint>(table.Directory, table.Directory.Length);
+                    Map($"{name}_page").UpdatePages<uint>(table.Pages, FwPort.Page);
+                }
+                break;
+            default:
+                var (v4, v6) = image.Tries(f);
+                FillTrie($"{name}4", v4);
+                FillTrie($"{name}6", v6);
+                break;
+        }
     }
 
     /// <summary>Each paged map of one field and family's Poptrie gets as many pages as its items fill.</summary>

@@ -73,6 +73,7 @@ internal sealed class Demo(string fwctl, string rules, TextWriter output)
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Interrupt);
         Lab? lab = null;
         bool attached = false;
+        Lab.InterfacesDeleted += Leftovers.Remove;   // fw's pins of the lab's interfaces go with them
         try
         {
             lab = new Lab();

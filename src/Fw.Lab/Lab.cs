@@ -1,7 +1,7 @@
 using Fw.Traffic;
 using System.Net;
 using System.Text.RegularExpressions;
-using Fw.Kernel;
+using Fw.Bpf;
 using Fw.Packets;
 
 namespace Fw.Lab;
@@ -20,9 +20,9 @@ namespace Fw.Lab;
 /// receive XDP_REDIRECT. Addresses and MACs: <see cref="LabNet"/>.
 /// <para>
 /// Namespaces are named <c>fwl&lt;pid&gt;x&lt;n&gt;-client</c> (and <c>-fw</c>, <c>-server</c>, <c>-sink</c>): unique
-/// per process and per lab, so labs never collide. <see cref="Dispose"/> removes everything the lab made,
-/// and fw's pins of an interface it deleted; the constructor first removes what labs of dead processes
-/// left behind.
+/// per process and per lab, so labs never collide. <see cref="Dispose"/> removes everything the lab made
+/// (and tells <see cref="InterfacesDeleted"/> which interfaces went); the constructor first removes what labs of
+/// dead processes left behind.
 /// </para>
 /// <para>
 /// Interface names: each lab has its own namespaces, so by default every lab uses the names above. fw,
@@ -40,6 +40,15 @@ public sealed partial class Lab : IDisposable
         [LabNet.ClientIf, LabNet.FwClientIf, LabNet.FwServerIf, LabNet.FwSinkIf, LabNet.ServerIf, LabNet.SinkIf];
     private static int s_next;
     private bool _disposed;
+
+    /// <summary>
+    /// Raised with the names of fw-namespace interfaces a lab deleted (this one on dispose, labs of dead processes
+    /// at start), and whether the names were the lab's own (<see cref="LabNaming.Unique"/>: no one else will use
+    /// them again). The lab knows nothing of fw; fw's tests, the demo and the benchmarks subscribe
+    /// <c>Fw.Kernel.Leftovers.Remove</c>, which removes fw's pins of those names whose XDP link lost its
+    /// interface (and, for the lab's own names, their lock files), so nothing is left under /sys/fs/bpf or /run/fw.
+    /// </summary>
+    public static event Action<IReadOnlyCollection<string>, bool>? InterfacesDeleted;
 
     public Lab(LabNaming naming = LabNaming.Fixed)
     {
@@ -124,7 +133,7 @@ public sealed partial class Lab : IDisposable
         {
             var r = sender.Send(b);
             if (r.Refused > 0)
-                throw new LabException($"{Client}: {LabNet.ClientIf} refused a {b.Length}-byte frame", 105 /* ENOBUFS */);
+                throw new BpfException($"{Client}: {LabNet.ClientIf} refused a {b.Length}-byte frame", 105 /* ENOBUFS */);
         }
     }
 
@@ -181,7 +190,7 @@ public sealed partial class Lab : IDisposable
         {
             ns.Run(() =>
             {
-                XdpLinks.Attach(Netns.IfindexHere(dev), fd, XdpMode.Native, $"{PassProgram} to {dev} in {ns} (native XDP)");
+                XdpLinks.Attach(NetInterface.Index(dev), fd, XdpMode.Native, $"{PassProgram} to {dev} in {ns} (native XDP)");
             });
         }
 
@@ -289,8 +298,8 @@ public sealed partial class Lab : IDisposable
     private static void WriteSysctl(string name, string value) => File.WriteAllText($"/proc/sys/{name}", value);
 
     /// <summary>
-    /// Removes the lab: its veth pairs (which also detaches whatever XDP programs run on them), fw's pins of
-    /// those interfaces (now defunct), then the namespaces. Best effort: every step is tried; failures are
+    /// Removes the lab: its veth pairs (which also detaches whatever XDP programs run on them), what <see cref="InterfacesDeleted"/>'s
+    /// subscribers keep for those names, then the namespaces. Best effort: every step is tried; failures are
     /// written to stderr.
     /// </summary>
     public void Dispose()
@@ -304,8 +313,7 @@ public sealed partial class Lab : IDisposable
             if (ns.Exists)
                 Try(problems, () => DeleteLink(ns, dev));
         }
-        Try(problems, () => SweepDefunctPins([FwClientIf, FwServerIf, FwSinkIf]));
-        Try(problems, () => RemoveLockFiles([FwClientIf, FwServerIf, FwSinkIf]));
+        Try(problems, () => InterfacesDeleted?.Invoke([FwClientIf, FwServerIf, FwSinkIf], FwClientIf != LabNet.FwClientIf));
         foreach (var ns in Namespaces)
             Try(problems, () => DeleteNamespace(ns.Name));
         foreach (string p in problems)
@@ -314,7 +322,7 @@ public sealed partial class Lab : IDisposable
 
     /// <summary>
     /// Removes what labs of processes that no longer run left behind (a crash, a kill -9): their namespaces
-    /// and veths, and fw's pins of the lab's interface names whose XDP link has lost its interface. Returns the
+    /// and veths, and tells <see cref="InterfacesDeleted"/> the lab's interface names. Returns the
     /// namespaces removed.
     /// </summary>
     public static IReadOnlyList<string> RemoveLeftovers()
@@ -343,8 +351,8 @@ public sealed partial class Lab : IDisposable
                     names.UnionWith([$"{id}i", $"{id}o", $"{id}k"]);
             }
         }
-        Try(problems, () => SweepDefunctPins(names));
-        Try(problems, () => RemoveLockFiles(names));
+        Try(problems, () => InterfacesDeleted?.Invoke(FixedNames, false));
+        Try(problems, () => InterfacesDeleted?.Invoke(names, true));
         foreach (string p in problems)
             Console.Error.WriteLine($"lab: removing leftovers: {p}");
         return removed;
@@ -378,43 +386,6 @@ public sealed partial class Lab : IDisposable
         var r = Command.Run("ip", "netns", "del", name);
         if (!r.Ok && File.Exists($"/run/netns/{name}"))
             r.Check();
-    }
-
-    /// <summary>
-    /// fw's pins (<c>/sys/fs/bpf/fw/IFACE</c>) for lab interface names whose pinned XDP link has lost its
-    /// device: the interface was deleted while fw was attached, so nothing runs from them, and they would make
-    /// the next <c>fwctl attach</c> there say "already attached". A live link is never touched.
-    /// </summary>
-    private static void SweepDefunctPins(IEnumerable<string> extraNames)
-    {
-        foreach (string dev in FixedNames.Concat(extraNames).Distinct())
-        {
-            if (!IsDefunctXdpLink(PinLayout.Link(dev)))
-                continue;
-            using var lk = InterfaceLock.Acquire(dev, TimeSpan.FromSeconds(5));
-            if (IsDefunctXdpLink(PinLayout.Link(dev)))
-                PinLayout.RemoveTree(PinLayout.Dir(dev));
-        }
-        PinLayout.RemoveRootIfEmpty();
-    }
-
-    /// <summary>
-    /// fw's per-interface lock files (<c>/run/fw/IFACE.lock</c>, see InterfaceLock) of interfaces named after a lab
-    /// (<see cref="LabNaming.Unique"/>): no one else will ever lock those names, so they would only pile up.
-    /// Fixed names (fw0, ...) are shared and stay.
-    /// </summary>
-    private static void RemoveLockFiles(IEnumerable<string> names)
-    {
-        foreach (string dev in names.Where(n => n.StartsWith(NamePrefix, StringComparison.Ordinal)))
-            File.Delete(Path.Combine(PinLayout.LockDir, dev + ".lock"));
-    }
-
-    private static unsafe bool IsDefunctXdpLink(string pin)
-    {
-        if (!File.Exists(pin))
-            return false;
-        using var link = FdHandle.OpenPinned(pin);
-        return XdpLinks.IsDefunctXdpLink(link);
     }
 
     private static void Try(List<string> problems, Action step)

@@ -1,28 +1,12 @@
+using Fw.Bpf;
 namespace Fw.Lab;
 
 /// <summary>
-/// A lab operation that failed: what we were doing, and the errno and its text (native calls) or the
-/// command's own message (ip, nsenter).
+/// A lab step that failed outside a native call (those throw <see cref="Fw.Bpf.BpfException"/>): a command
+/// (ip, nsenter) and its own message, or a lab that did not come up or go quiet.
 /// </summary>
-public sealed class LabException : Exception
+public sealed class LabException(string operation, string? detail = null)
+    : Exception(detail is null or "" ? operation : $"{operation}: {detail}")
 {
-    public LabException(string operation, int errno = 0, string? detail = null)
-        : base(Format(operation, errno, detail))
-    {
-        Operation = operation;
-        Errno = errno;
-    }
-
-    public string Operation { get; }
-    public int Errno { get; }
-
-    /// <summary>Throws for a libc result of -1, with errno.</summary>
-    internal static int Check(int rc, string operation) =>
-        rc >= 0 ? rc : throw new LabException(operation, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
-
-    private static string Format(string operation, int errno, string? detail)
-    {
-        string text = errno == 0 ? operation : $"{operation}: {Interop.StrError(errno)}";
-        return detail is null or "" ? text : $"{text}: {detail}";
-    }
+    public string Operation { get; } = operation;
 }

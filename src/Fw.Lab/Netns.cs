@@ -1,3 +1,4 @@
+using Fw.Bpf;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.ExceptionServices;
@@ -11,7 +12,7 @@ public sealed record ExecResult(string Command, int ExitCode, string Stdout, str
 
     /// <summary>This result, or a <see cref="LabException"/> carrying the command and its stderr when it failed.</summary>
     public ExecResult Check() =>
-        Ok ? this : throw new LabException($"{Command} (exit {ExitCode})", 0, Stderr.Trim().Length > 0 ? Stderr.Trim() : Stdout.Trim());
+        Ok ? this : throw new LabException($"{Command} (exit {ExitCode})", Stderr.Trim().Length > 0 ? Stderr.Trim() : Stdout.Trim());
 }
 
 /// <summary>
@@ -81,7 +82,7 @@ public sealed class Netns
         Run(() => new Socket(family, type, protocol));
 
     /// <summary>The interface's index in this namespace.</summary>
-    public int Ifindex(string iface) => Run(() => IfindexHere(iface));
+    public int Ifindex(string iface) => Run(() => NetInterface.Index(iface));
 
     /// <summary>Runs a program inside this namespace: <c>nsenter --net=/run/netns/NAME -- ARGS</c>.</summary>
     public ExecResult Exec(IEnumerable<string> args, string? stdin = null, TimeSpan? timeout = null) =>
@@ -93,16 +94,10 @@ public sealed class Netns
     public void IpBatch(IEnumerable<string> lines) =>
         Exec(["ip", "-batch", "-"], string.Join('\n', lines) + "\n").Check();
 
-    internal static int IfindexHere(string iface)
-    {
-        uint index = Interop.if_nametoindex(iface);
-        return index != 0 ? (int)index : throw new LabException($"{iface}: no such interface", System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
-    }
-
     private void Enter()
     {
         using var ns = File.OpenHandle(Path, FileMode.Open, FileAccess.Read);
-        LabException.Check(Interop.setns((int)ns.DangerousGetHandle(), Interop.CloneNewNet), $"enter network namespace {Name}");
+        BpfException.CheckFd(Interop.setns((int)ns.DangerousGetHandle(), Interop.CloneNewNet), $"enter network namespace {Name}");
     }
 }
 

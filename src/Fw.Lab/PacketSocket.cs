@@ -1,3 +1,4 @@
+using Fw.Bpf;
 using System.Diagnostics;
 using Fw.Packets;
 
@@ -31,9 +32,9 @@ public enum CaptureDirection
 public sealed unsafe class PacketSocket : IDisposable
 {
     private const int MaxFrame = 65536;
-    private readonly FdSafeHandle _fd;
+    private readonly FdHandle _fd;
 
-    private PacketSocket(FdSafeHandle fd, Netns ns, string iface, CaptureDirection direction)
+    private PacketSocket(FdHandle fd, Netns ns, string iface, CaptureDirection direction)
     {
         _fd = fd;
         Namespace = ns;
@@ -49,7 +50,7 @@ public sealed unsafe class PacketSocket : IDisposable
     public static PacketSocket Open(Netns ns, string iface, CaptureDirection direction = CaptureDirection.Arriving) => ns.Run(() =>
     {
         // Protocol 0 until bound: the socket sees nothing from other interfaces in between.
-        var fd = new FdSafeHandle(LabException.Check(Interop.socket(Interop.AfPacket, Interop.SockRaw | Interop.SockCloexec, 0),
+        var fd = new FdHandle(BpfException.CheckFd(Interop.socket(Interop.AfPacket, Interop.SockRaw | Interop.SockCloexec, 0),
             $"{ns}: open AF_PACKET socket"));
         try
         {
@@ -57,9 +58,9 @@ public sealed unsafe class PacketSocket : IDisposable
             {
                 Family = Interop.AfPacket,
                 Protocol = (ushort)System.Net.IPAddress.HostToNetworkOrder((short)Interop.EthPAll),
-                Ifindex = Netns.IfindexHere(iface),
+                Ifindex = NetInterface.Index(iface),
             };
-            LabException.Check(Interop.bind(fd.Fd, addr, sizeof(Interop.SockaddrLl)), $"{ns}: bind AF_PACKET socket to {iface}");
+            BpfException.CheckFd(Interop.bind(fd.Fd, addr, sizeof(Interop.SockaddrLl)), $"{ns}: bind AF_PACKET socket to {iface}");
             return new PacketSocket(fd, ns, iface, direction);
         }
         catch
@@ -75,7 +76,7 @@ public sealed unsafe class PacketSocket : IDisposable
         {
             nint n = Interop.send(_fd.Fd, p, (nuint)frame.Length, 0);
             if (n < 0)
-                throw new LabException($"{Namespace}: send a {frame.Length}-byte frame on {Interface}", System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+                throw new BpfException($"{Namespace}: send a {frame.Length}-byte frame on {Interface}", System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
         }
     }
 
@@ -96,7 +97,7 @@ public sealed unsafe class PacketSocket : IDisposable
                 int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
                 if (errno == Interop.Eintr)
                     continue;
-                throw new LabException($"{Namespace}: poll the capture on {Interface}", errno);
+                throw new BpfException($"{Namespace}: poll the capture on {Interface}", errno);
             }
             if (ready == 0)
                 return null;
@@ -110,7 +111,7 @@ public sealed unsafe class PacketSocket : IDisposable
                 int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
                 if (errno is Interop.Eintr or Interop.Enetdown)
                     continue;   // ENETDOWN: the interface was down when bound or went down since; reading clears it
-                throw new LabException($"{Namespace}: receive on {Interface}", errno);
+                throw new BpfException($"{Namespace}: receive on {Interface}", errno);
             }
             if ((from.Pkttype == Interop.PacketOutgoing) != (Direction == CaptureDirection.Leaving))
                 continue;

@@ -163,6 +163,9 @@ public sealed class Ruleset
     public RuleAction Malformed { get; init; } = RuleAction.Drop;
     public RuleAction NonIp { get; init; } = RuleAction.Pass;
     public IReadOnlyList<string> Interfaces { get; init; } = [];
+
+    /// <summary>Where each name of <see cref="Interfaces"/> stands in the file.</summary>
+    public IReadOnlyDictionary<string, SourcePos> InterfacePos { get; init; } = new Dictionary<string, SourcePos>();
     public IReadOnlyDictionary<string, PrefixSet> Sets { get; init; } = new Dictionary<string, PrefixSet>();
     public IReadOnlyList<Rule> Rules { get; init; } = [];
 

@@ -10,8 +10,6 @@ namespace Fw.Rules;
 /// </summary>
 internal sealed class RulesReader
 {
-    public const int MaxRules = 4096;    // FW_MAX_RULES
-    public const int MaxNameBytes = 63;  // FW_MAX_NAME - 1 (the NUL)
     public const int MaxIfNameBytes = 15; // IFNAMSIZ - 1
 
     private static readonly string[] TopKeys = ["default", "malformed", "non_ip", "interfaces", "sets", "rules"];
@@ -31,6 +29,7 @@ internal sealed class RulesReader
     private RuleAction malformed = RuleAction.Drop;
     private RuleAction nonIp = RuleAction.Pass;
     private readonly Dictionary<string, SourcePos> topKeyPos = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SourcePos> interfacePos = new(StringComparer.Ordinal);
     private readonly List<string> interfaces = [];
     private readonly Dictionary<string, PrefixSet> sets = new(StringComparer.Ordinal);
     private readonly HashSet<string> brokenSets = new(StringComparer.Ordinal);
@@ -105,6 +104,7 @@ internal sealed class RulesReader
             Malformed = malformed,
             NonIp = nonIp,
             Interfaces = interfaces,
+            InterfacePos = interfacePos,
             Sets = sets,
             Rules = rules.Select(r => r!.Build()).ToList(),
             KeyPos = topKeyPos,
@@ -167,7 +167,7 @@ internal sealed class RulesReader
     {
         if (IsNullValue())
             return;
-        var seen = new Dictionary<string, SourcePos>(StringComparer.Ordinal);
+        var seen = interfacePos;
         ReadScalars("interfaces", "interface names", keyPos, keyLength, allowEmpty: true, s =>
         {
             if (InterfaceNameProblem(s.Value) is string problem)
@@ -302,11 +302,11 @@ internal sealed class RulesReader
         while (!y.AtEnd)
         {
             int index = rules.Count;
-            if (index == MaxRules)
+            if (index == FwLimits.MaxRules)
             {
                 // The file is refused: the rest is not read (60 MB of rules took a minute and gigabytes to build,
                 // and YAML parses at a few MB/s even when nothing is built).
-                d.Error(y.Pos, $"ruleset exceeds {MaxRules} rules; this is rule {MaxRules + 1} (the rest of the file is not read)", y.Length);
+                d.Error(y.Pos, $"ruleset exceeds {FwLimits.MaxRules} rules; this is rule {FwLimits.MaxRules + 1} (the rest of the file is not read)", y.Length);
                 throw new StopReading();
             }
             if (y.Kind == NodeKind.Mapping)
@@ -823,8 +823,8 @@ internal sealed class RulesReader
             if (!(Rune.IsLetterOrDigit(r) && r.IsAscii || r.Value is '_' or '.' or ':' or '-'))
                 return $"{what} '{Clip(name)}' contains {CharName(r)}; use letters, digits and _ . : -";
         }
-        if (name.Length > MaxNameBytes)
-            return $"{what} '{Clip(name)}' is {name.Length} characters long; at most {MaxNameBytes}";
+        if (name.Length > FwLimits.MaxNameBytes)
+            return $"{what} '{Clip(name)}' is {name.Length} characters long; at most {FwLimits.MaxNameBytes}";
         return null;
     }
 

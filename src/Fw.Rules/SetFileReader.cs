@@ -6,17 +6,15 @@ namespace Fw.Rules;
 /// <summary>Counts prefixes across sets and rules; where the count passes the bound, reports it and ends the read.</summary>
 internal sealed class PrefixBudget(DiagnosticBag diagnostics)
 {
-    public const int Max = 1_048_576; // FW_MAX_PREFIXES
-
     public long Count { get; private set; }
 
     /// <summary>Counts <paramref name="count"/> prefixes at <paramref name="pos"/>; throws <see cref="StopReading"/> past the bound.</summary>
     public void Take(SourcePos pos, int length, int count = 1)
     {
-        if (Count <= Max && Count + count > Max)
+        if (Count <= FwLimits.MaxPrefixes && Count + count > FwLimits.MaxPrefixes)
         {
             Count += count;
-            diagnostics.Error(pos, $"ruleset exceeds {Max} prefixes (sets and rules together); this is prefix {Max + 1}", length);
+            diagnostics.Error(pos, $"ruleset exceeds {FwLimits.MaxPrefixes} prefixes (sets and rules together); this is prefix {FwLimits.MaxPrefixes + 1}", length);
             throw new StopReading();
         }
         Count += count;
@@ -161,5 +159,5 @@ internal sealed class SetFileReader(DiagnosticBag diagnostics, PrefixBudget budg
     }
 
     private static int EstimateLines(ReadOnlySpan<byte> text) =>
-        (int)Math.Min(PrefixBudget.Max + 1, text.Count((byte)'\n') + 1);
+        (int)Math.Min(FwLimits.MaxPrefixes + 1, text.Count((byte)'\n') + 1);
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Fw.Bpf;
 
 namespace Fw.Traffic;
 
@@ -73,7 +74,7 @@ public sealed unsafe class PacketSender : IDisposable
 
         _fd = Interop.socket(Interop.AfPacket, Interop.SockRaw | Interop.SockCloexec, 0);
         if (_fd < 0)
-            throw new TrafficException("open an AF_PACKET socket", Marshal.GetLastPInvokeError());
+            throw new BpfException("open an AF_PACKET socket", Marshal.GetLastPInvokeError());
         try
         {
             SetInt(Interop.PacketVersion, Interop.Tpacket2, "PACKET_VERSION TPACKET_V2");
@@ -81,14 +82,14 @@ public sealed unsafe class PacketSender : IDisposable
                 SetInt(Interop.PacketQdiscBypass, 1, "PACKET_QDISC_BYPASS");
             var req = new Interop.TpacketReq { BlockSize = (uint)blockSize, BlockNr = (uint)blocks, FrameSize = (uint)_frameSize, FrameNr = (uint)_frames };
             if (Interop.setsockopt(_fd, Interop.SolPacket, Interop.PacketTxRing, &req, (uint)sizeof(Interop.TpacketReq)) != 0)
-                throw new TrafficException($"set up a TX ring of {_frames} frames", Marshal.GetLastPInvokeError());
+                throw new BpfException($"set up a TX ring of {_frames} frames", Marshal.GetLastPInvokeError());
             _ringBytes = (nuint)blockSize * (nuint)blocks;
             _ring = (byte*)Interop.mmap(null, _ringBytes, Interop.ProtRead | Interop.ProtWrite, Interop.MapShared, _fd, 0);
             if (_ring == (byte*)-1)
-                throw new TrafficException("map the TX ring", Marshal.GetLastPInvokeError());
+                throw new BpfException("map the TX ring", Marshal.GetLastPInvokeError());
             var addr = new Interop.SockaddrLl { Family = Interop.AfPacket, Protocol = 0, Ifindex = ifindex };
             if (Interop.bind(_fd, addr, sizeof(Interop.SockaddrLl)) != 0)
-                throw new TrafficException($"bind to {Interface}", Marshal.GetLastPInvokeError());
+                throw new BpfException($"bind to {Interface}", Marshal.GetLastPInvokeError());
         }
         catch
         {
@@ -160,7 +161,7 @@ public sealed unsafe class PacketSender : IDisposable
             nint r = Interop.send(_fd, null, 0, 0);
             int errno = r < 0 ? Marshal.GetLastPInvokeError() : 0;
             if (r < 0 && errno is not (Interop.Enobufs or Interop.Eagain or Interop.Eintr))
-                throw new TrafficException($"send on {Interface}", errno);
+                throw new BpfException($"send on {Interface}", errno);
             if (errno == Interop.Enobufs)
                 refused++;
             if (Pending() == 0)
@@ -193,20 +194,20 @@ public sealed unsafe class PacketSender : IDisposable
     private void SetInt(int name, int value, string what)
     {
         if (Interop.setsockopt(_fd, Interop.SolPacket, name, &value, sizeof(int)) != 0)
-            throw new TrafficException($"set {what}", Marshal.GetLastPInvokeError());
+            throw new BpfException($"set {what}", Marshal.GetLastPInvokeError());
     }
 
     private static int IfindexOf(string iface)
     {
         uint i = Interop.if_nametoindex(iface);
-        return i != 0 ? (int)i : throw new TrafficException($"find interface {iface}", Marshal.GetLastPInvokeError());
+        return i != 0 ? (int)i : throw new BpfException($"find interface {iface}", Marshal.GetLastPInvokeError());
     }
 
     /// <summary>The calling thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID).</summary>
     public static long ThreadCpuNs()
     {
         if (Interop.clock_gettime(Interop.ClockThreadCputimeId, out var ts) != 0)
-            throw new TrafficException("read the thread's CPU clock", Marshal.GetLastPInvokeError());
+            throw new BpfException("read the thread's CPU clock", Marshal.GetLastPInvokeError());
         return ts.Sec * 1_000_000_000 + ts.Nsec;
     }
 
@@ -217,7 +218,7 @@ public sealed unsafe class PacketSender : IDisposable
             throw new ArgumentOutOfRangeException(nameof(cpu), cpu, "CPU 0-63");
         ulong mask = 1UL << cpu;
         if (Interop.sched_setaffinity(0, sizeof(ulong), &mask) != 0)
-            throw new TrafficException($"pin the sending thread to CPU {cpu}", Marshal.GetLastPInvokeError());
+            throw new BpfException($"pin the sending thread to CPU {cpu}", Marshal.GetLastPInvokeError());
     }
 
     /// <summary>The CPU the calling thread runs on.</summary>

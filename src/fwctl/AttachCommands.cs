@@ -1,5 +1,6 @@
 using System.CommandLine;
-using Fw.Compiler;
+using Fw.Bpf;
+using Fw.Control;
 using Fw.Kernel;
 using Fw.Rules;
 
@@ -31,7 +32,7 @@ internal static class AttachCommands
             IfaceArgument, RulesOption, ModeOption, FwctlApp.JsonOption,
         };
         cmd.SetAction(p => Change(p.GetValue(IfaceArgument)!, p.GetValue(RulesOption)!, p.GetValue(FwctlApp.JsonOption), stdout, stderr,
-            (iface, check, file) => Firewall.Attach(iface, check, file, Enum.Parse<XdpMode>(p.GetValue(ModeOption)!, ignoreCase: true)), "attached"));
+            (iface, check) => Deployment.Attach(iface, check, Enum.Parse<XdpMode>(p.GetValue(ModeOption)!, ignoreCase: true)), "attached"));
         return cmd;
     }
 
@@ -42,7 +43,7 @@ internal static class AttachCommands
             IfaceArgument, RulesOption, FwctlApp.JsonOption,
         };
         cmd.SetAction(p => Change(p.GetValue(IfaceArgument)!, p.GetValue(RulesOption)!, p.GetValue(FwctlApp.JsonOption), stdout, stderr,
-            Firewall.Reload, "reloaded"));
+            Deployment.Reload, "reloaded"));
         return cmd;
     }
 
@@ -53,11 +54,11 @@ internal static class AttachCommands
         {
             string iface = p.GetValue(IfaceArgument)!;
             bool json = p.GetValue(FwctlApp.JsonOption);
-            return Run(json, stdout, stderr, () =>
+            return Output.Run(json, stdout, stderr, () =>
             {
-                Firewall.Detach(iface);
+                Deployment.Detach(iface);
                 if (json)
-                    CheckCommand.WriteJson(stdout, new Dictionary<string, object?> { ["interface"] = iface, ["detached"] = true });
+                    Output.WriteJson(stdout, new Dictionary<string, object?> { ["interface"] = iface, ["detached"] = true });
                 else
                     stdout.WriteLine($"{iface}: detached");
                 return FwctlApp.ExitOk;
@@ -67,31 +68,30 @@ internal static class AttachCommands
     }
 
     private static int Change(string iface, string rulesFile, bool json, TextWriter stdout, TextWriter stderr,
-        Func<string, CheckResult, string, ChangeResult> change, string verb)
+        Func<string, CheckResult, ChangeResult> change, string verb)
     {
-        return Run(json, stdout, stderr, () =>
+        return Output.Run(json, stdout, stderr, () =>
         {
-            Firewall.RequireRoot();
-            Firewall.Ifindex(iface);
-            var check = RulesCheck.Check(rulesFile, Classifier.ResolveInterface);
+            Deployment.RequireTarget(iface);
+            var check = Deployment.Check(rulesFile);
             DiagnosticWriter.Write(stderr, check.Diagnostics);
             if (!check.Ok)
             {
                 int errors = check.Diagnostics.Count(d => d.Severity == Severity.Error);
                 string msg = $"{rulesFile}: {errors} error{(errors == 1 ? "" : "s")}; {iface} unchanged";
                 if (json)
-                    CheckCommand.WriteJson(stdout, new Dictionary<string, object?> { ["error"] = msg, ["diagnostics"] = check.Diagnostics.Select(CheckCommand.ToJson).ToList() });
+                    Output.WriteJson(stdout, new Dictionary<string, object?> { ["error"] = msg, ["diagnostics"] = check.Diagnostics.Select(Output.ToJson).ToList() });
                 else
                     stderr.WriteLine(msg);
                 return FwctlApp.ExitUsage;
             }
-            var r = change(iface, check, rulesFile);
+            var r = change(iface, check);
             if (r.FellBackToGeneric)
                 stderr.WriteLine($"{iface}: native XDP is not available; attached in generic (skb) mode");
             var rs = check.Ruleset!;
             if (json)
             {
-                CheckCommand.WriteJson(stdout, new Dictionary<string, object?>
+                Output.WriteJson(stdout, new Dictionary<string, object?>
                 {
                     ["interface"] = iface,
                     ["generation"] = r.Generation,
@@ -111,54 +111,4 @@ internal static class AttachCommands
             return FwctlApp.ExitOk;
         });
     }
-
-    /// <summary>Runs a command body; kernel and IO failures become one clear line (and {"error"} in JSON), exit 1.</summary>
-    internal static int Run(bool json, TextWriter stdout, TextWriter stderr, Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (Exception e) when (e is BpfException or IOException or UnauthorizedAccessException or RulesException)
-        {
-            string msg = e.Message.Split('\n')[0];
-            stderr.WriteLine($"fwctl: {e.Message}");
-            if (json)
-                CheckCommand.WriteJson(stdout, new Dictionary<string, object?> { ["error"] = msg });
-            return FwctlApp.ExitFailure;
-        }
-    }
-}
-
-/// <summary>How fwctl writes numbers, rates and modes.</summary>
-internal static class Format
-{
-    public static string Mode(XdpMode m) => m switch
-    {
-        XdpMode.Native => "native",
-        XdpMode.Generic => "generic",
-        _ => "unknown",
-    };
-
-    public static string Action(RuleAction a) => a switch
-    {
-        RuleAction.Pass => "pass",
-        RuleAction.Drop => "drop",
-        _ => "redirect",
-    };
-
-    public static string Pps(double pps) => pps switch
-    {
-        >= 1e6 => $"{pps / 1e6:N2} Mpps",
-        >= 1e3 => $"{pps / 1e3:N1} kpps",
-        _ => $"{pps:N0} pps",
-    };
-
-    public static string Bits(double bps) => bps switch
-    {
-        >= 1e9 => $"{bps / 1e9:N2} Gbit/s",
-        >= 1e6 => $"{bps / 1e6:N1} Mbit/s",
-        >= 1e3 => $"{bps / 1e3:N1} kbit/s",
-        _ => $"{bps:N0} bit/s",
-    };
 }

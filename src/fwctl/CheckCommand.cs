@@ -1,7 +1,5 @@
 using System.CommandLine;
-using System.Text.Json;
-using Fw.Compiler;
-using Fw.Kernel;
+using Fw.Control;
 using Fw.Rules;
 
 namespace Fw.Cli;
@@ -24,7 +22,7 @@ internal static class CheckCommand
 
     public static int Run(string path, bool json, TextWriter stdout, TextWriter stderr)
     {
-        var result = RulesCheck.Check(path, Classifier.ResolveInterface);
+        var result = Deployment.Check(path);
         var diagnostics = result.Diagnostics;
         DiagnosticWriter.Write(stderr, diagnostics);
         if (!result.Ok)
@@ -32,10 +30,10 @@ internal static class CheckCommand
             int errors = diagnostics.Count(d => d.Severity == Severity.Error);
             if (json)
             {
-                WriteJson(stdout, new Dictionary<string, object?>
+                Output.WriteJson(stdout, new Dictionary<string, object?>
                 {
                     ["error"] = $"{path}: {errors} error{(errors == 1 ? "" : "s")}",
-                    ["diagnostics"] = diagnostics.Select(ToJson).ToList(),
+                    ["diagnostics"] = diagnostics.Select(Output.ToJson).ToList(),
                 });
             }
             else
@@ -48,7 +46,7 @@ internal static class CheckCommand
         var rs = result.Ruleset!;
         if (json)
         {
-            WriteJson(stdout, new Dictionary<string, object?>
+            Output.WriteJson(stdout, new Dictionary<string, object?>
             {
                 ["file"] = path,
                 ["valid"] = true,
@@ -57,7 +55,7 @@ internal static class CheckCommand
                 ["sets"] = rs.Sets.Count,
                 ["classes"] = result.Image!.ClassCount,
                 ["digest"] = result.Image.Digest(),
-                ["warnings"] = diagnostics.Where(d => d.Severity == Severity.Warning).Select(ToJson).ToList(),
+                ["warnings"] = diagnostics.Where(d => d.Severity == Severity.Warning).Select(Output.ToJson).ToList(),
             });
         }
         else
@@ -68,21 +66,4 @@ internal static class CheckCommand
         }
         return FwctlApp.ExitOk;
     }
-
-    internal static Dictionary<string, object?> ToJson(Diagnostic d) => new()
-    {
-        ["severity"] = d.Severity == Severity.Error ? "error" : "warning",
-        ["file"] = d.Pos.File,
-        ["line"] = d.Pos.Line,
-        ["column"] = d.Pos.Column,
-        ["message"] = d.Message,
-    };
-
-    private static readonly JsonSerializerOptions s_json = new()
-    {
-        WriteIndented = true,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
-
-    internal static void WriteJson(TextWriter w, object value) => w.WriteLine(JsonSerializer.Serialize(value, s_json));
 }

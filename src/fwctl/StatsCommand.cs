@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Fw.Bpf;
 using Fw.Kernel;
 
 namespace Fw.Cli;
@@ -41,7 +42,7 @@ internal static class StatsCommand
     public static int Run(string? iface, bool perCpu, bool json, double? watch, int? iterations, TextWriter stdout, TextWriter stderr,
         CancellationToken ct)
     {
-        return AttachCommands.Run(json, stdout, stderr, () =>
+        return Output.Run(json, stdout, stderr, () =>
         {
             var ifaces = iface is null ? PinLayout.Interfaces() : [iface];
             if (ifaces.Count == 0)
@@ -96,7 +97,8 @@ internal static class StatsCommand
             {
                 snaps.Add(StatsSnapshot.Read(i));
             }
-            catch (BpfException e) when (!named && e.Errno == 2 /* ENOENT */ && !Directory.Exists(PinLayout.Dir(i)))
+            catch (Exception e) when (!named && e is BpfException { Errno: 2 /* ENOENT */ } or FirewallException { Error: FirewallError.NotAttached }
+                && !Directory.Exists(PinLayout.Dir(i)))
             {
             }
         }
@@ -172,7 +174,7 @@ internal static class StatsCommand
     private static void WriteJson(TextWriter w, List<StatsSnapshot> snaps, bool single)
     {
         var objects = snaps.Select(ToJson).ToList();
-        CheckCommand.WriteJson(w, single ? objects[0] : objects);
+        Output.WriteJson(w, single ? objects[0] : objects);
     }
 
     internal static Dictionary<string, object?> ToJson(StatsSnapshot s)
@@ -204,38 +206,5 @@ internal static class StatsCommand
             ["no_ruleset"] = C(s.NoRuleset.Total),
             ["redirect_errors"] = C(s.RedirectErrors.Total),
         };
-    }
-}
-
-/// <summary>An aligned text table: text columns left, numeric columns right, two spaces between.</summary>
-internal sealed class Table(string[] headers)
-{
-    private readonly List<string[]> _rows = [];
-
-    public void Add(string[] row) => _rows.Add(row);
-
-    public void Write(TextWriter w)
-    {
-        int n = headers.Length;
-        var width = new int[n];
-        var numeric = new bool[n];
-        for (int c = 0; c < n; c++)
-        {
-            width[c] = Math.Max(headers[c].Length, _rows.Select(r => c < r.Length ? r[c].Length : 0).DefaultIfEmpty(0).Max());
-            numeric[c] = _rows.Count > 0 && _rows.All(r => c >= r.Length || r[c].Length == 0 || r[c] == "-" || char.IsDigit(r[c][0]));
-        }
-        void Line(string[] cells)
-        {
-            var parts = new string[n];
-            for (int c = 0; c < n; c++)
-            {
-                string v = c < cells.Length ? cells[c] : "";
-                parts[c] = numeric[c] ? v.PadLeft(width[c]) : v.PadRight(width[c]);
-            }
-            w.WriteLine(string.Join("  ", parts).TrimEnd());
-        }
-        Line(headers);
-        foreach (var r in _rows)
-            Line(r);
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Fw.Bpf;
 using Fw.Kernel;
 
 namespace Fw.Cli;
@@ -18,7 +19,7 @@ internal static class StatusCommand
 
     public static int Run(bool json, TextWriter stdout, TextWriter stderr)
     {
-        return AttachCommands.Run(json, stdout, stderr, () =>
+        return Output.Run(json, stdout, stderr, () =>
         {
             var rows = new List<Dictionary<string, object?>>();
             foreach (string iface in PinLayout.Interfaces())
@@ -50,7 +51,7 @@ internal static class StatusCommand
             }
             if (json)
             {
-                CheckCommand.WriteJson(stdout, rows);
+                Output.WriteJson(stdout, rows);
                 return FwctlApp.ExitOk;
             }
             if (rows.Count == 0)

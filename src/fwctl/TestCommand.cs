@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Fw.Bpf;
 using Fw.Kernel;
 using Fw.Packets;
 
@@ -69,7 +70,7 @@ internal static class TestCommand
     {
         if ((specs.Count > 0) == (pcap is not null))
         {
-            return Fail(json, stdout, stderr, FwctlApp.ExitUsage,
+            return Output.Fail(json, stdout, stderr, FwctlApp.ExitUsage,
                 specs.Count > 0 ? "give --packet or --pcap, not both" : "give the packets: --packet SPEC or --pcap FILE",
                 extra: ["Try 'fwctl test --help'."]);
         }
@@ -82,7 +83,7 @@ internal static class TestCommand
             if (!PacketSpec.TryParse(specs[i], out var spec, out var error))
             {
                 string line = specs[i].ReplaceLineEndings(" ");
-                return Fail(json, stdout, stderr, FwctlApp.ExitUsage, $"{which}: {error!.Message}",
+                return Output.Fail(json, stdout, stderr, FwctlApp.ExitUsage, $"{which}: {error!.Message}",
                     extra: ["    " + line, "    " + new string(' ', Math.Min(error.Column - 1, line.Length)) + "^" + new string('~', error.Length - 1)],
                     fields: new() { ["spec"] = specs[i], ["column"] = error.Column });
             }
@@ -105,7 +106,7 @@ internal static class TestCommand
                     PcapFormatException => e.Message,
                     _ => $"{pcap}: {e.Message}",
                 };
-                return Fail(json, stdout, stderr, FwctlApp.ExitFailure, msg);
+                return Output.Fail(json, stdout, stderr, FwctlApp.ExitFailure, msg);
             }
         }
 
@@ -113,45 +114,22 @@ internal static class TestCommand
         var outcomes = new List<Outcome>();
         try
         {
-            Firewall.RequireRoot();
-            Firewall.Ifindex(iface);
-            if (!Firewall.IsAttached(iface))
-                throw new BpfException($"{iface}: fw is not attached (fwctl attach {iface} --rules FILE)", 0);
-
-            InterfaceState state;
-            Classifier.TraceCopy copy;
-            // Under the interface's lock, so no reload removes the generation between reading it and loading its copy.
-            using (InterfaceLock.Acquire(iface, Firewall.LockTimeout))
-            {
-                state = InterfaceState.Open(iface);
-                try
-                {
-                    copy = Classifier.LoadTraceCopy(state.GenerationDir, state.Meta);
-                }
-                catch
-                {
-                    state.Dispose();
-                    throw;
-                }
-            }
-            using (state)
-            using (copy)
-            {
-                generation = state.Meta.Generation;
-                var malformed = state.Meta.MalformedAction == 0 ? XdpAction.Pass : XdpAction.Drop;
-                uint seq = 0;
-                for (int i = 0; i < inputs.Count; i++)
-                    outcomes.Add(RunOne(copy, state, malformed, i + 1, inputs[i], ref seq));
-            }
+            using var copy = Firewall.OpenTrace(iface);
+            var state = copy.State;
+            generation = state.Meta.Generation;
+            var malformed = state.Meta.MalformedAction == 0 ? XdpAction.Pass : XdpAction.Drop;
+            uint seq = 0;
+            for (int i = 0; i < inputs.Count; i++)
+                outcomes.Add(RunOne(copy, state, malformed, i + 1, inputs[i], ref seq));
         }
-        catch (BpfException e)
+        catch (Exception e) when (e is BpfException or FirewallException)
         {
-            return Fail(json, stdout, stderr, FwctlApp.ExitFailure, e.Message);
+            return Output.Fail(json, stdout, stderr, FwctlApp.ExitFailure, Output.WithHint(e));
         }
 
         if (json)
         {
-            CheckCommand.WriteJson(stdout, new Dictionary<string, object?>
+            Output.WriteJson(stdout, new Dictionary<string, object?>
             {
                 ["interface"] = iface,
                 ["generation"] = generation,
@@ -169,7 +147,7 @@ internal static class TestCommand
         return FwctlApp.ExitOk;
     }
 
-    private static Outcome RunOne(Classifier.TraceCopy copy, InterfaceState state, XdpAction malformed, int index, Input input, ref uint seq)
+    private static Outcome RunOne(TraceCopy copy, InterfaceState state, XdpAction malformed, int index, Input input, ref uint seq)
     {
         if (input.Bytes.Length < 14)
         {
@@ -241,21 +219,4 @@ internal static class TestCommand
         XdpAction.Tx => "tx",
         _ => $"xdp-{(uint)a}",
     };
-
-    /// <summary>An error: "fwctl: msg" (and any extra lines) on stderr; in JSON mode also {"error": msg, ...} on stdout.</summary>
-    private static int Fail(bool json, TextWriter stdout, TextWriter stderr, int exit, string message,
-        IEnumerable<string>? extra = null, Dictionary<string, object?>? fields = null)
-    {
-        stderr.WriteLine($"fwctl: {message}");
-        foreach (string line in extra ?? [])
-            stderr.WriteLine(line);
-        if (json)
-        {
-            var obj = new Dictionary<string, object?> { ["error"] = message.Split('\n')[0].TrimEnd() };
-            foreach (var (k, v) in fields ?? [])
-                obj[k] = v;
-            CheckCommand.WriteJson(stdout, obj);
-        }
-        return exit;
-    }
 }

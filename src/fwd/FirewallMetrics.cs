@@ -1,3 +1,4 @@
+using Fw.Bpf;
 using Fw.Kernel;
 using Fw.Rules;
 
@@ -41,11 +42,11 @@ public sealed class FirewallMetrics(DaemonStatus status)
                 return new InterfaceMetrics(iface, meta.Generation, meta.DigestHex, meta.FileName,
                     DateTimeOffset.FromUnixTimeMilliseconds((long)(meta.LoadedNs / 1_000_000)), StatsSnapshot.Read(state));
             }
-            catch (Exception e) when (e is BpfException or IOException && attempt < 3)
+            catch (Exception e) when (e is BpfException or FirewallException or IOException && attempt < 3)
             {
                 Thread.Sleep(5);
             }
-            catch (Exception e) when (e is BpfException or IOException)
+            catch (Exception e) when (e is BpfException or FirewallException or IOException)
             {
                 return null;
             }

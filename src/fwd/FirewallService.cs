@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
-using Fw.Compiler;
+using Fw.Control;
 using Fw.Kernel;
 using Fw.Rules;
 using Microsoft.Extensions.Hosting;
@@ -20,8 +20,8 @@ namespace Fw.Daemon;
 /// ruleset stays; interfaces added to `interfaces:` are attached, removed ones detached.</item>
 /// <item>StopAsync leaves the filter in place (an appliance must not fail open) unless --detach-on-exit.</item>
 /// </list>
-/// All kernel work goes through <see cref="Firewall"/>, which holds the interface's lock, so fwd and fwctl
-/// never interleave two changes. Reconciles run one at a time on one worker.
+/// All work on the rules and the kernel goes through <see cref="Deployment"/>, as fwctl's does, and the kernel layer
+/// holds the interface's lock, so fwd and fwctl never interleave two changes. Reconciles run one at a time on one worker.
 /// </summary>
 internal sealed class FirewallService : IHostedService, IDisposable
 {
@@ -51,13 +51,6 @@ internal sealed class FirewallService : IHostedService, IDisposable
 
     private string RulesPath => _options.RulesPath;
 
-    private enum Outcome
-    {
-        Attached,
-        Unchanged,
-        Reloaded,
-    }
-
     public Task StartAsync(CancellationToken cancellationToken)
     {
         // Before anything else: SIGHUP's default action would end the process. Triggers queue until the worker runs.
@@ -67,8 +60,8 @@ internal sealed class FirewallService : IHostedService, IDisposable
             Trigger("SIGHUP");
         });
 
-        var check = DaemonCheck.Check(RulesPath);
-        _watcher.Watch(DaemonCheck.Inputs(RulesPath, check.Ruleset));   // an edit made while we attach is not lost
+        var check = Deployment.Check(RulesPath, CheckScope.Daemon);
+        _watcher.Watch(RulesCheck.Inputs(RulesPath, check.Ruleset));   // an edit made while we attach is not lost
         if (!check.Ok)
         {
             LogInvalid(check, $"{RulesPath}: {{0}}, nothing attached");
@@ -77,13 +70,12 @@ internal sealed class FirewallService : IHostedService, IDisposable
         LogWarnings(check);
 
         var rs = check.Ruleset!;
-        string digest = check.Image!.Digest();
         var attachedNow = new List<string>();
         foreach (string iface in rs.Interfaces)
         {
             try
             {
-                if (Apply(iface, check, digest, null) == Outcome.Attached)
+                if (Apply(iface, check, null) == ApplyOutcome.Attached)
                     attachedNow.Add(iface);
             }
             catch (Exception e)
@@ -99,7 +91,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
         _status.Record(true, _managed, Infos(), null, DateTimeOffset.UtcNow);
 
         // The callback outlives this method: it must not hold the ruleset (a million prefixes are ~50 MB).
-        string watching = string.Join(", ", DaemonCheck.Inputs(RulesPath, rs));
+        string watching = string.Join(", ", RulesCheck.Inputs(RulesPath, rs));
         _lifetime.ApplicationStarted.Register(() =>
         {
             ReleaseMemory();
@@ -184,9 +176,9 @@ internal sealed class FirewallService : IHostedService, IDisposable
     {
         var now = DateTimeOffset.UtcNow;
         _notifier.Reloading($"reloading: {reason}");
-        var check = DaemonCheck.Check(RulesPath);
+        var check = Deployment.Check(RulesPath, CheckScope.Daemon);
         if (check.Ruleset is not null)
-            _watcher.Watch(DaemonCheck.Inputs(RulesPath, check.Ruleset));
+            _watcher.Watch(RulesCheck.Inputs(RulesPath, check.Ruleset));
         if (!check.Ok)
         {
             // Status first: whoever reads the log line finds /metrics and STATUS= already saying so.
@@ -207,7 +199,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
             managed.Add(iface);
             try
             {
-                if (Apply(iface, check, digest, reason) != Outcome.Unchanged)
+                if (Apply(iface, check, reason) != ApplyOutcome.Unchanged)
                     changed = true;
             }
             catch (Exception e)
@@ -234,43 +226,34 @@ internal sealed class FirewallService : IHostedService, IDisposable
         _notifier.Ready(_status.Summary());
     }
 
-    /// <summary>Makes one interface run the checked ruleset: attach, keep (same digest) or reload.</summary>
+    /// <summary>Makes one interface run the checked ruleset (<see cref="Deployment.Apply"/>) and logs what it did.</summary>
     /// <param name="reason">What made fwd look (null: start).</param>
-    private Outcome Apply(string iface, CheckResult check, string digest, string? reason)
+    private ApplyOutcome Apply(string iface, CheckResult check, string? reason)
     {
         bool starting = reason is null;
         string why = starting ? "" : $" ({reason})";
         int rules = check.Image!.Rules.Count;
-        if (!Firewall.IsAttached(iface))
+        string digest = check.Image.Digest();
+        var a = Deployment.Apply(iface, check);
+        switch (a.Outcome)
         {
-            var r = Firewall.Attach(iface, check, RulesPath, XdpMode.Auto);
-            _log.LogInformation("attach {Iface}{Why}: generation {Generation}, {Rules}, {Mode} XDP{FellBack} ({Ms:F0} ms)",
-                iface, why, r.Generation, Plural(rules, "rule"), r.Mode.ToString().ToLowerInvariant(),
-                r.FellBackToGeneric ? " (no native XDP on this driver)" : "", r.Took.TotalMilliseconds);
-            return Outcome.Attached;
-        }
-
-        ulong running;
-        string runningDigest;
-        using (var state = InterfaceState.Open(iface))
-        {
-            running = state.Meta.Generation;
-            runningDigest = state.Meta.DigestHex;
-        }
-        if (runningDigest == digest)
-        {
-            if (starting)
-            {
+            case ApplyOutcome.Attached:
+                var r = a.Change!;
+                _log.LogInformation("attach {Iface}{Why}: generation {Generation}, {Rules}, {Mode} XDP{FellBack} ({Ms:F0} ms)",
+                    iface, why, r.Generation, Plural(rules, "rule"), r.Mode.ToString().ToLowerInvariant(),
+                    r.FellBackToGeneric ? " (no native XDP on this driver)" : "", r.Took.TotalMilliseconds);
+                break;
+            case ApplyOutcome.Unchanged when starting:
                 _log.LogInformation("adopt {Iface}: generation {Generation} already runs this ruleset (digest {Digest}); counters continue",
-                    iface, running, Short(digest));
-            }
-            return Outcome.Unchanged;
+                    iface, a.PreviousGeneration, Short(digest));
+                break;
+            case ApplyOutcome.Reloaded:
+                _log.LogInformation("{Verb} {Iface}{Why}: generation {Old} -> {New}, {Rules}, digest {OldDigest} -> {Digest} ({Ms:F0} ms)",
+                    starting ? "adopt and reload" : "reload", iface, why, a.PreviousGeneration, a.Generation, Plural(rules, "rule"),
+                    Short(a.PreviousDigest), Short(digest), a.Change!.Took.TotalMilliseconds);
+                break;
         }
-        var reloaded = Firewall.Reload(iface, check, RulesPath);
-        _log.LogInformation("{Verb} {Iface}{Why}: generation {Old} -> {New}, {Rules}, digest {OldDigest} -> {Digest} ({Ms:F0} ms)",
-            starting ? "adopt and reload" : "reload", iface, why, running, reloaded.Generation, Plural(rules, "rule"),
-            Short(runningDigest), Short(digest), reloaded.Took.TotalMilliseconds);
-        return Outcome.Reloaded;
+        return a.Outcome;
     }
 
     private bool TryDetach(string iface, string why)
@@ -279,7 +262,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
         {
             if (Directory.Exists(PinLayout.Dir(iface)))
             {
-                Firewall.Detach(iface);
+                Deployment.Detach(iface);
                 _log.LogInformation("detach {Iface} ({Why})", iface, why);
             }
             return true;
@@ -302,7 +285,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
                 using var state = InterfaceState.Open(iface);
                 list.Add(new DaemonStatus.InterfaceInfo(iface, state.Meta.Generation, (int)state.Meta.Rules, state.Meta.DigestHex));
             }
-            catch (Exception e) when (e is BpfException or IOException)
+            catch (Exception e) when (e is Fw.Bpf.BpfException or FirewallException or IOException)
             {
                 // Not attached (detached behind fwd's back, or a failed attach): it shows as such.
             }

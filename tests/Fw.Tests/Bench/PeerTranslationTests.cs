@@ -2,6 +2,8 @@ using System.Net;
 using Fw.Bench;
 using Fw.Compiler;
 using Fw.Kernel;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Bench;
 
@@ -18,7 +20,7 @@ public sealed class PeerTranslationTests : IDisposable
 
     private static Fw.Rules.Ruleset Load(string path)
     {
-        var check = RulesCheck.Check(path, Classifier.ResolveInterface);
+        var check = RulesCheck.Check(path);
         Assert.True(check.Ok, string.Join("\n", check.Diagnostics));
         return check.Ruleset!;
     }

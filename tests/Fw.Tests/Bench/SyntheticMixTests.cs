@@ -3,6 +3,8 @@ using Fw.Kernel;
 using Fw.Testing.Reference;
 using Fw.Traffic;
 using Fw.Tests.Kernel;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Bench;
 
@@ -47,7 +49,7 @@ public sealed class SyntheticMixTests : IDisposable
     {
         using var veth = new TestVeth();
         var c = RulesetCase.Build(_dir, 100, 1000);
-        Firewall.Attach(veth.Name, c.Check, c.Path, XdpMode.Native);
+        Deployment.Attach(veth.Name, c.Check, XdpMode.Native);
         var before = StatsSnapshot.Read(veth.Name);
         using var sender = new PacketSender(veth.Peer, maxFrame: 128);
         ulong sent = 0;

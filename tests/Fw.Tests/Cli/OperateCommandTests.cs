@@ -3,6 +3,7 @@ using Fw.Cli;
 using Fw.Kernel;
 using Fw.Packets;
 using Fw.Tests.Kernel;
+using Fw.Bpf;
 
 namespace Fw.Tests.Cli;
 

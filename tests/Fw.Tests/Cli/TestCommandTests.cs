@@ -6,6 +6,8 @@ using Fw.Compiler;
 using Fw.Kernel;
 using Fw.Packets;
 using Fw.Tests.Kernel;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Cli;
 
@@ -73,9 +75,9 @@ public sealed class TestCommandTests : IDisposable
     {
         string path = Path.Combine(_dir, $"rules-{Guid.NewGuid():N}.yaml");
         File.WriteAllText(path, yaml ?? Rules);
-        var check = RulesCheck.Check(path, Classifier.ResolveInterface);
+        var check = RulesCheck.Check(path);
         Assert.True(check.Ok, string.Join("\n", check.Diagnostics));
-        Firewall.Attach(_veth.Name, check, path, XdpMode.Auto);
+        Deployment.Attach(_veth.Name, check, XdpMode.Auto);
         return path;
     }
 
@@ -308,7 +310,7 @@ public sealed class TestCommandTests : IDisposable
         Assert.Matches(@"DROP +rule ssh-block \(#1\)", Run("test", _veth.Name, "-p", spec).Out);
 
         File.WriteAllText(path, "default: drop\nrules:\n  - name: ssh-ok\n    proto: tcp\n    dport: 22\n    action: pass\n");
-        Firewall.Reload(_veth.Name, RulesCheck.Check(path, Classifier.ResolveInterface), path);
+        Deployment.Reload(_veth.Name, RulesCheck.Check(path));
         var (rc, stdout, _) = Run("test", _veth.Name, "-p", spec, "-p", "udp 192.0.2.1:1 -> 192.0.2.2:53", "-j");
         Assert.Equal(0, rc);
         using var doc = JsonDocument.Parse(stdout);

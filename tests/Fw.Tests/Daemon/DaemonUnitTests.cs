@@ -88,9 +88,12 @@ public sealed class DaemonUnitTests : IDisposable
         Counter C(params (ulong P, ulong B)[] perCpu) => new(
             Count.Sum(perCpu.Select(x => new Count(x.P, x.B))), perCpu.Select(x => new Count(x.P, x.B)).ToList());
         var zero = C((0, 0), (0, 0));
-        var snap = new StatsSnapshot("fw0", 4, DateTimeOffset.UnixEpoch,
-            Pass: C((1, 60), (2, 120)), Drop: C((5, 300), (0, 0)), Redirect: zero,
-            Default: C((1, 60), (0, 0)), Malformed: zero, NonIp: C((0, 0), (2, 120)), NoRuleset: zero, RedirectErrors: zero,
+        var slots = StatsSnapshot.ReasonSlots.ToDictionary(s => s, _ => zero);
+        slots[FwStatSlot.Pass] = C((1, 60), (2, 120));
+        slots[FwStatSlot.Drop] = C((5, 300), (0, 0));
+        slots[FwStatSlot.Default] = C((1, 60), (0, 0));
+        slots[FwStatSlot.NonIp] = C((0, 0), (2, 120));
+        var snap = new StatsSnapshot("fw0", 4, DateTimeOffset.UnixEpoch, slots,
             Rules: [new RuleCounter(0, "ssh", RuleAction.Drop, C((5, 300), (0, 0)))]);
         var status = new DaemonStatus();
         status.Record(true, ["fw0", "fw1"], [], null, DateTimeOffset.FromUnixTimeSeconds(1_700_000_000));

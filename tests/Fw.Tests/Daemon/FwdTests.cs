@@ -8,6 +8,8 @@ using Fw.Kernel;
 using Fw.Packets;
 using Fw.Tests.Kernel;
 using Xunit.Abstractions;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Daemon;
 
@@ -121,7 +123,7 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
 
     private static string Digest(string iface) => Meta(iface).DigestHex;
 
-    private static string FileDigest(string path) => RulesCheck.Check(path, Classifier.ResolveInterface).Image!.Digest();
+    private static string FileDigest(string path) => RulesCheck.Check(path).Image!.Digest();
 
     /// <summary>Polls until the interface runs a generation above <paramref name="before"/>; returns how long it took.</summary>
     private TimeSpan WaitGeneration(string iface, ulong before, FwdProcess fwd, string what = "change")
@@ -241,7 +243,7 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
 
         // Someone reloads another ruleset behind fwd's back (fwctl reload): SIGHUP puts the file's back.
         string other = WriteRules(V3, Path.Combine(_dir, "other.yaml"));
-        Firewall.Reload(Iface, RulesCheck.Check(other, Classifier.ResolveInterface), other);
+        Deployment.Reload(Iface, RulesCheck.Check(other));
         Assert.Equal(2UL, Generation(Iface));
         Assert.Equal(XdpAction.Drop, Verdict(Iface, Web));
 

@@ -3,6 +3,8 @@ using Fw.Kernel;
 using Fw.Rules;
 using Fw.Packets;
 using Fw.Testing.Reference;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Kernel;
 
@@ -115,7 +117,7 @@ public sealed class ClassifierFixtureTests : IClassFixture<ClassifierFixtureTest
     {
         public Loaded()
         {
-            var check = RulesCheck.Check(RulesLoader.Parse(Rules, "fixture.yaml", "."), Classifier.ResolveInterface);
+            var check = RulesCheck.Check(RulesLoader.Parse(Rules, "fixture.yaml", "."));
             Assert.True(check.Ok, string.Join("\n", check.Diagnostics));
             Ruleset = check.Ruleset!;
             Classifier = Classifier.Load(check.Image!, new ClassifierOptions { Trace = true });

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Fw.Compiler;
 using Fw.Kernel;
+using Fw.Rules;
 
 namespace Fw.Tests.Kernel;
 

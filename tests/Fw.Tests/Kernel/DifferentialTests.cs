@@ -5,6 +5,8 @@ using Fw.Rules;
 using Fw.Testing.Random;
 using Fw.Testing.Reference;
 using Xunit.Abstractions;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Kernel;
 
@@ -50,7 +52,7 @@ public class DifferentialTests(ITestOutputHelper output)
     {
         string yaml = RulesetGenerator.Generate(seed, redirectTo: "lo");
         var loaded = RulesLoader.Parse(yaml, $"generated-{seed}.yaml", ".");
-        var check = RulesCheck.Check(loaded, Classifier.ResolveInterface);
+        var check = RulesCheck.Check(loaded);
         Assert.True(check.Ok, $"seed {seed}: generated ruleset rejected:\n{string.Join("\n", check.Diagnostics)}\n{yaml}");
         var rs = check.Ruleset!;
         using var c = Classifier.Load(check.Image!, new ClassifierOptions { Trace = true });

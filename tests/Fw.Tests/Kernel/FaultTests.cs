@@ -12,6 +12,8 @@ using Fw.Rules;
 using Fw.Testing.Reference;
 using Fw.Tests.Daemon;
 using Xunit.Abstractions;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Kernel;
 
@@ -67,7 +69,7 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
 
     private static Rules CheckFile(string path)
     {
-        var check = RulesCheck.Check(path, Classifier.ResolveInterface);
+        var check = RulesCheck.Check(path);
         Assert.True(check.Ok, string.Join("\n", check.Diagnostics));
         return new Rules(Path.GetFullPath(path), check);
     }
@@ -249,7 +251,7 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
             .Select(p => $"{Path.GetRelativePath(dir, p)}={FdHandle.IdOfPinned(p)}").Order().ToArray();
         using var stats = BpfMap.OpenPinned(PinLayout.Stats(Iface));
         var counters = new List<(ulong, ulong)>();
-        for (uint slot = 0; slot < FwConst.StatSlots; slot++)
+        for (uint slot = 0; slot < stats.MaxEntries; slot++)
             counters.AddRange(stats.LookupPerCpu<uint, FwCounter>(slot).Select(c => (c.Packets, c.Bytes)));
         return new Snapshot(meta.Generation, Firewall.LiveProgramId(Iface),
             MemoryMarshal.AsBytes(new ReadOnlySpan<FwMeta>(ref meta)).ToArray(), pins, counters.ToArray());
@@ -331,8 +333,8 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
     public void FailedReloadRollsBack(Failure failure)
     {
         var (old, @new) = Small();
-        Firewall.Attach(Iface, old.Check, old.Path, XdpMode.Native);
-        Firewall.Reload(Iface, old.Check, old.Path);   // generation 2: a state with history
+        Deployment.Attach(Iface, old.Check, XdpMode.Native);
+        Deployment.Reload(Iface, old.Check);   // generation 2: a state with history
         RunLive(SmallFrames.Concat(SmallFrames));      // counters that are not zero
         var before = Take();
         var counted = StatsSnapshot.Read(Iface).Rules.ToDictionary(r => r.Name, r => r.Counter.Total);
@@ -353,7 +355,7 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
             ? FaultInjection.ArmMapSizes(Iface, new Dictionary<string, int> { [map] = need / 2 })
             : FaultInjection.ArmFailure(Iface, failure == Failure.AfterPinned ? ReloadStep.Pinned : ReloadStep.Committed, errno))
         {
-            var e = Assert.Throws<BpfException>(() => Firewall.Reload(Iface, @new.Check, @new.Path));
+            var e = Assert.Throws<BpfException>(() => Deployment.Reload(Iface, @new.Check));
             Assert.Equal(errno, e.Errno);
             if (map != "")
                 Assert.Contains($"update {map} ({need / 2:N0} of ", e.Message);
@@ -368,7 +370,7 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
         // The next good reload works, and carries the counters of names that persist.
         var afterVerdicts = StatsSnapshot.Read(Iface).Rules.ToDictionary(r => r.Name, r => r.Counter.Total);
         Assert.True(afterVerdicts["web"].Packets > counted["web"].Packets);
-        Assert.Equal(3UL, Firewall.Reload(Iface, @new.Check, @new.Path).Generation);
+        Assert.Equal(3UL, Deployment.Reload(Iface, @new.Check).Generation);
         Assert.Equal(["gen-3"], GenerationDirs());
         var s = StatsSnapshot.Read(Iface);
         foreach (var r in s.Rules)
@@ -386,11 +388,11 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
     {
         var step = Enum.Parse<ReloadStep>(crashAt);
         var (old, @new) = Small();
-        Firewall.Attach(Iface, old.Check, old.Path, XdpMode.Native);
+        Deployment.Attach(Iface, old.Check, XdpMode.Native);
         RunLive(SmallFrames);
         uint oldProg = ClassifierId(1);
         using (FaultInjection.ArmCrash(Iface, step))
-            Assert.Throws<FaultInjection.SimulatedCrash>(() => Firewall.Reload(Iface, @new.Check, @new.Path));
+            Assert.Throws<FaultInjection.SimulatedCrash>(() => Deployment.Reload(Iface, @new.Check));
         AssertLockFree();
 
         // What the dead reload left, raw.
@@ -413,7 +415,7 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
         Assert.Equal(metaGen == 2 ? ClassifierId(2) : oldProg, Firewall.LiveProgramId(Iface));
         AssertFwctlWorks(metaGen, rules, SmallSpec);
         var next = metaGen == 1 ? @new : old;
-        Assert.Equal(metaGen + 1, Firewall.Reload(Iface, next.Check, next.Path).Generation);
+        Assert.Equal(metaGen + 1, Deployment.Reload(Iface, next.Check).Generation);
         Assert.Equal([$"gen-{metaGen + 1}"], GenerationDirs());
         AssertConsistent(metaGen + 1, next, SmallFrames, $"crash at {step}, next reload");
     }
@@ -427,9 +429,9 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
     public void SwitchedButNotRecordedIsRepaired()
     {
         var (old, @new) = Small();
-        Firewall.Attach(Iface, old.Check, old.Path, XdpMode.Native);
+        Deployment.Attach(Iface, old.Check, XdpMode.Native);
         using (FaultInjection.ArmCrash(Iface, ReloadStep.Pinned))
-            Assert.Throws<FaultInjection.SimulatedCrash>(() => Firewall.Reload(Iface, @new.Check, @new.Path));
+            Assert.Throws<FaultInjection.SimulatedCrash>(() => Deployment.Reload(Iface, @new.Check));
         using (var progs = BpfMap.OpenPinned(PinLayout.Progs(Iface)))
         using (var gen2 = FdHandle.OpenPinned(Path.Combine(PinLayout.Generation(Iface, 2), PinLayout.ClassifierPin)))
             progs.Update(0u, gen2.Fd);
@@ -437,7 +439,7 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
         AssertClassifiesAs(@new, SmallFrames, "switched, meta not written");
 
         AssertConsistent(1, old, SmallFrames, "repaired");
-        Assert.Equal(2UL, Firewall.Reload(Iface, @new.Check, @new.Path).Generation);
+        Assert.Equal(2UL, Deployment.Reload(Iface, @new.Check).Generation);
         Assert.Equal(["gen-2"], GenerationDirs());
         AssertConsistent(2, @new, SmallFrames, "next reload");
     }
@@ -561,7 +563,7 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
         Rules Other(Rules r) => r == a ? b : a;
         byte[][] frames = LargeRulesets.Frames;
         // The attach builds the same size of generation as each reload: its time spaces the kills over the build.
-        var buildTime = Firewall.Attach(Iface, a.Check, a.Path, XdpMode.Native).Took;
+        var buildTime = Deployment.Attach(Iface, a.Check, XdpMode.Native).Took;
         string inode = LockInode();
         Rules current = a;
         ulong gen = 1;
@@ -624,7 +626,7 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
             AssertConsistent(gen, current, frames, $"{name}, read");
             SendCounted();
             current = Other(current);
-            Assert.Equal(++gen, Firewall.Reload(Iface, current.Check, current.Path).Generation);
+            Assert.Equal(++gen, Deployment.Reload(Iface, current.Check).Generation);
             Assert.Equal([$"gen-{gen}"], GenerationDirs());
             AssertConsistent(gen, current, frames, $"{name}, next reload");
             AssertCountersCarriedOver();
@@ -640,7 +642,7 @@ public sealed class FaultTests(FaultTests.LargeRulesets large, ITestOutputHelper
     {
         Rules[] files = [large.A, large.B, large.C];
         byte[][] frames = LargeRulesets.Frames;
-        Firewall.Attach(Iface, large.A.Check, large.A.Path, XdpMode.Native);
+        Deployment.Attach(Iface, large.A.Check, XdpMode.Native);
         ulong gen = 1;
 
         // A reader all along: every read is one consistent generation, never an error.

@@ -6,6 +6,8 @@ using Fw.Rules;
 using Fw.Testing.Random;
 using Fw.Testing.Reference;
 using Xunit.Abstractions;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Kernel;
 
@@ -103,7 +105,7 @@ public class FuzzTests(ITestOutputHelper output)
     {
         var (yaml, baseDir) = RulesetFor(run);
         var loaded = RulesLoader.Parse(yaml, $"fuzz-{run}.yaml", baseDir);
-        var check = RulesCheck.Check(loaded, Classifier.ResolveInterface);
+        var check = RulesCheck.Check(loaded);
         Assert.True(check.Ok, $"run {run}: ruleset rejected:\n{string.Join("\n", check.Diagnostics)}\n{yaml}");
         var rs = check.Ruleset!;
         tally.Runs.Add($"run {run}: {(run % 4 == 0 ? "rules.yaml" : $"generated seed {GeneratedSeedBase + run}")}, {rs.Rules.Count} rules, "

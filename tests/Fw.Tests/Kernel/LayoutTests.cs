@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Fw.Compiler;
 using Fw.Kernel;
+using Fw.Bpf;
 
 namespace Fw.Tests.Kernel;
 

@@ -2,6 +2,8 @@ using Fw.Compiler;
 using Fw.Kernel;
 using Fw.Packets;
 using Fw.Rules;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Kernel;
 
@@ -21,7 +23,7 @@ public sealed class LifecycleTests : IDisposable
     {
         string path = Path.Combine(_dir, "rules.yaml");
         File.WriteAllText(path, yaml);
-        var check = RulesCheck.Check(path, Classifier.ResolveInterface);
+        var check = RulesCheck.Check(path);
         Assert.True(check.Ok, string.Join("\n", check.Diagnostics));
         return (check, path);
     }
@@ -61,18 +63,69 @@ public sealed class LifecycleTests : IDisposable
         return BpfObject.TestRun(prog.Fd, frame).Verdict;
     }
 
+    /// <summary>
+    /// Counter slots are keyed by a stable number: a rule whose slot lies where actions and reasons count (as an
+    /// older build, whose rule slots began at 8, left it) moves to a rule slot on the next reload with its counts,
+    /// and the reason slot it leaves reads zero; reason counters never move.
+    /// </summary>
+    [Fact]
+    public void ReloadMovesARuleOutOfTheReasonSlotsWithItsCounts()
+    {
+        var (v1, _) = Rules(V1);
+        Deployment.Attach(_veth.Name, v1, XdpMode.Auto);
+        const uint OldSlot = 9;   // a reason slot (below RuleBase), not yet used by any reason
+        Assert.True(OldSlot < (uint)FwStatSlot.RuleBase && !Enum.IsDefined((FwStatSlot)OldSlot));
+        using (var state = InterfaceState.Open(_veth.Name))
+        {
+            // Make "ssh" count in slot 9, as a generation pinned by the older layout would.
+            using var rules = BpfMap.OpenPinned(Path.Combine(state.GenerationDir, "fw_rules"));
+            var r = rules.Lookup<uint, FwRule>(0);
+            r.StatSlot = OldSlot;
+            rules.Update(0u, r);
+        }
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(XdpAction.Drop, RunLive(Ssh));
+        var before = StatsSnapshot.Read(_veth.Name);
+        Assert.Equal(3UL, before.Rules[0].Counter.Total.Packets);
+        Assert.Equal(3UL, before.Drop.Total.Packets);
+
+        Deployment.Reload(_veth.Name, v1);
+
+        using (var state = InterfaceState.Open(_veth.Name))
+        {
+            Assert.True(state.Rules[0].Slot >= (uint)FwStatSlot.RuleBase, $"ssh still counts in slot {state.Rules[0].Slot}");
+            Assert.Equal(0UL, Counter.From(state.Counter(OldSlot)).Total.Packets);
+        }
+        var after = StatsSnapshot.Read(_veth.Name);
+        Assert.Equal(3UL, after.Rules[0].Counter.Total.Packets);   // the counts came along
+        Assert.Equal(before.Slots, after.Slots, new SlotTotals());
+        Assert.Equal(XdpAction.Drop, RunLive(Ssh));
+        Assert.Equal(4UL, StatsSnapshot.Read(_veth.Name).Rules[0].Counter.Total.Packets);
+        Firewall.Detach(_veth.Name);
+    }
+
+    /// <summary>Action and reason counters compared by their totals.</summary>
+    private sealed class SlotTotals : IEqualityComparer<IReadOnlyDictionary<FwStatSlot, Counter>>
+    {
+        public bool Equals(IReadOnlyDictionary<FwStatSlot, Counter>? a, IReadOnlyDictionary<FwStatSlot, Counter>? b) =>
+            a!.Count == b!.Count && a.All(kv => b[kv.Key].Total == kv.Value.Total);
+
+        public int GetHashCode(IReadOnlyDictionary<FwStatSlot, Counter> d) => d.Count;
+    }
+
     [Fact]
     public void AttachReloadDetach()
     {
         var (v1, path) = Rules(V1);
-        var attached = Firewall.Attach(_veth.Name, v1, path, XdpMode.Auto);
+        var attached = Deployment.Attach(_veth.Name, v1, XdpMode.Auto);
         Assert.Equal(1UL, attached.Generation);
         Assert.Equal(XdpMode.Native, attached.Mode);   // veth has native XDP
         Assert.True(File.Exists(PinLayout.Link(_veth.Name)));
         Assert.NotEqual(0u, Firewall.AttachedProgramId(_veth.Name));
 
-        var again = Assert.Throws<BpfException>(() => Firewall.Attach(_veth.Name, v1, path, XdpMode.Auto));
-        Assert.Contains("reload", again.Message);
+        var again = Assert.Throws<FirewallException>(() => Deployment.Attach(_veth.Name, v1, XdpMode.Auto));
+        Assert.Equal(FirewallError.AlreadyAttached, again.Error);
+        Assert.Contains("(use fwctl reload to change its rules)", Fw.Cli.Output.WithHint(again));   // the front end says what to run
 
         for (int i = 0; i < 3; i++)
             Assert.Equal(XdpAction.Drop, RunLive(Ssh));
@@ -87,7 +140,7 @@ public sealed class LifecycleTests : IDisposable
 
         // Reload: "ssh" keeps its counter, "web" starts at zero, the generation rises by one.
         var (v2, _) = Rules(V2);
-        var reloaded = Firewall.Reload(_veth.Name, v2, path);
+        var reloaded = Deployment.Reload(_veth.Name, v2);
         Assert.Equal(2UL, reloaded.Generation);
         var s2 = StatsSnapshot.Read(_veth.Name);
         Assert.Equal(["web", "ssh"], s2.Rules.Select(r => r.Name));
@@ -99,8 +152,7 @@ public sealed class LifecycleTests : IDisposable
         Assert.False(Directory.Exists(PinLayout.Generation(_veth.Name, 1)));
 
         // The trace copy classifies with the live rules and leaves live counters alone.
-        using (var state = InterfaceState.Open(_veth.Name))
-        using (var copy = Classifier.LoadTraceCopy(state.GenerationDir, state.Meta))
+        using (var copy = Firewall.OpenTrace(_veth.Name))
         {
             var before = StatsSnapshot.Read(_veth.Name);
             var (verdict, trace) = copy.Run(Frame.Tcp("198.18.0.1", "198.18.0.2", 1, 2222).Build());
@@ -121,13 +173,13 @@ public sealed class LifecycleTests : IDisposable
     public void FailedReloadChangesNothing()
     {
         var (v1, path) = Rules(V1);
-        Firewall.Attach(_veth.Name, v1, path, XdpMode.Auto);
+        Deployment.Attach(_veth.Name, v1, XdpMode.Auto);
         RunLive(Ssh);
         var before = StatsSnapshot.Read(_veth.Name);
         // A redirect to an interface that vanished between check and load: the load fails.
         var bad = RulesCheck.Check(RulesLoader.Parse("rules:\n  - action: redirect\n    to: fwgone0\n", "bad.yaml", _dir), _ => 99);
         Assert.True(bad.Ok);
-        Assert.ThrowsAny<Exception>(() => Firewall.Reload(_veth.Name, bad, path));
+        Assert.ThrowsAny<Exception>(() => Deployment.Reload(_veth.Name, bad));
         var after = StatsSnapshot.Read(_veth.Name);
         Assert.Equal(1UL, after.Generation);
         Assert.Equal(before.Rules.Select(r => (r.Name, r.Counter.Total)), after.Rules.Select(r => (r.Name, r.Counter.Total)));
@@ -147,7 +199,8 @@ public sealed class LifecycleTests : IDisposable
         {
             TestVeth.Ip("link", "set", "dev", _veth.Name, "xdpdrv", "pinned", pin);
             var (v1, path) = Rules(V1);
-            var e = Assert.Throws<BpfException>(() => Firewall.Attach(_veth.Name, v1, path, XdpMode.Auto));
+            var e = Assert.Throws<FirewallException>(() => Deployment.Attach(_veth.Name, v1, XdpMode.Auto));
+            Assert.Equal(FirewallError.OtherProgram, e.Error);
             Assert.Contains("another XDP program", e.Message);
             Assert.False(Directory.Exists(PinLayout.Dir(_veth.Name)));
         }

@@ -3,6 +3,8 @@ using Fw.Kernel;
 using Fw.Packets;
 using Fw.Traffic;
 using Xunit.Abstractions;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Kernel;
 
@@ -54,7 +56,7 @@ public sealed class ReloadUnderTrafficTests(ITestOutputHelper output) : IDisposa
     {
         string path = Path.Combine(_dir, name);
         File.WriteAllText(path, yaml);
-        var check = RulesCheck.Check(path, Classifier.ResolveInterface);
+        var check = RulesCheck.Check(path);
         Assert.True(check.Ok, string.Join("\n", check.Diagnostics));
         return (check, path);
     }
@@ -66,7 +68,7 @@ public sealed class ReloadUnderTrafficTests(ITestOutputHelper output) : IDisposa
         var b = Load("b.yaml", B);
         Assert.Equal(Fw.Rules.RuleAction.Pass, Fw.Testing.Reference.ReferenceEvaluator.Evaluate(a.Check.Ruleset!, Frame()).Action);
         Assert.Equal(Fw.Rules.RuleAction.Pass, Fw.Testing.Reference.ReferenceEvaluator.Evaluate(b.Check.Ruleset!, Frame()).Action);
-        Firewall.Attach(_veth.Name, a.Check, a.Path, XdpMode.Native);
+        Deployment.Attach(_veth.Name, a.Check, XdpMode.Native);
 
         long sent = 0, refused = 0;
         using var stop = new CancellationTokenSource();
@@ -97,7 +99,7 @@ public sealed class ReloadUnderTrafficTests(ITestOutputHelper output) : IDisposa
             for (int i = 0; i < Reloads; i++)
             {
                 var next = i % 2 == 0 ? b : a;
-                took.Add(Firewall.Reload(_veth.Name, next.Check, next.Path).Took.TotalMilliseconds);
+                took.Add(Deployment.Reload(_veth.Name, next.Check).Took.TotalMilliseconds);
             }
         }
         finally

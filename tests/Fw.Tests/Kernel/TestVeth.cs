@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Fw.Kernel;
+using Fw.Bpf;
 
 namespace Fw.Tests.Kernel;
 

@@ -6,6 +6,8 @@ using Fw.Lab;
 using Fw.Packets;
 using Fw.Rules;
 using Xunit.Abstractions;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Lab;
 
@@ -319,10 +321,10 @@ public sealed class EndToEndLab : IDisposable
             lab.Fw.Run(() =>
             {
                 // Inside the fw namespace: the redirect target fw2 resolves there, and fw attaches to its fw0.
-                var check = RulesCheck.Check(path, Classifier.ResolveInterface);
+                var check = RulesCheck.Check(path);
                 if (!check.Ok)
                     throw new InvalidOperationException(string.Join("\n", check.Diagnostics));
-                var attached = Firewall.Attach(lab.FwClientIf, check, path, XdpMode.Native);
+                var attached = Deployment.Attach(lab.FwClientIf, check, XdpMode.Native);
                 if (attached.Mode != XdpMode.Native)
                     throw new InvalidOperationException($"attached in {attached.Mode} mode, not native");
             });

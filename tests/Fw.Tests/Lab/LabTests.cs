@@ -4,6 +4,7 @@ using Fw.Cli;
 using Fw.Kernel;
 using Fw.Lab;
 using Fw.Packets;
+using Fw.Bpf;
 
 namespace Fw.Tests.Lab;
 
@@ -64,7 +65,7 @@ public sealed class LabTests
             AssertNothingInTheHost(lab);
             // Run: if_nametoindex resolves in the namespace, not in the host's.
             Assert.True(lab.Sink.Ifindex(lab.SinkIf) > 0);
-            Assert.Throws<LabException>(() => lab.Sink.Ifindex(lab.ClientIf));
+            Assert.Throws<BpfException>(() => lab.Sink.Ifindex(lab.ClientIf));
         }
         finally
         {

@@ -8,6 +8,8 @@ using Fw.Packets;
 using Fw.Rules;
 using Fw.Testing.Reference;
 using Fw.Tests.Kernel;
+using Fw.Bpf;
+using Fw.Control;
 
 namespace Fw.Tests.Rules;
 
@@ -99,7 +101,7 @@ public sealed class BadRulesCorpusTests(BadRulesCorpusTests.Generated generated)
 
     private static async Task RefusedAsExpected(Case c)
     {
-        var check = await Guarded(c.Name, () => RulesCheck.Check(c.Path, Classifier.ResolveInterface));
+        var check = await Guarded(c.Name, () => RulesCheck.Check(c.Path));
         AssertRefused(c, check.Diagnostics);
         Assert.False(check.Ok);
         Assert.Null(check.Image);
@@ -326,9 +328,9 @@ public sealed class BadRulesCorpusTests(BadRulesCorpusTests.Generated generated)
         using var veth = new TestVeth();
         using var dir = new RulesTestKit.TempDir();
         string good = dir.Write("good.yaml", GoodRules);
-        var goodCheck = RulesCheck.Check(good, Classifier.ResolveInterface);
+        var goodCheck = RulesCheck.Check(good);
         Assert.True(goodCheck.Ok, string.Join("\n", goodCheck.Diagnostics));
-        Firewall.Attach(veth.Name, goodCheck, good, XdpMode.Auto);
+        Deployment.Attach(veth.Name, goodCheck, XdpMode.Auto);
         try
         {
             foreach (var f in Frames)
@@ -343,8 +345,8 @@ public sealed class BadRulesCorpusTests(BadRulesCorpusTests.Generated generated)
             {
                 var failure = await Guarded(c.Name, () =>
                 {
-                    var check = RulesCheck.Check(c.Path, Classifier.ResolveInterface);
-                    return Record.Exception(() => Firewall.Reload(veth.Name, check, c.Path));
+                    var check = RulesCheck.Check(c.Path);
+                    return Record.Exception(() => Deployment.Reload(veth.Name, check));
                 });
                 Assert.True(failure is RulesException, $"{c.Name}: reload gave {failure?.GetType().Name ?? "no exception"}: {failure?.Message}");
             });

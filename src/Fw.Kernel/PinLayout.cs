@@ -1,4 +1,5 @@
-using System.Runtime.InteropServices;
+using Fw.Bpf;
+using Fw.Compiler;
 
 namespace Fw.Kernel;
 
@@ -33,15 +34,11 @@ public static class PinLayout
 
     public static string Generation(string iface, ulong gen) => $"{Dir(iface)}/gen-{gen}";
 
-    /// <summary>The maps of a generation that are pinned (all the classifier's own maps).</summary>
-    public static readonly string[] GenerationMaps =
-    [
-        "fw_rules", "fw_rule_names", "fw_bitmaps", "fw_summary", "fw_proto", "fw_sport_dir", "fw_sport_page", "fw_dport_dir",
-        "fw_dport_page", "fw_tcp_flags", "fw_icmp_type",
-        "fw_src4_dir", "fw_src4_node", "fw_src4_leaf", "fw_src4_tail", "fw_src6_dir", "fw_src6_node", "fw_src6_leaf", "fw_src6_tail",
-        "fw_dst4_dir", "fw_dst4_node", "fw_dst4_leaf", "fw_dst4_tail", "fw_dst6_dir", "fw_dst6_node", "fw_dst6_leaf", "fw_dst6_tail",
-        "fw_tx", "fw_trace_out",
-    ];
+    /// <summary>The classifier's maps that are not per match field (those come from <see cref="MatchFields"/>).</summary>
+    public static readonly string[] RuleMaps = ["fw_rules", "fw_rule_names", "fw_bitmaps", "fw_summary", "fw_tx", "fw_trace_out"];
+
+    /// <summary>The maps of a generation that are pinned: all the classifier's own maps (not the shared fw_stats).</summary>
+    public static readonly string[] GenerationMaps = [.. RuleMaps, .. MatchFields.All.SelectMany(f => f.Maps)];
 
     public const string ClassifierPin = "classifier";
 
@@ -93,62 +90,5 @@ public static class PinLayout
         foreach (string f in Directory.GetFiles(dir))
             File.Delete(f);
         Directory.Delete(dir);
-    }
-}
-
-/// <summary>
-/// One writer per interface: an exclusive flock on /run/fw/IFACE.lock, held for a whole attach, reload
-/// or detach, so fwctl and fwd never interleave two changes. Released on dispose or process death.
-/// </summary>
-/// <remarks>
-/// The file is opened with open(2), not a FileStream: .NET takes its own shared flock on every file it opens
-/// for writing and throws "being used by another process" when that fails, so a second writer would be
-/// refused at once instead of waiting here for the first to finish.
-/// </remarks>
-public sealed class InterfaceLock : IDisposable
-{
-    // The interfaces whose lock this thread holds: InterfaceState.Open repairs under the lock, and must not
-    // wait for one its own caller (a reload, fwctl test) already holds.
-    [ThreadStatic]
-    private static HashSet<string>? t_held;
-
-    private readonly FdHandle _file;
-    private readonly string _iface;
-
-    private InterfaceLock(FdHandle file, string iface)
-    {
-        _file = file;
-        _iface = iface;
-        (t_held ??= []).Add(iface);
-    }
-
-    internal static bool HeldByThisThread(string iface) => t_held?.Contains(iface) == true;
-
-    public static InterfaceLock Acquire(string iface, TimeSpan timeout)
-    {
-        Directory.CreateDirectory(PinLayout.LockDir);
-        string path = Path.Combine(PinLayout.LockDir, iface + ".lock");
-        int fd = Interop.open(path, Interop.ORdWr | Interop.OCreat | Interop.OCloexec, 0x1a4 /* 0644 */);
-        if (fd < 0)
-            throw new BpfException($"lock {iface}: open {path}", Marshal.GetLastPInvokeError());
-        var file = new FdHandle(fd);
-        var deadline = DateTime.UtcNow + timeout;
-        while (Interop.flock(fd, Interop.LockEx | Interop.LockNb) != 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno != 11 /* EWOULDBLOCK */ || DateTime.UtcNow > deadline)
-            {
-                file.Dispose();
-                throw new BpfException($"lock {iface} (another fwctl or fwd is changing it)", errno);
-            }
-            Thread.Sleep(20);
-        }
-        return new InterfaceLock(file, iface);
-    }
-
-    public void Dispose()
-    {
-        t_held?.Remove(_iface);
-        _file.Dispose();   // closing the fd releases the flock
     }
 }

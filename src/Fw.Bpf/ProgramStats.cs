@@ -1,4 +1,4 @@
-namespace Fw.Kernel;
+namespace Fw.Bpf;
 
 /// <summary>
 /// The kernel's own run-time statistics of BPF programs (what `bpftool prog show` reports as run_time_ns and

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Fw.Kernel;
+namespace Fw.Bpf;
 
 /// <summary>
 /// A BPF map by fd: typed element access over <c>unmanaged</c> structs, batch writes, and per-CPU
@@ -33,6 +33,19 @@ public sealed unsafe class BpfMap : IDisposable
     {
         var h = FdHandle.OpenPinned(path);
         return new BpfMap(Path.GetFileName(path), h.Fd, h, ownsHandle: true);
+    }
+
+    /// <summary>The map's max_entries as the kernel created it (bpf_map_info).</summary>
+    public uint MaxEntries
+    {
+        get
+        {
+            var info = stackalloc uint[6];   // type, id, key_size, value_size, max_entries, map_flags
+            uint len = 6 * sizeof(uint);
+            BpfException.CheckFd(Interop.bpf_obj_get_info_by_fd(Fd, info, ref len), $"read {Name}'s info");
+            GC.KeepAlive(_owner);
+            return info[4];
+        }
     }
 
     public void Pin(string path)

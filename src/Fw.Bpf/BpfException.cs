@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Fw.Kernel;
+namespace Fw.Bpf;
 
 /// <summary>
 /// A failed kernel or libbpf operation: what we were doing, the errno and its text, and libbpf's

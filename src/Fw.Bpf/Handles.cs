@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Fw.Kernel;
+namespace Fw.Bpf;
 
 /// <summary>An owned file descriptor of a BPF object (map, program, link), or of fw's lock file; closed on dispose.</summary>
 public sealed class FdHandle : SafeHandle
@@ -62,25 +62,6 @@ public sealed class BpfObjectHandle : SafeHandle
     protected override bool ReleaseHandle()
     {
         Interop.bpf_object__close(handle);
-        return true;
-    }
-}
-
-/// <summary>A libbpf bpf_link. Disposing it detaches, unless the link was pinned (bpffs keeps it).</summary>
-public sealed class LinkHandle : SafeHandle
-{
-    public LinkHandle(nint link)
-        : base(0, ownsHandle: true) => SetHandle(link);
-
-    public override bool IsInvalid => handle == 0;
-
-    public int Fd => Interop.bpf_link__fd(handle);
-
-    public void Pin(string path) => BpfException.Check(Interop.bpf_link__pin(handle, path), $"pin link {path}");
-
-    protected override bool ReleaseHandle()
-    {
-        Interop.bpf_link__destroy(handle);
         return true;
     }
 }

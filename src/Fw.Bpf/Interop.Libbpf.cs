@@ -1,16 +1,11 @@
 using System.Runtime.InteropServices;
 
-namespace Fw.Kernel;
+namespace Fw.Bpf;
 
-/// <summary>
-/// Every native call fw makes: libbpf (Debian's libbpf.so.1, 1.1) and a few libc calls. Nothing else
-/// in the project calls native code. libbpf 1.x returns -errno from int functions and NULL (errno set)
-/// from pointer functions.
-/// </summary>
+/// <summary>libbpf: objects, maps, programs, links, the bpf() syscall wrappers and BTF.</summary>
 internal static unsafe partial class Interop
 {
-    private const string Libbpf = "libbpf.so.1";
-    private const string Libc = "libc";
+    private const string Libbpf = Libraries.Libbpf;
 
     // ---- objects, maps, programs -------------------------------------------------------------
     [LibraryImport(Libbpf, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -37,14 +32,10 @@ internal static unsafe partial class Interop
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_map__reuse_fd(nint map, int fd);
 
-    [LibraryImport(Libbpf)]
-    internal static partial uint bpf_map__max_entries(nint map);
 
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_map__set_max_entries(nint map, uint maxEntries);
 
-    [LibraryImport(Libbpf)]
-    internal static partial uint bpf_map__value_size(nint map);
 
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_map__set_value_size(nint map, uint size);
@@ -55,20 +46,10 @@ internal static unsafe partial class Interop
     [LibraryImport(Libbpf)]
     internal static partial int bpf_program__fd(nint prog);
 
-    [LibraryImport(Libbpf, SetLastError = true)]
-    internal static partial nint bpf_program__attach_xdp(nint prog, int ifindex);
 
-    [LibraryImport(Libbpf, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int bpf_link__pin(nint link, string path);
 
-    [LibraryImport(Libbpf)]
-    internal static partial int bpf_link__fd(nint link);
 
-    [LibraryImport(Libbpf)]
-    internal static partial int bpf_link__destroy(nint link);
 
-    [LibraryImport(Libbpf)]
-    internal static partial void bpf_link__disconnect(nint link);
 
     [LibraryImport(Libbpf)]
     internal static partial int libbpf_num_possible_cpus();
@@ -86,8 +67,6 @@ internal static unsafe partial class Interop
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_map_delete_elem(int fd, void* key);
 
-    [LibraryImport(Libbpf, SetLastError = true)]
-    internal static partial int bpf_map_get_next_key(int fd, void* key, void* nextKey);
 
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_map_update_batch(int fd, void* keys, void* values, ref uint count, in BatchOpts opts);
@@ -110,17 +89,19 @@ internal static unsafe partial class Interop
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_enable_stats(int type);
 
-    [LibraryImport(Libbpf, SetLastError = true)]
-    internal static partial int bpf_map_get_fd_by_id(uint id);
 
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_xdp_attach(int ifindex, int progFd, uint flags, nint opts);
 
-    [LibraryImport(Libbpf, SetLastError = true)]
-    internal static partial int bpf_xdp_detach(int ifindex, uint flags, nint opts);
 
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_xdp_query(int ifindex, int flags, ref XdpQueryOpts opts);
+
+    [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_link_create(int progFd, int targetFd, uint attachType, in LinkCreateOpts opts);
+
+    [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_link_detach(int linkFd);
 
     // ---- BTF -------------------------------------------------------------------------------------
     [LibraryImport(Libbpf, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -137,19 +118,6 @@ internal static unsafe partial class Interop
 
     [LibraryImport(Libbpf)]
     internal static partial byte* btf__name_by_offset(nint btf, uint offset);
-
-    // ---- libc ------------------------------------------------------------------------------------
-    [LibraryImport(Libc, SetLastError = true)]
-    internal static partial int close(int fd);
-
-    [LibraryImport(Libc)]
-    internal static partial byte* strerror(int errnum);
-
-    [LibraryImport(Libc)]
-    internal static partial int vsnprintf(byte* buf, nuint size, byte* fmt, nint args);
-
-    [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial uint if_nametoindex(string name);
 
     // ---- structs (libbpf 1.1 layouts) ------------------------------------------------------------
     [StructLayout(LayoutKind.Sequential)]
@@ -223,7 +191,62 @@ internal static unsafe partial class Interop
     internal const uint BtfKindStruct = 4;
     internal const uint BtfKindDatasec = 15;
     internal const ulong BpfAny = 0;
-    internal const uint XdpFlagsUpdateIfNoExist = 1 << 0;
     internal const uint XdpFlagsSkbMode = 1 << 1;
     internal const uint XdpFlagsDrvMode = 1 << 2;
+
+    /// <summary>The leading part of struct bpf_link_create_opts; libbpf reads only what sz covers.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct LinkCreateOpts
+    {
+        public nuint Sz;
+        public uint Flags;
+        public uint Pad;
+    }
+
+    /// <summary>The leading fields of struct bpf_prog_info (the kernel fills what fits).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct ProgInfo
+    {
+        public uint Type;
+        public uint Id;
+        public fixed byte Tag[8];
+        public uint JitedProgLen;
+        public uint XlatedProgLen;
+        public ulong JitedProgInsns;
+        public ulong XlatedProgInsns;
+        public ulong LoadTime;
+        public uint CreatedByUid;
+        public uint NrMapIds;
+        public ulong MapIds;
+        public fixed byte Name[16];
+        public uint Ifindex;
+        public uint GplCompatible;
+        public ulong NetnsDev;
+        public ulong NetnsIno;
+        public uint NrJitedKsyms;
+        public uint NrJitedFuncLens;
+        public ulong JitedKsyms;
+        public ulong JitedFuncLens;
+        public uint BtfId;
+        public uint FuncInfoRecSize;
+        public ulong FuncInfo;
+        public uint NrFuncInfo;
+        public uint NrLineInfo;
+        public ulong LineInfo;
+        public ulong JitedLineInfo;
+        public uint NrJitedLineInfo;
+        public uint LineInfoRecSize;
+        public uint JitedLineInfoRecSize;
+        public uint NrProgTags;
+        public ulong ProgTags;
+        public ulong RunTimeNs;
+        public ulong RunCnt;
+        public ulong RecursionMisses;
+        public uint VerifiedInsns;
+        public uint AttachBtfObjId;
+        public uint AttachBtfId;
+        private uint _pad;
+    }
+
+    internal const uint BpfXdp = 37;          // enum bpf_attach_type BPF_XDP
 }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Fw.Kernel;
+namespace Fw.Bpf;
 
 /// <summary>
 /// A BPF ELF object through libbpf: open, size its maps, share maps with other objects, load, then
@@ -73,12 +73,6 @@ public sealed unsafe class BpfObject : IDisposable
     public void PinProgram(string name, string path) =>
         BpfException.CheckFd(Interop.bpf_obj_pin(ProgramFd(name), path), $"pin {name} at {path}");
 
-    internal nint ProgramPtr(string name)
-    {
-        nint prog = Interop.bpf_object__find_program_by_name(_handle.DangerousGetHandle(), name);
-        return prog != 0 ? prog : throw new BpfException($"find program {name} in {Path}", 2);
-    }
-
     private nint FindMap(string name)
     {
         nint map = Interop.bpf_object__find_map_by_name(_handle.DangerousGetHandle(), name);
@@ -90,19 +84,7 @@ public sealed unsafe class BpfObject : IDisposable
         nint btf = Interop.bpf_object__btf(_handle.DangerousGetHandle());
         if (btf == 0)
             throw new BpfException($"read the BTF of {Path}", 22);
-        int id = Interop.btf__find_by_name_kind(btf, section, Interop.BtfKindDatasec);
-        if (id < 0)
-            throw new BpfException($"find {section} in the BTF of {Path}", -id);
-        var sec = Interop.btf__type_by_id(btf, (uint)id);
-        var infos = (Interop.BtfVarSecinfo*)(sec + 1);
-        var result = new Dictionary<string, (uint, uint)>();
-        for (int i = 0; i < sec->Vlen; i++)
-        {
-            var v = Interop.btf__type_by_id(btf, infos[i].Type);
-            string name = Marshal.PtrToStringUTF8((nint)Interop.btf__name_by_offset(btf, v->NameOff)) ?? "";
-            result[name] = (infos[i].Offset, infos[i].Size);
-        }
-        return result;
+        return BtfLayout.Datasec(btf, section, Path).ToDictionary(v => v.Name, v => (v.Offset, v.Size));
     }
 
     /// <summary>Runs a frame through a program fd with BPF_PROG_TEST_RUN.</summary>

@@ -1,0 +1,20 @@
+namespace Fw.Kernel;
+
+/// <summary>
+/// enum fw_stat_slot: the fw_stats slots that count per action and per reason. Each keeps its number forever:
+/// a new reason takes the next free number below <see cref="RuleBase"/>, so a pinned fw_stats read by a newer
+/// build finds every counter where it was. Rule slots, from <see cref="RuleBase"/>, are assigned per rule name
+/// by the control plane (<see cref="StatSlots"/>).
+/// </summary>
+public enum FwStatSlot : uint
+{
+    Pass = 0,
+    Drop = 1,
+    Redirect = 2,
+    Default = 3,
+    Malformed = 4,
+    NonIp = 5,
+    NoRuleset = 6,
+    RedirectErr = 7,
+    RuleBase = 64,
+}

@@ -1,0 +1,28 @@
+using Fw.Bpf;
+
+namespace Fw.Kernel;
+
+/// <summary>How <see cref="Classifier.Load"/> builds a generation.</summary>
+public sealed class ClassifierOptions
+{
+    /// <summary>fw_stats to share (the dispatcher's, across generations); null: the object makes its own.</summary>
+    public BpfMap? Stats { get; init; }
+
+    /// <summary>fw_stats slot of each rule, by index; null: <see cref="StatSlots.Initial"/>.</summary>
+    public IReadOnlyList<uint>? StatSlots { get; init; }
+
+    /// <summary>Record each verdict in fw_trace_out (fwctl test and the kernel tests); off for live traffic.</summary>
+    public bool Trace { get; init; }
+
+    /// <summary>Interface name to ifindex for redirect targets; default <see cref="NetInterface.Index"/>.</summary>
+    public Func<string, int>? ResolveInterface { get; init; }
+
+    /// <summary>The classifier object; default bpf/fw.bpf.o beside the binaries.</summary>
+    public string? ObjectPath { get; init; }
+
+    /// <summary>
+    /// TEST-ONLY (see <see cref="FaultInjection"/>): max_entries of these maps whatever the image needs, so
+    /// that filling them fails in the kernel.
+    /// </summary>
+    internal IReadOnlyDictionary<string, int>? MaxEntriesOverride { get; init; }
+}
