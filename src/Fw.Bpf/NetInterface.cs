@@ -14,8 +14,3 @@ public static class NetInterface
     }
 }
 
-/// <summary>The process's privileges.</summary>
-public static class Privileges
-{
-    public static bool IsRoot => Interop.geteuid() == 0;
-}

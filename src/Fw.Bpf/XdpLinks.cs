@@ -2,17 +2,6 @@ using System.Runtime.InteropServices;
 
 namespace Fw.Bpf;
 
-/// <summary>How an XDP program runs on an interface: in the driver (native) or on the skb (generic).</summary>
-public enum XdpMode
-{
-    Auto = 0,
-    Native = 1,
-    Generic = 2,
-}
-
-/// <summary>What is attached to an interface's XDP hook: the program's id (0: none) and its mode.</summary>
-public readonly record struct XdpAttachment(uint ProgId, XdpMode Mode);
-
 /// <summary>XDP attachment: BPF links (owned, pinnable), plain netlink attachment, and inspection.</summary>
 public static unsafe class XdpLinks
 {

@@ -1,15 +1,6 @@
 using Fw.Rules;
 namespace Fw.Compiler;
 
-/// <summary>Mirrors of the FW_PORT_* constants of bpf/fw_common.h (a test checks them against the header).</summary>
-public static class FwPort
-{
-    public const int PageShift = 8;
-    public const int Page = 1 << PageShift;
-    public const int DirEntries = FwLimits.PortAbsent / Page + 1;
-    public const uint Uniform = 0x80000000u;
-}
-
 /// <summary>
 /// A port class array (65,536 ports, then the absent entry) as the data plane reads it: a directory of
 /// <see cref="FwPort.DirEntries"/> entries, one per 256 ports and the last for the absent entry, each either

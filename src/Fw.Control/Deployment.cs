@@ -4,26 +4,6 @@ using Fw.Rules;
 
 namespace Fw.Control;
 
-/// <summary>What <see cref="Deployment.Apply"/> did to an interface.</summary>
-public enum ApplyOutcome
-{
-    /// <summary>fw was not attached: it is now, at generation 1.</summary>
-    Attached,
-
-    /// <summary>The interface already ran this ruleset (same digest): nothing changed, counters continue.</summary>
-    Unchanged,
-
-    /// <summary>The interface ran another ruleset: the new one was swapped in.</summary>
-    Reloaded,
-}
-
-/// <summary>The result of <see cref="Deployment.Apply"/>: what happened, what ran before, what runs now.</summary>
-/// <param name="Change">The attach or reload; null when unchanged.</param>
-public sealed record Applied(string Interface, ApplyOutcome Outcome, ulong PreviousGeneration, string PreviousDigest, ChangeResult? Change)
-{
-    public ulong Generation => Change?.Generation ?? PreviousGeneration;
-}
-
 /// <summary>
 /// The one way a rules file reaches an interface, for fwctl and fwd alike: check (<see cref="RulesCheck"/>),
 /// then attach, reload or apply the checked image (<see cref="Firewall"/>). Front ends print what it returns

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Fw.Rules;
 
 namespace Fw.Kernel;
 

@@ -1,0 +1,20 @@
+namespace Fw.Kernel;
+
+/// <summary>What is wrong with an interface's fw state, so a front end can say what to run about it.</summary>
+public enum FirewallError
+{
+    /// <summary>fw is not attached to the interface.</summary>
+    NotAttached,
+
+    /// <summary>fw is attached already (a reload changes its rules).</summary>
+    AlreadyAttached,
+
+    /// <summary>Another XDP program is attached to the interface.</summary>
+    OtherProgram,
+
+    /// <summary>The live generation was pinned by another fw build, whose maps this one does not share (a reload rebuilds it).</summary>
+    OtherBuild,
+
+    /// <summary>fw_meta names a generation that is not pinned (only a detach and attach recover).</summary>
+    Inconsistent,
+}
