@@ -1,4 +1,5 @@
 using Fw.Bpf;
+using Fw.Rules;
 
 namespace Fw.Kernel;
 
@@ -28,7 +29,7 @@ public sealed class InterfaceLock : IDisposable
 
     internal static bool HeldByThisThread(string iface) => t_held?.Contains(iface) == true;
 
-    public static string PathOf(string iface) => Path.Combine(PinLayout.LockDir, iface + ".lock");
+    public static string PathOf(string iface) => Path.Combine(PinLayout.LockDir, InterfaceName.Checked(iface) + ".lock");
 
     public static InterfaceLock Acquire(string iface, TimeSpan timeout)
     {

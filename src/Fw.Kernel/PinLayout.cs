@@ -1,5 +1,6 @@
 using Fw.Bpf;
 using Fw.Compiler;
+using Fw.Rules;
 
 namespace Fw.Kernel;
 
@@ -20,7 +21,8 @@ public static class PinLayout
     public const string Root = BpfFs + "/fw";
     public const string LockDir = "/run/fw";
 
-    public static string Dir(string iface) => $"{Root}/{iface}";
+    /// <summary>The interface's pin directory; a name the kernel would refuse (a path, "..") throws before any path is built.</summary>
+    public static string Dir(string iface) => $"{Root}/{InterfaceName.Checked(iface)}";
 
     public static string Prog(string iface) => $"{Dir(iface)}/prog";
 

@@ -10,7 +10,6 @@ namespace Fw.Rules;
 /// </summary>
 internal sealed class RulesReader
 {
-    public const int MaxIfNameBytes = 15; // IFNAMSIZ - 1
 
     private static readonly string[] TopKeys = ["default", "malformed", "non_ip", "interfaces", "sets", "rules"];
     private static readonly string[] RuleKeys = ["name", "src", "dst", "proto", "sport", "dport", "tcp_flags", "icmp_type", "action", "to"];
@@ -170,7 +169,7 @@ internal sealed class RulesReader
         var seen = interfacePos;
         ReadScalars("interfaces", "interface names", keyPos, keyLength, allowEmpty: true, s =>
         {
-            if (InterfaceNameProblem(s.Value) is string problem)
+            if (InterfaceName.Problem(s.Value) is string problem)
             {
                 d.Error(s.Pos, problem, s.Length);
                 return false;
@@ -586,7 +585,7 @@ internal sealed class RulesReader
     {
         if (!TryScalar("to", "an interface name", keyPos, keyLength, out var s))
             return false;
-        if (InterfaceNameProblem(s.Value) is string problem)
+        if (InterfaceName.Problem(s.Value) is string problem)
         {
             d.Error(s.Pos, problem, s.Length);
             return false;
@@ -828,23 +827,6 @@ internal sealed class RulesReader
         return null;
     }
 
-    internal static string? InterfaceNameProblem(string name)
-    {
-        if (name.Length == 0)
-            return "empty interface name";
-        if (name is "." or "..")
-            return $"'{Clip(name)}' is not an interface name";
-        foreach (char c in name)
-        {
-            if (c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c))
-                return $"interface name '{Clip(name)}' contains {CharName(new Rune(c))}";
-        }
-        int bytes = Encoding.UTF8.GetByteCount(name);
-        if (bytes > MaxIfNameBytes)
-            return $"interface name '{Clip(name)}' is {bytes} bytes long; at most {MaxIfNameBytes}";
-        return null;
-    }
-
     /// <summary>
     /// A value as messages quote it: long ones cut (a 10 MB scalar must not make a 10 MB message).
     /// Control characters are shown as \uXXXX: a message must not ring the terminal or move its cursor.
@@ -861,7 +843,7 @@ internal sealed class RulesReader
         return sb.ToString();
     }
 
-    private static string CharName(Rune r) =>
+    internal static string CharName(Rune r) =>
         Rune.IsControl(r) || Rune.IsWhiteSpace(r) || r == Rune.ReplacementChar ? $"U+{r.Value:X4}" : $"'{r}'";
 
     /// <summary>Candidates <see cref="Suggest"/> looks at; past it (generated rulesets with many sets), none is offered.</summary>
