@@ -23,7 +23,25 @@ public static class Firewall
             throw new BpfException("fw needs root (CAP_BPF and CAP_NET_ADMIN) to load and attach XDP programs", 1 /* EPERM */);
     }
 
-    public static bool IsAttached(string iface) => File.Exists(PinLayout.Link(iface));
+    /// <summary>Whether fw filters the interface: its pinned link exists and still has its interface.</summary>
+    public static bool IsAttached(string iface) => StateOf(iface) == AttachState.Attached;
+
+    /// <summary>What the interface's pinned link says (see <see cref="AttachState"/>).</summary>
+    public static AttachState StateOf(string iface)
+    {
+        string pin = PinLayout.Link(iface);
+        if (!File.Exists(pin))
+            return AttachState.NotAttached;
+        try
+        {
+            using var link = FdHandle.OpenPinned(pin);
+            return XdpLinks.LinkIfindex(link) == 0 ? AttachState.Defunct : AttachState.Attached;
+        }
+        catch (BpfException e) when (e.Errno == 2 /* ENOENT: detached meanwhile */)
+        {
+            return AttachState.NotAttached;
+        }
+    }
 
     /// <summary>Loads the dispatcher and generation 1, attaches, and pins everything.</summary>
     /// <param name="classifierObject">Another build's fw.bpf.o (the benchmarks compare builds); null: this one's.</param>
@@ -34,7 +52,7 @@ public static class Firewall
         int ifindex = NetInterface.Index(iface);
         PinLayout.EnsureBpfFs();
         using var lk = InterfaceLock.Acquire(iface);
-        if (IsAttached(iface))
+        if (StateOf(iface) == AttachState.Attached)
             throw new FirewallException(iface, "attach", FirewallError.AlreadyAttached, $"attach {iface}: fw is already attached");
         var attached = XdpLinks.Query(ifindex);
         if (attached.ProgId != 0)
@@ -42,7 +60,8 @@ public static class Firewall
             throw new FirewallException(iface, "attach", FirewallError.OtherProgram,
                 $"attach {iface}: another XDP program (id {attached.ProgId}) is attached; detach it first");
         }
-        // Leftovers of a crashed attach (no link pinned): nothing runs from them.
+        // Leftovers of a crashed attach (no link pinned) or of a defunct link (its interface went): nothing runs
+        // from them. Attaching again is the repair.
         PinLayout.RemoveTree(PinLayout.Dir(iface));
 
         using var dispatcher = BpfObject.Open(DispatcherObjectPath);
@@ -118,8 +137,14 @@ public static class Firewall
         RequireRoot();
         var sw = Stopwatch.StartNew();
         using var lk = InterfaceLock.Acquire(iface);
-        if (!IsAttached(iface))
-            throw new FirewallException(iface, "reload", FirewallError.NotAttached, $"reload {iface}: fw is not attached");
+        switch (StateOf(iface))
+        {
+            case AttachState.NotAttached:
+                throw new FirewallException(iface, "reload", FirewallError.NotAttached, $"reload {iface}: fw is not attached");
+            case AttachState.Defunct:
+                throw new FirewallException(iface, "reload", FirewallError.Defunct,
+                    $"reload {iface}: nothing filters {iface}: its pinned link lost the interface (deleted, or detached by a killed detach)");
+        }
         using var state = InterfaceState.Open(iface);   // under the lock: repairs a killed reload (see above)
         ulong next = state.Meta.Generation + 1;
         // Generation directories of a killed reload: fw_progs[0] runs meta's generation, none of these.
@@ -174,7 +199,7 @@ public static class Firewall
         string dir = PinLayout.Dir(iface);
         if (!Directory.Exists(dir))
             throw new FirewallException(iface, "detach", FirewallError.NotAttached, $"detach {iface}: fw is not attached");
-        if (File.Exists(PinLayout.Link(iface)))
+        if (StateOf(iface) == AttachState.Attached)
         {
             // Detach even if another process (fwd) still holds the link open.
             using var link = FdHandle.OpenPinned(PinLayout.Link(iface));
@@ -192,7 +217,7 @@ public static class Firewall
     {
         RequireRoot();
         NetInterface.Index(iface);
-        if (!IsAttached(iface))
+        if (StateOf(iface) != AttachState.Attached)
             throw new FirewallException(iface, "trace", FirewallError.NotAttached, $"{iface}: fw is not attached");
         using var lk = InterfaceLock.Acquire(iface);
         var state = InterfaceState.Open(iface);

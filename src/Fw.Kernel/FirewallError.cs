@@ -9,6 +9,9 @@ public enum FirewallError
     /// <summary>fw is attached already (a reload changes its rules).</summary>
     AlreadyAttached,
 
+    /// <summary>fw's pins remain but its link lost the interface: nothing filters (an attach repairs it).</summary>
+    Defunct,
+
     /// <summary>Another XDP program is attached to the interface.</summary>
     OtherProgram,
 

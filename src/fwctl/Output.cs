@@ -73,6 +73,7 @@ internal static class Output
             FirewallError.AlreadyAttached => " (use fwctl reload to change its rules)",
             FirewallError.NotAttached when f.Operation == "reload" => " (use fwctl attach)",
             FirewallError.NotAttached when f.Operation == "trace" => $" (fwctl attach {f.Interface} --rules FILE)",
+            FirewallError.Defunct => $"; fwctl attach {f.Interface} --rules FILE attaches it again",
             FirewallError.OtherBuild => ", and a reload (fwctl reload IFACE --rules FILE) rebuilds it with this one",
             FirewallError.Inconsistent => "; detach and attach again",
             _ => "",
