@@ -25,8 +25,15 @@ public static class Deployment
     public static ChangeResult Attach(string iface, CheckResult check, XdpMode mode, string? classifierObject = null) =>
         Firewall.Attach(iface, ImageOf(check), OriginOf(check), mode, classifierObject);
 
-    public static ChangeResult Reload(string iface, CheckResult check) =>
-        Firewall.Reload(iface, ImageOf(check), OriginOf(check));
+    /// <param name="confirm">Revert by itself unless confirmed in time (fwctl reload --confirm).</param>
+    public static ChangeResult Reload(string iface, CheckResult check, ConfirmRequest? confirm = null) =>
+        Firewall.Reload(iface, ImageOf(check), OriginOf(check), confirm);
+
+    /// <summary>Keeps a change made with a confirm request.</summary>
+    public static PendingConfirm Confirm(string iface) => Firewall.Confirm(iface);
+
+    /// <summary>Undoes a change made with a confirm request now; null when none was pending (or not <paramref name="token"/>'s).</summary>
+    public static PendingConfirm? Revert(string iface, string? token = null) => Firewall.Revert(iface, token);
 
     /// <summary>Makes one interface run the checked ruleset: attach, keep (same digest) or reload.</summary>
     public static Applied Apply(string iface, CheckResult check, XdpMode mode = XdpMode.Auto)

@@ -132,11 +132,21 @@ public static class Firewall
     /// A failure that is not a crash (an exception) before the switch rolls back: meta restored, gen-N+1
     /// unpinned, so the old generation keeps classifying with its counters untouched.
     /// </remarks>
-    public static ChangeResult Reload(string iface, MapImage image, ImageOrigin origin)
+    /// <param name="confirm">Keep the previous generation and revert to it unless confirmed in time (see <see cref="PendingConfirm"/>).</param>
+    public static ChangeResult Reload(string iface, MapImage image, ImageOrigin origin, ConfirmRequest? confirm = null)
     {
         RequireRoot();
         var sw = Stopwatch.StartNew();
         using var lk = InterfaceLock.Acquire(iface);
+        if (PendingLocked(iface) is { } pending)
+        {
+            if (pending.Deadline > DateTimeOffset.UtcNow)
+            {
+                throw new FirewallException(iface, "reload", FirewallError.PendingConfirm,
+                    $"reload {iface}: generation {pending.Generation} is waiting for confirmation until {pending.Deadline:HH:mm:ss} UTC");
+            }
+            RevertLocked(iface, pending);   // overdue: its timer is gone; what it would have done comes first
+        }
         switch (StateOf(iface))
         {
             case AttachState.NotAttached:
@@ -163,12 +173,20 @@ public static class Firewall
         });
         string genDir = PinLayout.Generation(iface, next);
         bool committed = false;
+        PendingConfirm? record = null;
         try
         {
             // No live rule counts into a fresh slot, so writing it is invisible until the switch.
             plan.Prepare(state.Stats);
             classifier.PinTo(genDir);
             FaultInjection.At(iface, ReloadStep.Pinned);
+            if (confirm is not null)
+            {
+                // Before the commit: from the commit on, a timer exists that reverts it.
+                record = PendingConfirm.Create(iface, confirm.Within, state.Meta.Generation, next, state.Meta);
+                record.Write();
+                confirm.StartTimer(record);
+            }
             state.MetaMap.Update(0u, MakeMeta(next, image, origin, (XdpMode)state.Meta.XdpMode));
             committed = true;
             FaultInjection.At(iface, ReloadStep.Committed);
@@ -183,12 +201,91 @@ public static class Firewall
             if (committed)
                 state.MetaMap.Update(0u, state.Meta);
             PinLayout.RemoveTree(genDir);
+            if (record is not null)
+                PendingConfirm.Delete(iface);
             throw;
         }
         FaultInjection.At(iface, ReloadStep.Switched);
-        plan.Finish(state.Stats);
-        PinLayout.RemoveTree(state.GenerationDir);
+        if (record is null)
+        {
+            plan.Finish(state.Stats);
+            PinLayout.RemoveTree(state.GenerationDir);
+        }
+        // else: the previous generation stays pinned (and the slots it counts in untouched) until confirm or revert.
         return new ChangeResult(iface, next, (XdpMode)state.Meta.XdpMode, false, sw.Elapsed);
+    }
+
+    /// <summary>The change waiting for confirmation on the interface, or null.</summary>
+    public static PendingConfirm? Pending(string iface)
+    {
+        var p = PendingConfirm.Read(iface);
+        if (p is null)
+            return null;
+        using var state = InterfaceState.Open(iface);
+        return state.Meta.Generation == p.Generation ? p : null;
+    }
+
+    /// <summary>Keeps the pending change: the previous generation is removed; counters go on.</summary>
+    public static PendingConfirm Confirm(string iface)
+    {
+        RequireRoot();
+        using var lk = InterfaceLock.Acquire(iface);
+        var pending = PendingLocked(iface) ?? throw new FirewallException(iface, "confirm", FirewallError.NotPending,
+            $"confirm {iface}: no change is waiting for confirmation");
+        PendingConfirm.Delete(iface);   // first: from here on no timer reverts it
+        PinLayout.RemoveTree(PinLayout.Generation(iface, pending.PreviousGeneration));
+        return pending;
+    }
+
+    /// <summary>
+    /// Puts the previous generation back now (fwctl revert, and the timer at the deadline). With a token, only the
+    /// change it names: a timer of an older change that was confirmed or replaced does nothing.
+    /// </summary>
+    /// <returns>What was reverted; null when nothing (that token) was pending.</returns>
+    public static PendingConfirm? Revert(string iface, string? token = null)
+    {
+        RequireRoot();
+        using var lk = InterfaceLock.Acquire(iface);
+        var pending = PendingLocked(iface);
+        if (pending is null || (token is not null && pending.Token != token))
+            return null;
+        RevertLocked(iface, pending);
+        return pending;
+    }
+
+    /// <summary>The interface's valid pending change, with the lock held; a stale record (its change never committed) is removed.</summary>
+    private static PendingConfirm? PendingLocked(string iface)
+    {
+        var p = PendingConfirm.Read(iface);
+        if (p is null)
+            return null;
+        if (StateOf(iface) == AttachState.Attached)
+        {
+            using var state = InterfaceState.Open(iface);
+            if (state.Meta.Generation == p.Generation)
+                return p;
+        }
+        PendingConfirm.Delete(iface);   // the reload it belongs to died before its commit, or fw was detached
+        return null;
+    }
+
+    /// <summary>
+    /// The revert, as a reload in reverse and in the same order (see <see cref="Reload"/>): fw_meta back to the
+    /// previous generation's (the commit), fw_progs[0] to its classifier (the switch), then the reverted one goes.
+    /// </summary>
+    private static void RevertLocked(string iface, PendingConfirm pending)
+    {
+        var previous = pending.PreviousMetaValue();
+        if (previous.Generation != pending.PreviousGeneration || GenerationProgramId(iface, pending.PreviousGeneration) == 0)
+        {
+            throw new FirewallException(iface, "revert", FirewallError.Inconsistent,
+                $"revert {iface}: generation {pending.PreviousGeneration} is not pinned any more");
+        }
+        using (var meta = BpfMap.OpenPinned(PinLayout.Meta(iface)))
+            meta.Update(0u, previous);
+        FinishSwitch(iface, pending.PreviousGeneration);
+        PendingConfirm.Delete(iface);
+        PinLayout.RemoveTree(PinLayout.Generation(iface, pending.Generation));
     }
 
     /// <summary>Detaches the program and removes every pin fw made for the interface.</summary>
@@ -206,6 +303,7 @@ public static class Firewall
             XdpLinks.Detach(link, iface);
         }
         PinLayout.RemoveTree(dir);
+        PendingConfirm.Delete(iface);   // nothing to revert to any more
         PinLayout.RemoveRootIfEmpty();
     }
 

@@ -12,6 +12,12 @@ public enum FirewallError
     /// <summary>fw's pins remain but its link lost the interface: nothing filters (an attach repairs it).</summary>
     Defunct,
 
+    /// <summary>A reload waits for confirmation: another change is refused until it is confirmed or reverted.</summary>
+    PendingConfirm,
+
+    /// <summary>No change waits for confirmation.</summary>
+    NotPending,
+
     /// <summary>Another XDP program is attached to the interface.</summary>
     OtherProgram,
 

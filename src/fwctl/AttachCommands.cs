@@ -9,7 +9,7 @@ namespace Fw.Cli;
 /// <summary>fwctl attach / reload / detach: change what runs on an interface.</summary>
 internal static class AttachCommands
 {
-    private static readonly Argument<string> IfaceArgument = new("IFACE") { Description = "The network interface" };
+    private static readonly Argument<string> IfaceArgument = InterfaceArgument.Required("The network interface");
 
     private static readonly Option<string> RulesOption = new("--rules", "-r")
     {
@@ -23,7 +23,22 @@ internal static class AttachCommands
         DefaultValueFactory = _ => "auto",
     };
 
-    static AttachCommands() => ModeOption.AcceptOnlyFromAmong("auto", "native", "generic");
+    private static readonly Option<int?> ConfirmOption = new("--confirm")
+    {
+        Description = "Revert to the running ruleset by itself unless `fwctl confirm IFACE` runs within SECONDS (1-86400), " +
+            "even if this shell, the SSH session and fwctl are gone",
+        HelpName = "SECONDS",
+    };
+
+    static AttachCommands()
+    {
+        ModeOption.AcceptOnlyFromAmong("auto", "native", "generic");
+        ConfirmOption.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is { } s && s is < 1 or > 86400)
+                r.AddError("--confirm: SECONDS must be 1-86400");
+        });
+    }
 
     public static Command CreateAttach(TextWriter stdout, TextWriter stderr)
     {
@@ -40,10 +55,15 @@ internal static class AttachCommands
     {
         var cmd = new Command("reload", "Swap in a new ruleset atomically; counters of rules whose name persists carry over")
         {
-            IfaceArgument, RulesOption, FwctlApp.JsonOption,
+            IfaceArgument, RulesOption, ConfirmOption, FwctlApp.JsonOption,
         };
-        cmd.SetAction(p => Change(p.GetValue(IfaceArgument)!, p.GetValue(RulesOption)!, p.GetValue(FwctlApp.JsonOption), stdout, stderr,
-            Deployment.Reload, "reloaded"));
+        cmd.SetAction(p =>
+        {
+            int? confirm = p.GetValue(ConfirmOption);
+            var request = confirm is { } s ? new ConfirmRequest(TimeSpan.FromSeconds(s), ConfirmCommands.StartTimer) : null;
+            return Change(p.GetValue(IfaceArgument)!, p.GetValue(RulesOption)!, p.GetValue(FwctlApp.JsonOption), stdout, stderr,
+                (iface, check) => Deployment.Reload(iface, check, request), "reloaded", confirm is not null);
+        });
         return cmd;
     }
 
@@ -68,7 +88,7 @@ internal static class AttachCommands
     }
 
     private static int Change(string iface, string rulesFile, bool json, TextWriter stdout, TextWriter stderr,
-        Func<string, CheckResult, ChangeResult> change, string verb)
+        Func<string, CheckResult, ChangeResult> change, string verb, bool confirm = false)
     {
         return Output.Run(json, stdout, stderr, () =>
         {
@@ -86,12 +106,13 @@ internal static class AttachCommands
                 return FwctlApp.ExitUsage;
             }
             var r = change(iface, check);
+            var pending = confirm ? Firewall.Pending(iface) : null;
             if (r.FellBackToGeneric)
                 stderr.WriteLine($"{iface}: native XDP is not available; attached in generic (skb) mode");
             var rs = check.Ruleset!;
             if (json)
             {
-                Output.WriteJson(stdout, new Dictionary<string, object?>
+                var o = new Dictionary<string, object?>
                 {
                     ["interface"] = iface,
                     ["generation"] = r.Generation,
@@ -101,12 +122,20 @@ internal static class AttachCommands
                     ["rules"] = rs.Rules.Count,
                     ["prefixes"] = rs.PrefixCount,
                     ["took_ms"] = Math.Round(r.Took.TotalMilliseconds, 1),
-                });
+                };
+                if (confirm)
+                    o["pending_confirm"] = ConfirmCommands.ToJson(pending);
+                Output.WriteJson(stdout, o);
             }
             else
             {
                 stdout.WriteLine($"{iface}: {verb} {rulesFile}: generation {r.Generation}, {Format.Mode(r.Mode)} XDP, " +
                     $"{rs.Rules.Count:N0} rules, {rs.PrefixCount:N0} prefixes ({r.Took.TotalMilliseconds:N0} ms)");
+                if (pending is not null)
+                {
+                    stdout.WriteLine($"{iface}: unconfirmed: generation {pending.PreviousGeneration} comes back at " +
+                        $"{pending.Deadline.ToLocalTime():HH:mm:ss} unless `fwctl confirm {iface}` runs before");
+                }
             }
             return FwctlApp.ExitOk;
         });

@@ -24,6 +24,9 @@ public static class FwctlApp
             AttachCommands.CreateAttach(stdout, stderr),
             AttachCommands.CreateReload(stdout, stderr),
             AttachCommands.CreateDetach(stdout, stderr),
+            ConfirmCommands.CreateConfirm(stdout, stderr),
+            ConfirmCommands.CreateRevert(stdout, stderr),
+            ConfirmCommands.CreateTimer(),
             StatsCommand.Create(stdout, stderr),
             StatusCommand.Create(stdout, stderr),
             TestCommand.Create(stdout, stderr),
@@ -35,6 +38,8 @@ public static class FwctlApp
             foreach (var e in parse.Errors)
                 stderr.WriteLine($"fwctl: {e.Message}");
             stderr.WriteLine("Try 'fwctl --help'.");
+            if (args.Contains("--json") || args.Contains("-j"))
+                Output.WriteJson(stdout, new Dictionary<string, object?> { ["error"] = parse.Errors[0].Message });
             return ExitUsage;
         }
         return parse.Invoke(config);

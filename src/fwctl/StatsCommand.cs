@@ -10,11 +10,7 @@ namespace Fw.Cli;
 /// </summary>
 internal static class StatsCommand
 {
-    private static readonly Argument<string?> IfaceArgument = new("IFACE")
-    {
-        Description = "The interface (default: every attached interface)",
-        Arity = ArgumentArity.ZeroOrOne,
-    };
+    private static readonly Argument<string?> IfaceArgument = InterfaceArgument.Optional("The interface (default: every attached interface)");
 
     private static readonly Option<bool> PerCpuOption = new("--per-cpu") { Description = "Show each CPU's counters too" };
 

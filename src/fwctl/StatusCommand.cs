@@ -26,6 +26,7 @@ internal static class StatusCommand
             {
                 using var s = InterfaceState.Open(iface);
                 var m = s.Meta;
+                var state = Firewall.StateOf(iface);
                 uint progId = 0;
                 try
                 {
@@ -35,11 +36,19 @@ internal static class StatusCommand
                 {
                     // The interface is gone; its pins remain until detach.
                 }
+                // Attached: fw's link holds the interface and its dispatcher is what runs there.
+                bool attached = state == AttachState.Attached && progId != 0 && progId == FdHandle.IdOfPinned(PinLayout.Prog(iface));
                 rows.Add(new Dictionary<string, object?>
                 {
                     ["interface"] = iface,
                     ["mode"] = Format.Mode((XdpMode)m.XdpMode),
-                    ["attached"] = progId != 0,
+                    ["attached"] = attached,
+                    ["state"] = state switch
+                    {
+                        AttachState.Defunct => "defunct",
+                        AttachState.NotAttached => "detached",
+                        _ => attached ? "attached" : "replaced",
+                    },
                     ["program_id"] = progId,
                     ["generation"] = m.Generation,
                     ["rules_file"] = m.FileName,
@@ -47,6 +56,7 @@ internal static class StatusCommand
                     ["rules"] = m.Rules,
                     ["prefixes"] = m.Prefixes,
                     ["loaded_at"] = DateTimeOffset.FromUnixTimeMilliseconds((long)(m.LoadedNs / 1_000_000)).ToString("yyyy-MM-ddTHH:mm:ssZ"),
+                    ["pending_confirm"] = ConfirmCommands.ToJson(state == AttachState.Attached ? Firewall.Pending(iface) : null),
                 });
             }
             if (json)
@@ -62,10 +72,23 @@ internal static class StatusCommand
             var t = new Table(["INTERFACE", "MODE", "GENERATION", "RULES", "PREFIXES", "LOADED", "RULESET", "SHA-256"]);
             foreach (var r in rows)
             {
-                t.Add([(string)r["interface"]!, (bool)r["attached"]! ? (string)r["mode"]! : "(gone)", $"{r["generation"]:N0}",
+                t.Add([(string)r["interface"]!, (bool)r["attached"]! ? (string)r["mode"]! : $"({r["state"]})", $"{r["generation"]:N0}",
                     $"{r["rules"]:N0}", $"{r["prefixes"]:N0}", (string)r["loaded_at"]!, (string)r["rules_file"]!, ((string)r["digest"]!)[..12]]);
             }
             t.Write(stdout);
+            foreach (var r in rows)
+            {
+                if ((string)r["state"]! == "defunct")
+                {
+                    stdout.WriteLine($"{r["interface"]}: nothing filters: fw's link lost the interface (deleted, or a detach was killed); " +
+                        $"`fwctl attach {r["interface"]} --rules FILE` attaches it again");
+                }
+                if (r["pending_confirm"] is Dictionary<string, object?> p)
+                {
+                    stdout.WriteLine($"{r["interface"]}: generation {p["generation"]} is unconfirmed: generation {p["reverts_to_generation"]} " +
+                        $"comes back at {p["deadline"]} unless `fwctl confirm {r["interface"]}` runs before");
+                }
+            }
             return FwctlApp.ExitOk;
         });
     }

@@ -29,7 +29,7 @@ internal static class TestCommand
         Example: fwctl test eth0 --packet 'tcp 198.51.100.7:40000 -> 192.0.2.10:22 syn'
         """;
 
-    private static readonly Argument<string> IfaceArgument = new("IFACE") { Description = "The interface fw is attached to" };
+    private static readonly Argument<string> IfaceArgument = InterfaceArgument.Required("The interface fw is attached to");
 
     private static readonly Option<string[]> PacketOption = new("--packet", "-p")
     {
