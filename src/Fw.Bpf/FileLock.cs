@@ -14,14 +14,19 @@ public sealed class FileLock : IDisposable
 {
     private readonly FdHandle _file;
 
+    /// <summary>O_NOFOLLOW: 0400000 on x86-64 (and asm-generic), 0100000 on arm64.</summary>
+    private static readonly int ONoFollow =
+        System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? 0x8000 : 0x20000;
+
     private FileLock(FdHandle file) => _file = file;
 
-    /// <summary>Opens (creating, mode 0644) and locks <paramref name="path"/>, waiting up to <paramref name="timeout"/>.</summary>
+    /// <summary>Opens (creating, mode 0600, never through a symlink) and locks <paramref name="path"/>, waiting up to <paramref name="timeout"/>.</summary>
     /// <param name="what">What the lock protects, for the error ("lock fw0").</param>
     /// <param name="busy">Who holds it when it is taken, for the error.</param>
     public static FileLock Acquire(string path, TimeSpan timeout, string what, string busy = "held by another process")
     {
-        int fd = Interop.open(path, Interop.ORdWr | Interop.OCreat | Interop.OCloexec, 0x1a4 /* 0644 */);
+        // O_NOFOLLOW: a symlink planted at the lock's path is refused (ELOOP), never followed to another file.
+        int fd = Interop.open(path, Interop.ORdWr | Interop.OCreat | Interop.OCloexec | ONoFollow, 0x180 /* 0600 */);
         if (fd < 0)
             throw new BpfException($"{what}: open {path}", Marshal.GetLastPInvokeError());
         var file = new FdHandle(fd);

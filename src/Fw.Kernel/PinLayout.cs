@@ -50,12 +50,15 @@ public static class PinLayout
             ? Directory.GetDirectories(Root).Select(Path.GetFileName).Where(n => File.Exists(Meta(n!))).Select(n => n!).Order().ToList()
             : [];
 
-    /// <summary>Mounts bpffs at /sys/fs/bpf when nothing is mounted there.</summary>
+    /// <summary>
+    /// Mounts bpffs at /sys/fs/bpf when nothing is mounted there, mode 0700: only root can then create entries
+    /// beside fw's (a bpffs mounted by someone else keeps its mode; fw's own directory is checked either way).
+    /// </summary>
     public static void EnsureBpfFs()
     {
         if (IsBpfFs(BpfFs))
             return;
-        var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("mount", ["-t", "bpf", "bpf", BpfFs])
+        var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("mount", ["-t", "bpf", "-o", "mode=0700", "bpf", BpfFs])
         {
             RedirectStandardError = true,
         })!;
