@@ -197,15 +197,17 @@ static __always_inline int parse_ip6_ext(struct fw_cursor *c, struct fw_pkt *pkt
 }
 
 /*
- * IPv6 header (40 bytes present; the version is not checked) and its extension
- * headers. Returns the upper-layer protocol (one byte, no byte order) or
- * -FW_REASON_MALFORMED.
+ * IPv6 header: 40 bytes present and version 6 (as parse_iphdr checks 4: the
+ * kernel's IPv6 input drops any other), then its extension headers. Returns the
+ * upper-layer protocol (one byte, no byte order) or -FW_REASON_MALFORMED.
  */
 static __always_inline int parse_ip6hdr(struct fw_cursor *c, struct fw_pkt *pkt)
 {
 	struct ipv6hdr *ip6h = c->pos;
 
 	if ((void *)(ip6h + 1) > c->end)
+		return -FW_REASON_MALFORMED;
+	if (ip6h->version != 6)
 		return -FW_REASON_MALFORMED;
 	c->pos = ip6h + 1;
 

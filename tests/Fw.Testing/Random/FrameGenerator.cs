@@ -9,8 +9,9 @@ namespace Fw.Testing.Random;
 /// addresses at prefix starts and ends and one step outside them, ports at range endpoints ±1, the TCP flag
 /// combinations the rules test with one bit flipped, ICMP types ±1, the rules' protocols. Mixed in: VLAN
 /// tags (sometimes a third), IPv4 options, IPv6 extension chains (0-9 headers), first and non-first
-/// fragments, truncation at every layer, wrong IHL and version, bogus extension lengths, non-IP frames,
-/// frames shorter than an Ethernet header, ICMP in IPv6 and ICMPv6 in IPv4.
+/// fragments, truncation at every layer, wrong IHL, wrong IPv4 and IPv6 versions, IPv4 under the IPv6
+/// EtherType and the reverse, bogus extension lengths, non-IP frames, frames shorter than an Ethernet header,
+/// ICMP in IPv6 and ICMPv6 in IPv4.
 /// </summary>
 public sealed class FrameGenerator
 {
@@ -109,7 +110,11 @@ public sealed class FrameGenerator
         if (f.Transport is not null && _rng.Next(3) == 0)
             f = f.WithPayload(Bytes(_rng.Next(40)));
 
-        return family == IpFamily.V4 ? Ipv4Oddities(f) : Ipv6Oddities(f);
+        f = family == IpFamily.V4 ? Ipv4Oddities(f) : Ipv6Oddities(f);
+        // One IP version under the other's EtherType (a header's version nibble disagrees: malformed).
+        if (_rng.Next(100) < 1)
+            f = f.WithEtherType(family == IpFamily.V4 ? EtherTypes.Ipv6 : EtherTypes.Ipv4);
+        return f;
     }
 
     /// <summary>A family the target's src and dst both allow, when there is one.</summary>
@@ -159,7 +164,7 @@ public sealed class FrameGenerator
         else if (r < 13)
             f = f.AsFragment(NonZeroOffset(), more: _rng.Next(2) == 0);
         if (_rng.Next(100) < 3)
-            f = f.WithIpv6(h => h with { Version = _rng.Next(16) }); // not checked by the contract
+            f = f.WithIpv6(h => h with { Version = _rng.Next(16) }); // malformed unless 6
         return f;
     }
 

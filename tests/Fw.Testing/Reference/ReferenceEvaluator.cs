@@ -138,6 +138,9 @@ public static class ReferenceEvaluator
     {
         if (f.Length - at < 40)
             return Malformed("shorter than the IPv6 header");
+        int version = f[at] >> 4;
+        if (version != 6)
+            return Malformed($"IPv6 version {version}");
         byte next = f[at + 6];
         UInt128 src = Be128(f, at + 8);
         UInt128 dst = Be128(f, at + 24);

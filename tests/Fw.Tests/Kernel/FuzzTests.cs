@@ -13,8 +13,9 @@ namespace Fw.Tests.Kernel;
 
 /// <summary>
 /// The data plane under bad input: 1,000,000 frames mutated from valid ones (<see cref="FrameMutator"/>:
-/// truncated at every length, bytes changed, IHL 0-15, IP versions, IPv6 extension chains of 0-12 headers cut
-/// or with wrong lengths, 0-4 VLAN tags, fragments, random bytes) through BPF_PROG_TEST_RUN, one run per frame,
+/// truncated at every length, bytes changed, IHL 0-15, IPv4 and IPv6 versions 0-15, IPv6 extension chains of 0-12
+/// headers cut or with wrong lengths, 0-4 VLAN tags, fragments, random bytes) through BPF_PROG_TEST_RUN, one run
+/// per frame,
 /// over rules.yaml and random rulesets with every combination of default, malformed and non_ip. No frame
 /// may abort, and each verdict and its reason (the rule, default, malformed, non-IP) must be the reference
 /// evaluator's. The per-category counts printed show which paths the mutations reached.
@@ -212,7 +213,7 @@ public class FuzzTests(ITestOutputHelper output)
         [
             "shorter than the Ethernet header", "shorter than its VLAN tag", "a third VLAN tag",
             "shorter than the IPv4 header", "IPv4 version N", "IPv4 IHL N", "shorter than the IPv4 header with its options",
-            "shorter than the IPv6 header", "a ninth IPv6 extension header", "shorter than an IPv6 fragment header",
+            "shorter than the IPv6 header", "IPv6 version N", "a ninth IPv6 extension header", "shorter than an IPv6 fragment header",
             "shorter than IPv6 extension header N", "shorter than IPv6 extension header N (N bytes)",
             "shorter than the TCP header", "shorter than the UDP header", "shorter than the ICMP header",
         ];
@@ -224,7 +225,10 @@ public class FuzzTests(ITestOutputHelper output)
             for (int ihl = 0; ihl < 16; ihl++)
                 AtLeast(300, _variants.GetValueOrDefault($"Ihl: ihl={ihl}"), $"frames with IHL {ihl}");
             for (int version = 0; version < 16; version++)
+            {
                 AtLeast(100, _variants.GetValueOrDefault($"IpVersion: IPv4 version={version}"), $"IPv4 frames of version {version}");
+                AtLeast(100, _variants.GetValueOrDefault($"IpVersion: IPv6 version={version}"), $"IPv6 frames of version {version}");
+            }
             for (int count = 0; count <= FrameMutator.MaxChain; count++)
                 AtLeast(300, _variants.GetValueOrDefault($"ExtChain: headers={count}"), $"chains of {count} extension headers");
             for (int tags = 0; tags <= FrameMutator.MaxTags; tags++)
