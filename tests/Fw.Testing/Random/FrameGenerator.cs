@@ -11,7 +11,7 @@ namespace Fw.Testing.Random;
 /// tags (sometimes a third), IPv4 options, IPv6 extension chains (0-9 headers), first and non-first
 /// fragments, truncation at every layer, wrong IHL, wrong IPv4 and IPv6 versions, IPv4 under the IPv6
 /// EtherType and the reverse, bogus extension lengths, non-IP frames, frames shorter than an Ethernet header,
-/// ICMP in IPv6 and ICMPv6 in IPv4.
+/// ICMP in IPv6 and ICMPv6 in IPv4. <see cref="NextMultiBuffer"/> draws multi-buffer frames, jumbo ones too.
 /// </summary>
 public sealed class FrameGenerator
 {
@@ -39,6 +39,22 @@ public sealed class FrameGenerator
 
     /// <summary>The next frame's bytes.</summary>
     public byte[] Next() => NextFrame().Bytes;
+
+    /// <summary>
+    /// The next frame as a multi-buffer XDP frame: its bytes (sometimes jumbo, or IPv6 with kilobytes of
+    /// extension headers, <see cref="FirstBuffers.Grow"/>) and its first buffer's length, at most
+    /// <paramref name="maxFirstBuffer"/>, often at or by a header's end (<see cref="FirstBuffers.Pick"/>).
+    /// </summary>
+    public (byte[] Bytes, int FirstBuffer) NextMultiBuffer(int maxFirstBuffer)
+    {
+        var (bytes, frame) = NextFrame();
+        if (frame is null)
+            return (bytes, Math.Min(bytes.Length, maxFirstBuffer));
+        (frame, _) = FirstBuffers.Grow(_rng, frame);
+        var layout = frame.Layout();
+        bytes = layout.Bytes;
+        return (bytes, FirstBuffers.Pick(_rng, layout, FirstBuffers.ExtensionEnds(frame, layout), bytes.Length, maxFirstBuffer));
+    }
 
     /// <summary>
     /// The next frame and the description it was built from, for reading a failure (the bytes are the truth);
