@@ -293,13 +293,20 @@ static __always_inline void fw_trace_verdict(int verdict, __u32 reason, __u32 ru
 	t->seq++;
 }
 
-SEC("xdp")
+/*
+ * xdp.frags: the program takes multi-buffer frames (BPF_F_XDP_HAS_FRAGS), so it
+ * attaches natively to an interface whose MTU needs them (jumbo frames), and so
+ * must fw_dispatch, which tail-calls it: the kernel lets a program tail-call only
+ * programs that handle frags as it does. Headers are parsed from the first
+ * buffer (fw_parse.h); counters count the whole frame, every buffer.
+ */
+SEC("xdp.frags")
 int fw_classify(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct fw_cursor c = { .pos = data, .end = data_end };
-	__u64 bytes = data_end - data;
+	__u64 bytes = bpf_xdp_get_buff_len(ctx);
 	__u32 rule = FW_NO_RULE, reason, slot;
 	struct fw_rule *r = NULL;
 	struct fw_pkt pkt;

@@ -10,6 +10,12 @@
  * tags, IPv4 with options or IPv6 with at most FW_MAX_EXT_HDRS extension
  * headers, then the TCP, UDP or ICMP header unless the packet is a non-first
  * fragment. The C# reference evaluator implements the same text.
+ *
+ * Every header is read from the frame's first buffer, ctx->data..data_end. A
+ * multi-buffer frame (SEC("xdp.frags"): a jumbo frame the driver spread over
+ * pages) has more after data_end, in fragments this file never reads: a header
+ * that does not end in the first buffer fails its bounds check, and the frame
+ * is malformed ("Frame sizes and multi-buffer frames" in rules/README.md).
  */
 #ifndef FW_PARSE_H
 #define FW_PARSE_H
@@ -31,7 +37,7 @@
 #define FW_IP6_FRAG_OFFSET	0xfff8	/* fw_ipv6_ext_hdr.frag_off: offset << 3 */
 #define FW_TCP_FLAGS_BYTE	13	/* CWR ECE URG ACK PSH RST SYN FIN */
 
-/* Parsing position: the first byte not yet parsed, and ctx->data_end. */
+/* Parsing position: the first byte not yet parsed, and ctx->data_end (the end of the first buffer). */
 struct fw_cursor {
 	void *pos;
 	void *end;
@@ -197,15 +203,17 @@ static __always_inline int parse_ip6_ext(struct fw_cursor *c, struct fw_pkt *pkt
 }
 
 /*
- * IPv6 header (40 bytes present; the version is not checked) and its extension
- * headers. Returns the upper-layer protocol (one byte, no byte order) or
- * -FW_REASON_MALFORMED.
+ * IPv6 header: 40 bytes present and version 6 (as parse_iphdr checks 4: the
+ * kernel's IPv6 input drops any other), then its extension headers. Returns the
+ * upper-layer protocol (one byte, no byte order) or -FW_REASON_MALFORMED.
  */
 static __always_inline int parse_ip6hdr(struct fw_cursor *c, struct fw_pkt *pkt)
 {
 	struct ipv6hdr *ip6h = c->pos;
 
 	if ((void *)(ip6h + 1) > c->end)
+		return -FW_REASON_MALFORMED;
+	if (ip6h->version != 6)
 		return -FW_REASON_MALFORMED;
 	c->pos = ip6h + 1;
 

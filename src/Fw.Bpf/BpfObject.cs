@@ -87,10 +87,27 @@ public sealed unsafe class BpfObject : IDisposable
         return BtfLayout.Datasec(btf, section, Path).ToDictionary(v => v.Name, v => (v.Offset, v.Size));
     }
 
+    /// <summary>
+    /// The longest first buffer BPF_PROG_TEST_RUN gives an XDP program: one page less XDP_PACKET_HEADROOM (256)
+    /// and the skb_shared_info at its end (320 on 64-bit kernels with the default 17 fragments): 3,520 bytes
+    /// with 4 KiB pages. A longer frame goes on in page fragments, a multi-buffer xdp_buff, as a driver builds
+    /// one for a jumbo frame.
+    /// </summary>
+    public static int TestRunMaxLinear => Environment.SystemPageSize - 256 - 320;
+
     /// <summary>Runs a frame through a program fd with BPF_PROG_TEST_RUN.</summary>
-    public static TestRunResult TestRun(int progFd, ReadOnlySpan<byte> frame, int repeat = 1)
+    /// <param name="linear">
+    /// Bytes of the frame in its first buffer (ctx->data..data_end), at most the frame's length and
+    /// <see cref="TestRunMaxLinear"/>; the rest follows in fragments. Null: as much as fits, the whole frame when
+    /// it is shorter. Given, it is passed as the xdp_md context's data_end, which the kernel (6.18) takes as the
+    /// first buffer's length (it would silently cut a longer one: refused here).
+    /// </param>
+    public static TestRunResult TestRun(int progFd, ReadOnlySpan<byte> frame, int repeat = 1, int? linear = null)
     {
+        if (linear is < 0 || linear > frame.Length || linear > TestRunMaxLinear)
+            throw new ArgumentOutOfRangeException(nameof(linear), linear, $"0-{Math.Min(frame.Length, TestRunMaxLinear)} bytes (the frame's length, at most one page's first buffer)");
         var outBuf = new byte[Math.Max(frame.Length, 64) + 256];
+        var ctx = new Interop.XdpMd { DataEnd = (uint)(linear ?? 0) };
         fixed (byte* din = frame)
         fixed (byte* dout = outBuf)
         {
@@ -103,6 +120,11 @@ public sealed unsafe class BpfObject : IDisposable
                 DataSizeOut = (uint)outBuf.Length,
                 Repeat = repeat,
             };
+            if (linear is not null)
+            {
+                opts.CtxIn = &ctx;
+                opts.CtxSizeIn = (uint)sizeof(Interop.XdpMd);
+            }
             BpfException.CheckFd(Interop.bpf_prog_test_run_opts(progFd, ref opts), "run a program (BPF_PROG_TEST_RUN)");
             return new TestRunResult((XdpAction)opts.Retval, opts.Duration);
         }

@@ -140,6 +140,21 @@ internal static unsafe partial class Interop
         public uint BatchSize;
     }
 
+    /// <summary>
+    /// struct xdp_md (uapi linux/bpf.h), the XDP context BPF_PROG_TEST_RUN takes as ctx_in: offsets into the
+    /// frame (data 0, data_end the first buffer's length), the rest 0.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct XdpMd
+    {
+        public uint Data;
+        public uint DataEnd;
+        public uint DataMeta;
+        public uint IngressIfindex;
+        public uint RxQueueIndex;
+        public uint EgressIfindex;
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     internal struct BatchOpts
     {

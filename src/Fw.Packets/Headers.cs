@@ -198,9 +198,17 @@ public sealed record Ipv6Ext(byte Type, byte[] Data)
         if (size < 8 || size % 8 != 0)
             throw new ArgumentOutOfRangeException(nameof(size), "a multiple of 8, at least 8");
         var data = new byte[size - 2];
-        // PadN: type 1, length, zeros (RFC 8200 4.2); a single PadN fills any gap of 2 or more.
-        data[0] = 1;
-        data[1] = (byte)(data.Length - 2);
+        // PadN: type 1, length, zeros (RFC 8200 4.2), at most 257 bytes each: as many as the size takes (the
+        // longest header, 2,048 bytes, takes eight), none left one byte short.
+        for (int at = 0; at < data.Length;)
+        {
+            int n = Math.Min(data.Length - at, 257);
+            if (data.Length - at - n == 1)
+                n--;
+            data[at] = 1;
+            data[at + 1] = (byte)(n - 2);
+            at += n;
+        }
         return data;
     }
 }

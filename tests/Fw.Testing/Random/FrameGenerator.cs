@@ -9,8 +9,9 @@ namespace Fw.Testing.Random;
 /// addresses at prefix starts and ends and one step outside them, ports at range endpoints ±1, the TCP flag
 /// combinations the rules test with one bit flipped, ICMP types ±1, the rules' protocols. Mixed in: VLAN
 /// tags (sometimes a third), IPv4 options, IPv6 extension chains (0-9 headers), first and non-first
-/// fragments, truncation at every layer, wrong IHL and version, bogus extension lengths, non-IP frames,
-/// frames shorter than an Ethernet header, ICMP in IPv6 and ICMPv6 in IPv4.
+/// fragments, truncation at every layer, wrong IHL, wrong IPv4 and IPv6 versions, IPv4 under the IPv6
+/// EtherType and the reverse, bogus extension lengths, non-IP frames, frames shorter than an Ethernet header,
+/// ICMP in IPv6 and ICMPv6 in IPv4. <see cref="NextMultiBuffer"/> draws multi-buffer frames, jumbo ones too.
 /// </summary>
 public sealed class FrameGenerator
 {
@@ -38,6 +39,22 @@ public sealed class FrameGenerator
 
     /// <summary>The next frame's bytes.</summary>
     public byte[] Next() => NextFrame().Bytes;
+
+    /// <summary>
+    /// The next frame as a multi-buffer XDP frame: its bytes (sometimes jumbo, or IPv6 with kilobytes of
+    /// extension headers, <see cref="FirstBuffers.Grow"/>) and its first buffer's length, at most
+    /// <paramref name="maxFirstBuffer"/>, often at or by a header's end (<see cref="FirstBuffers.Pick"/>).
+    /// </summary>
+    public (byte[] Bytes, int FirstBuffer) NextMultiBuffer(int maxFirstBuffer)
+    {
+        var (bytes, frame) = NextFrame();
+        if (frame is null)
+            return (bytes, Math.Min(bytes.Length, maxFirstBuffer));
+        (frame, _) = FirstBuffers.Grow(_rng, frame);
+        var layout = frame.Layout();
+        bytes = layout.Bytes;
+        return (bytes, FirstBuffers.Pick(_rng, layout, FirstBuffers.ExtensionEnds(frame, layout), bytes.Length, maxFirstBuffer));
+    }
 
     /// <summary>
     /// The next frame and the description it was built from, for reading a failure (the bytes are the truth);
@@ -109,7 +126,11 @@ public sealed class FrameGenerator
         if (f.Transport is not null && _rng.Next(3) == 0)
             f = f.WithPayload(Bytes(_rng.Next(40)));
 
-        return family == IpFamily.V4 ? Ipv4Oddities(f) : Ipv6Oddities(f);
+        f = family == IpFamily.V4 ? Ipv4Oddities(f) : Ipv6Oddities(f);
+        // One IP version under the other's EtherType (a header's version nibble disagrees: malformed).
+        if (_rng.Next(100) < 1)
+            f = f.WithEtherType(family == IpFamily.V4 ? EtherTypes.Ipv6 : EtherTypes.Ipv4);
+        return f;
     }
 
     /// <summary>A family the target's src and dst both allow, when there is one.</summary>
@@ -159,7 +180,7 @@ public sealed class FrameGenerator
         else if (r < 13)
             f = f.AsFragment(NonZeroOffset(), more: _rng.Next(2) == 0);
         if (_rng.Next(100) < 3)
-            f = f.WithIpv6(h => h with { Version = _rng.Next(16) }); // not checked by the contract
+            f = f.WithIpv6(h => h with { Version = _rng.Next(16) }); // malformed unless 6
         return f;
     }
 

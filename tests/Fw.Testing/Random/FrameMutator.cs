@@ -16,7 +16,7 @@ public enum Mutation
     ByteFlip,
     /// <summary>IPv4 IHL set to each of 0-15.</summary>
     Ihl,
-    /// <summary>The IP version nibble set to each of 0-15 (IPv4), or to a random value (IPv6: not checked).</summary>
+    /// <summary>The IP version nibble set to each of 0-15, IPv4 or IPv6 (all but 4, or 6, malformed).</summary>
     IpVersion,
     /// <summary>An IPv6 extension-header chain of 0-12 well-formed headers (past 8: malformed).</summary>
     ExtChain,
@@ -30,6 +30,11 @@ public enum Mutation
     Fragment,
     /// <summary>Random bytes, mostly under an IPv4, IPv6 or VLAN EtherType so parsing gets past Ethernet.</summary>
     RandomBytes,
+    /// <summary>
+    /// A multi-buffer frame (<see cref="Mutant.FirstBuffer"/>), sometimes jumbo or with kilobytes of IPv6
+    /// extension headers, whose first buffer ends at, by or inside a header, or as far as a page takes.
+    /// </summary>
+    FirstBuffer,
 }
 
 /// <summary>
@@ -37,14 +42,19 @@ public enum Mutation
 /// "tags=3", "v6 non-first", "in L4 header") for counting what the mutations reached; <paramref name="Detail"/>
 /// says exactly what was done; <paramref name="Base"/> is the valid frame it came from (null for random bytes).
 /// </summary>
-public sealed record Mutant(byte[] Bytes, Mutation Kind, string Variant, string Detail, byte[]? Base);
+public sealed record Mutant(byte[] Bytes, Mutation Kind, string Variant, string Detail, byte[]? Base)
+{
+    /// <summary>A multi-buffer frame's first buffer, in bytes (the rest are in fragments); null: one buffer.</summary>
+    public int? FirstBuffer { get; init; }
+}
 
 /// <summary>
 /// Bad input for the data plane, reproducible from a seed: valid frames from a <see cref="FrameGenerator"/>
 /// for the ruleset (so the rules' boundaries are near), each turned into one or more mutants, see
 /// <see cref="Mutation"/>. "Valid" means the rules contract parses it as an IP or a non-IP frame
-/// (<see cref="ReferenceEvaluator.Parse"/>, not malformed); the mutants are anything. Frames stay under
-/// 1,500 bytes, so BPF_PROG_TEST_RUN takes every one of 14 bytes or more.
+/// (<see cref="ReferenceEvaluator.Parse(ReadOnlySpan{byte})"/>, not malformed); the mutants are anything. Frames
+/// stay under 1,500 bytes but <see cref="Mutation.FirstBuffer"/>'s jumbo ones (up to 9,014), and
+/// BPF_PROG_TEST_RUN takes every one of 14 bytes or more.
 /// </summary>
 public sealed class FrameMutator
 {
@@ -54,9 +64,12 @@ public sealed class FrameMutator
     readonly System.Random _rng;
     readonly FrameGenerator _source;
     readonly Queue<Mutant> _pending = new();
+    readonly int _maxFirstBuffer;
 
-    public FrameMutator(Ruleset rs, int seed)
+    /// <param name="maxFirstBuffer">The longest first buffer of a multi-buffer mutant (BPF_PROG_TEST_RUN's, a page's worth).</param>
+    public FrameMutator(Ruleset rs, int seed, int maxFirstBuffer = 3520)
     {
+        _maxFirstBuffer = maxFirstBuffer;
         _rng = new System.Random(seed);
         _source = new FrameGenerator(rs, seed);
     }
@@ -75,7 +88,7 @@ public sealed class FrameMutator
         ((int)Mutation.Valid, 8), ((int)Mutation.Truncated, 1), ((int)Mutation.ByteFlip, 50), ((int)Mutation.Ihl, 2),
         ((int)Mutation.IpVersion, 1), ((int)Mutation.ExtChain, 25), ((int)Mutation.ExtTruncated, 15),
         ((int)Mutation.ExtBadLength, 15), ((int)Mutation.VlanStack, 25), ((int)Mutation.Fragment, 25),
-        ((int)Mutation.RandomBytes, 15),
+        ((int)Mutation.RandomBytes, 15), ((int)Mutation.FirstBuffer, 15),
     ];
 
     void Refill()
@@ -112,6 +125,9 @@ public sealed class FrameMutator
                 break;
             case Mutation.Fragment:
                 Fragment();
+                break;
+            case Mutation.FirstBuffer:
+                FirstBuffer();
                 break;
             default:
                 RandomBytes();
@@ -244,13 +260,12 @@ public sealed class FrameMutator
 
     void Versions()
     {
-        bool v4 = _rng.Next(3) > 0;
+        bool v4 = _rng.Next(2) == 0;
         var (original, frame) = Base(v4 ? IsV4 : IsV6);
         int n = frame.Layout().NetworkOffset;
         string family = v4 ? "IPv4" : "IPv6";
-        // IPv4: every version; IPv6 (whose version the contract does not check): two random ones.
-        var versions = v4 ? Enumerable.Range(0, 16).ToList() : [_rng.Next(16), _rng.Next(16)];
-        foreach (int version in versions)
+        // Every version: only 4 (IPv4) or 6 (IPv6) is not malformed.
+        foreach (int version in Enumerable.Range(0, 16))
         {
             var b = (byte[])original.Clone();
             b[n] = (byte)(version << 4 | b[n] & 0x0f);
@@ -390,6 +405,19 @@ public sealed class FrameMutator
         1 => 0x1fff,
         _ => 1 + _rng.Next(0x1fff),
     });
+
+    // ---- Multi-buffer frames ---------------------------------------------------------------------
+
+    void FirstBuffer()
+    {
+        var (original, frame) = Base(_ => true);
+        var (grown, what) = FirstBuffers.Grow(_rng, frame);
+        var layout = grown.Layout();
+        byte[] bytes = layout.Bytes;
+        int first = FirstBuffers.Pick(_rng, layout, FirstBuffers.ExtensionEnds(grown, layout), bytes.Length, _maxFirstBuffer);
+        _pending.Enqueue(new Mutant(bytes, Mutation.FirstBuffer, CutLayer(layout, first),
+            $"{what}, {bytes.Length} bytes, the first {first} in the first buffer", original) { FirstBuffer = first });
+    }
 
     // ---- Random bytes ---------------------------------------------------------------------------
 

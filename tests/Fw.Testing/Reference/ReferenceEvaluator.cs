@@ -67,9 +67,13 @@ public static class ReferenceEvaluator
     public const int MaxVlanTags = 2;
     public const int MaxExtensionHeaders = 8;
 
-    public static Result Evaluate(Ruleset rs, ReadOnlySpan<byte> frame)
+    /// <param name="linear">
+    /// The length of the frame's first buffer, for a multi-buffer XDP frame (a jumbo frame a driver spread over
+    /// pages); null: the whole frame is in one buffer. The contract reads headers from the first buffer only.
+    /// </param>
+    public static Result Evaluate(Ruleset rs, ReadOnlySpan<byte> frame, int? linear = null)
     {
-        PacketFields p = Parse(frame);
+        PacketFields p = Parse(frame, linear);
         if (p.Kind == FrameKind.Malformed)
             return new Result(rs.Malformed, Reason.Malformed, -1);
         if (p.Kind == FrameKind.NonIp)
@@ -83,6 +87,21 @@ public static class ReferenceEvaluator
     }
 
     // ---- Parsing, as the "Semantics" section says ------------------------------------------------
+
+    /// <summary>
+    /// "Headers are read from the frame's first buffer": a multi-buffer frame is parsed as if it ended where its
+    /// first buffer does (<paramref name="linear"/> bytes). A frame that is malformed only for that is said so.
+    /// </summary>
+    public static PacketFields Parse(ReadOnlySpan<byte> frame, int? linear = null)
+    {
+        if (linear is not int n || n >= frame.Length)
+            return Parse(frame);
+        ArgumentOutOfRangeException.ThrowIfNegative(n, nameof(linear));
+        PacketFields first = Parse(frame[..n]);
+        if (first.Kind == FrameKind.Malformed && Parse(frame).Kind != FrameKind.Malformed)
+            return Malformed($"headers past the first buffer of {n} bytes ({first.Why})");
+        return first;
+    }
 
     public static PacketFields Parse(ReadOnlySpan<byte> f)
     {
@@ -138,6 +157,9 @@ public static class ReferenceEvaluator
     {
         if (f.Length - at < 40)
             return Malformed("shorter than the IPv6 header");
+        int version = f[at] >> 4;
+        if (version != 6)
+            return Malformed($"IPv6 version {version}");
         byte next = f[at + 6];
         UInt128 src = Be128(f, at + 8);
         UInt128 dst = Be128(f, at + 24);

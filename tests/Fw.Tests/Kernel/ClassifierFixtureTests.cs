@@ -203,6 +203,16 @@ public sealed class ClassifierFixtureTests : IClassFixture<ClassifierFixtureTest
         { "ihl 4 is malformed", Frame.Tcp(A, B, 1, 1500).WithIpv4(h => h with { Ihl = 4 }), XdpAction.Drop, "malformed" },
         { "version 6 in v4 header", Frame.Tcp(A, B, 1, 1500).WithIpv4(h => h with { Version = 6 }), XdpAction.Drop, "malformed" },
         { "ihl past the frame", Frame.Udp(A, B, 1, 2).WithIpv4(h => h with { Ihl = 15 }).Truncated(14 + 40), XdpAction.Drop, "malformed" },
+        // IPv6 header validity: the version nibble must be 6, tagged or not (the kernel's IPv6 input drops any other).
+        // Each frame would pass by default if it were read as IPv6.
+        { "v6 version 4 is malformed", Frame.Udp(A6, B6, 40000, 22).WithIpv6(h => h with { Version = 4 }), XdpAction.Drop, "malformed" },
+        { "v6 version 0 is malformed", Frame.Tcp(A6, B6, 40000, 22).WithIpv6(h => h with { Version = 0 }), XdpAction.Drop, "malformed" },
+        { "v6 version 15 is malformed", Frame.Icmpv6(A6, B6, 129).WithIpv6(h => h with { Version = 15 }), XdpAction.Drop, "malformed" },
+        { "v6 version 4 under a vlan tag", Frame.Udp(A6, B6, 40000, 22).WithIpv6(h => h with { Version = 4 }).WithVlan(100), XdpAction.Drop, "malformed" },
+        { "v6 version 5 under qinq", Frame.Udp(A6, B6, 40000, 22).WithIpv6(h => h with { Version = 5 }).WithQinQ(10, 20), XdpAction.Drop, "malformed" },
+        { "ipv4 packet under the v6 ethertype", Frame.Udp(A, B, 40000, 22).WithPayload(40).WithEtherType(EtherTypes.Ipv6), XdpAction.Drop, "malformed" },
+        { "ipv4 packet under the v6 ethertype, vlan", Frame.Udp(A, B, 40000, 22).WithPayload(40).WithEtherType(EtherTypes.Ipv6).WithVlan(100), XdpAction.Drop, "malformed" },
+        { "v6 version 6 under a vlan tag", Frame.Udp(A6, B6, 40000, 22).WithVlan(100), XdpAction.Pass, "default" },
         // IPv6 extension chains.
         { "v6 hop-by-hop", Frame.Icmpv6(A6, B6, 128).WithExtensions(Ipv6Ext.HopByHop()), XdpAction.Drop, "icmpv6-echo" },
         { "v6 four kinds", Frame.Udp("2001:db8::1", B6, 1, 2).WithExtensions(Ipv6Ext.HopByHop(), Ipv6Ext.Routing(), Ipv6Ext.DestOptions(16), Ipv6Ext.Ah()), XdpAction.Drop, "host128" },

@@ -12,7 +12,8 @@ namespace Fw.Tests.Kernel;
 
 /// <summary>
 /// The kernel program against the reference evaluator: random rulesets (overlapping IPv4/IPv6 prefixes,
-/// sets, port ranges, flags, ICMP types, both defaults) and random frames biased toward rule boundaries.
+/// sets, port ranges, flags, ICMP types, both defaults) and random frames biased toward rule boundaries, one in
+/// four a multi-buffer frame (jumbo ones too) whose first buffer ends at, by or inside a header.
 /// Every verdict and every matched rule must be equal. A failure prints the ruleset and the frame.
 /// </summary>
 public class DifferentialTests(ITestOutputHelper output)
@@ -60,8 +61,14 @@ public class DifferentialTests(ITestOutputHelper output)
         int compared = 0, shortFrames = 0;
         while (compared < FramesPerRuleset)
         {
-            byte[] frame = gen.Next();
-            var expected = ReferenceEvaluator.Evaluate(rs, frame);
+            // Every fourth frame in several buffers (null: one).
+            int? first = null;
+            byte[] frame;
+            if (compared % 4 == 3)
+                (frame, first) = gen.NextMultiBuffer(BpfObject.TestRunMaxLinear);
+            else
+                frame = gen.Next();
+            var expected = ReferenceEvaluator.Evaluate(rs, frame, first);
             if (frame.Length < 14)
             {
                 // BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header (so does every NIC).
@@ -69,10 +76,10 @@ public class DifferentialTests(ITestOutputHelper output)
                 shortFrames++;
                 continue;
             }
-            var run = c.TestRun(frame);
+            var run = BpfObject.TestRun(c.ProgramFd, frame, linear: first);
             var trace = c.ReadTrace();
             if (!Agrees(expected, run.Verdict, trace))
-                Assert.Fail(Report(seed, yaml, frame, expected, run.Verdict, trace));
+                Assert.Fail(Report(seed, yaml, frame, first, expected, run.Verdict, trace));
             compared++;
         }
         return (compared, shortFrames);
@@ -98,12 +105,12 @@ public class DifferentialTests(ITestOutputHelper output)
             && (wantReason != FwReason.Rule || trace.Rule == expected.RuleIndex);
     }
 
-    private static string Report(int seed, string yaml, byte[] frame, Result expected, XdpAction verdict, FwTrace trace)
+    private static string Report(int seed, string yaml, byte[] frame, int? first, Result expected, XdpAction verdict, FwTrace trace)
     {
         var sb = new StringBuilder();
         sb.AppendLine($"seed {seed}: kernel said {verdict} ({(FwReason)trace.Reason}, rule {(int)trace.Rule}), reference said {expected}");
-        sb.AppendLine($"frame ({frame.Length} bytes): {Convert.ToHexString(frame)}");
-        sb.AppendLine($"parsed: {ReferenceEvaluator.Parse(frame)}");
+        sb.AppendLine($"frame ({frame.Length} bytes{(first is int f ? $", the first {f} in the first buffer" : "")}): {Convert.ToHexString(frame)}");
+        sb.AppendLine($"parsed: {ReferenceEvaluator.Parse(frame, first)}");
         sb.AppendLine($"replay: FW_REPLAY_SEED={seed} dotnet test --filter ReplaySeedFromEnvironment");
         sb.AppendLine("ruleset:");
         sb.Append(yaml);

@@ -13,8 +13,9 @@ namespace Fw.Tests.Kernel;
 
 /// <summary>
 /// The data plane under bad input: 1,000,000 frames mutated from valid ones (<see cref="FrameMutator"/>:
-/// truncated at every length, bytes changed, IHL 0-15, IP versions, IPv6 extension chains of 0-12 headers cut
-/// or with wrong lengths, 0-4 VLAN tags, fragments, random bytes) through BPF_PROG_TEST_RUN, one run per frame,
+/// truncated at every length, bytes changed, IHL 0-15, IPv4 and IPv6 versions 0-15, IPv6 extension chains of 0-12
+/// headers cut or with wrong lengths, 0-4 VLAN tags, fragments, random bytes, multi-buffer frames whose first
+/// buffer ends anywhere in their headers) through BPF_PROG_TEST_RUN, one run per frame,
 /// over rules.yaml and random rulesets with every combination of default, malformed and non_ip. No frame
 /// may abort, and each verdict and its reason (the rule, default, malformed, non-IP) must be the reference
 /// evaluator's. The per-category counts printed show which paths the mutations reached.
@@ -62,15 +63,19 @@ public class FuzzTests(ITestOutputHelper output)
 
     /// <summary>
     /// Replays one run: FW_REPLAY_SEED=N (the run a failure names) runs its frames again; with
-    /// FW_REPLAY_FRAME=HEX only that frame, against that run's ruleset.
+    /// FW_REPLAY_FRAME=HEX only that frame, against that run's ruleset (FW_REPLAY_FIRST=N: in two buffers, the
+    /// first of N bytes).
     /// </summary>
     [Fact]
     public void ReplaySeedFromEnvironment()
     {
         string? seed = Environment.GetEnvironmentVariable("FW_REPLAY_SEED");
         string? frame = Environment.GetEnvironmentVariable("FW_REPLAY_FRAME");
+        string? first = Environment.GetEnvironmentVariable("FW_REPLAY_FIRST");
         var tally = new Tally();
-        RunSeed(seed is null ? 7 : int.Parse(seed), tally, frame is null ? null : Convert.FromHexString(frame));
+        Mutant? only = frame is null ? null
+            : new Mutant(Convert.FromHexString(frame), Mutation.Valid, "replayed", "FW_REPLAY_FRAME", null) { FirstBuffer = first is null ? null : int.Parse(first) };
+        RunSeed(seed is null ? 7 : int.Parse(seed), tally, only);
         Assert.True(tally.Compared > 0);
     }
 
@@ -101,7 +106,7 @@ public class FuzzTests(ITestOutputHelper output)
         return (settings + Regex.Replace(yaml, @"^(default|malformed|non_ip):.*\n", "", RegexOptions.Multiline), baseDir);
     }
 
-    private static void RunSeed(int run, Tally tally, byte[]? only = null)
+    private static void RunSeed(int run, Tally tally, Mutant? only = null)
     {
         var (yaml, baseDir) = RulesetFor(run);
         var loaded = RulesLoader.Parse(yaml, $"fuzz-{run}.yaml", baseDir);
@@ -111,15 +116,15 @@ public class FuzzTests(ITestOutputHelper output)
         tally.Runs.Add($"run {run}: {(run % 4 == 0 ? "rules.yaml" : $"generated seed {GeneratedSeedBase + run}")}, {rs.Rules.Count} rules, "
             + $"default {rs.Default}, malformed {rs.Malformed}, non_ip {rs.NonIp}".ToLowerInvariant());
         using var c = Classifier.Load(check.Image!, new ClassifierOptions { Trace = true });
-        var mutator = new FrameMutator(rs, run);
+        var mutator = new FrameMutator(rs, run, BpfObject.TestRunMaxLinear);
         uint seq = c.ReadTrace().Seq;
         var failures = new List<string>();
         int failed = 0, compared = 0;
         for (int index = 0; only is null ? compared < FramesPerRun : compared == 0; index++)
         {
-            var m = only is null ? mutator.Next() : new Mutant(only, Mutation.Valid, "replayed", "FW_REPLAY_FRAME", null);
-            var fields = ReferenceEvaluator.Parse(m.Bytes);
-            var expected = ReferenceEvaluator.Evaluate(rs, m.Bytes);
+            var m = only ?? mutator.Next();
+            var fields = ReferenceEvaluator.Parse(m.Bytes, m.FirstBuffer);
+            var expected = ReferenceEvaluator.Evaluate(rs, m.Bytes, m.FirstBuffer);
             tally.Count(m, fields, expected);
             if (m.Bytes.Length < 14)
             {
@@ -129,7 +134,7 @@ public class FuzzTests(ITestOutputHelper output)
                 continue;
             }
 
-            var result = c.TestRun(m.Bytes);
+            var result = BpfObject.TestRun(c.ProgramFd, m.Bytes, linear: m.FirstBuffer);
             var trace = c.ReadTrace();
             compared++;
             tally.Compared++;
@@ -154,11 +159,11 @@ public class FuzzTests(ITestOutputHelper output)
         sb.AppendLine($"run {run}, frame {index}: kernel said {verdict} ({(FwReason)trace.Reason}, rule {(int)trace.Rule})"
             + $"{(fresh ? "" : ", trace not written for this frame")}, reference said {expected}");
         sb.AppendLine($"mutation: {m.Kind} ({m.Variant}): {m.Detail}");
-        sb.AppendLine($"frame ({m.Bytes.Length} bytes): {Convert.ToHexString(m.Bytes)}");
+        sb.AppendLine($"frame ({m.Bytes.Length} bytes{(m.FirstBuffer is int f ? $", the first {f} in the first buffer" : "")}): {Convert.ToHexString(m.Bytes)}");
         if (m.Base is not null)
             sb.AppendLine($"from ({m.Base.Length} bytes): {Convert.ToHexString(m.Base)}");
         sb.AppendLine($"reference parse: {fields}");
-        sb.AppendLine($"replay: FW_REPLAY_SEED={run} FW_REPLAY_FRAME={Convert.ToHexString(m.Bytes)} dotnet test tests/Fw.Tests -c Release "
+        sb.AppendLine($"replay: FW_REPLAY_SEED={run} FW_REPLAY_FRAME={Convert.ToHexString(m.Bytes)}{(m.FirstBuffer is int n ? $" FW_REPLAY_FIRST={n}" : "")} dotnet test tests/Fw.Tests -c Release "
             + "--filter FullyQualifiedName~FuzzTests.ReplaySeedFromEnvironment");
         return sb.ToString();
     }
@@ -182,7 +187,7 @@ public class FuzzTests(ITestOutputHelper output)
             if (p.Kind == FrameKind.Ip)
                 Add(_outcomes, $"IPv{(int)p.Family}{(p.NonFirstFragment ? " non-first fragment" : "")}");
             if (p.Kind == FrameKind.Malformed)
-                Add(_malformed, Regex.Replace(p.Why!, @"\b\d+\b", "N"));
+                Add(_malformed, p.Why!.StartsWith(FirstBufferWhy, StringComparison.Ordinal) ? FirstBufferWhy : Regex.Replace(p.Why!, @"\b\d+\b", "N"));
         }
 
         static void Add<T>(Dictionary<T, int> d, T key) where T : notnull => d[key] = d.GetValueOrDefault(key) + 1;
@@ -207,14 +212,18 @@ public class FuzzTests(ITestOutputHelper output)
                 sb.AppendLine($"  {key,-48} {n,9:N0}");
         }
 
+        /// <summary>The reference's reason for a frame malformed only for where its first buffer ends.</summary>
+        const string FirstBufferWhy = "headers past the first buffer";
+
         // Every path the mutations are meant to reach, reached often enough in each slice to mean something.
         static readonly string[] MalformedChecks =
         [
             "shorter than the Ethernet header", "shorter than its VLAN tag", "a third VLAN tag",
             "shorter than the IPv4 header", "IPv4 version N", "IPv4 IHL N", "shorter than the IPv4 header with its options",
-            "shorter than the IPv6 header", "a ninth IPv6 extension header", "shorter than an IPv6 fragment header",
+            "shorter than the IPv6 header", "IPv6 version N", "a ninth IPv6 extension header", "shorter than an IPv6 fragment header",
             "shorter than IPv6 extension header N", "shorter than IPv6 extension header N (N bytes)",
             "shorter than the TCP header", "shorter than the UDP header", "shorter than the ICMP header",
+            FirstBufferWhy,
         ];
 
         public void AssertCoverage()
@@ -224,7 +233,10 @@ public class FuzzTests(ITestOutputHelper output)
             for (int ihl = 0; ihl < 16; ihl++)
                 AtLeast(300, _variants.GetValueOrDefault($"Ihl: ihl={ihl}"), $"frames with IHL {ihl}");
             for (int version = 0; version < 16; version++)
+            {
                 AtLeast(100, _variants.GetValueOrDefault($"IpVersion: IPv4 version={version}"), $"IPv4 frames of version {version}");
+                AtLeast(100, _variants.GetValueOrDefault($"IpVersion: IPv6 version={version}"), $"IPv6 frames of version {version}");
+            }
             for (int count = 0; count <= FrameMutator.MaxChain; count++)
                 AtLeast(300, _variants.GetValueOrDefault($"ExtChain: headers={count}"), $"chains of {count} extension headers");
             for (int tags = 0; tags <= FrameMutator.MaxTags; tags++)
@@ -233,6 +245,8 @@ public class FuzzTests(ITestOutputHelper output)
                 AtLeast(800, _variants.GetValueOrDefault($"Fragment: {f}"), $"{f} fragments");
             foreach (string layer in new[] { "under 14 bytes", "in VLAN tags", "in IP header", "in L4 header", "in payload" })
                 AtLeast(200, _variants.GetValueOrDefault($"Truncated: {layer}"), $"frames cut {layer}");
+            foreach (string layer in new[] { "in IP header", "in L4 header", "in payload" })
+                AtLeast(200, _variants.GetValueOrDefault($"FirstBuffer: {layer}"), $"multi-buffer frames whose first buffer ends {layer}");
             foreach (Reason reason in Enum.GetValues<Reason>())
                 AtLeast(1_000, _outcomes.GetValueOrDefault(reason.ToString()), $"{reason} verdicts");
             foreach (string ip in new[] { "IPv4", "IPv6", "IPv4 non-first fragment", "IPv6 non-first fragment" })

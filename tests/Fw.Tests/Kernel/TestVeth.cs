@@ -13,18 +13,33 @@ public sealed class TestVeth : IDisposable
 {
     private static int s_next;
 
-    public TestVeth()
+    /// <param name="mtu">Both ends' MTU; null: the kernel's default (1500). Over about 3,500 bytes a veth takes
+    /// only XDP programs that handle multi-buffer frames (SEC("xdp.frags")) in native mode.</param>
+    public TestVeth(int? mtu = null)
     {
         RemoveLeftovers();
         int n = Interlocked.Increment(ref s_next);
         Name = $"fwt{Environment.ProcessId}x{n}";   // at most 15 bytes with the peer's "p"
         Peer = Name + "p";
         Ip("link", "add", Name, "type", "veth", "peer", "name", Peer);
-        // No IPv6 on the pair: the kernel's own ND/MLD chatter would move the counters under test.
-        foreach (string dev in new[] { Name, Peer })
-            File.WriteAllText($"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6", "1");
-        Ip("link", "set", Name, "up");
-        Ip("link", "set", Peer, "up");
+        try
+        {
+            if (mtu is int m)
+            {
+                Ip("link", "set", Name, "mtu", m.ToString());
+                Ip("link", "set", Peer, "mtu", m.ToString());
+            }
+            // No IPv6 on the pair: the kernel's own ND/MLD chatter would move the counters under test.
+            foreach (string dev in new[] { Name, Peer })
+                File.WriteAllText($"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6", "1");
+            Ip("link", "set", Name, "up");
+            Ip("link", "set", Peer, "up");
+        }
+        catch
+        {
+            Ip("link", "del", Name);   // a constructor that throws is never disposed
+            throw;
+        }
     }
 
     /// <summary>The end fw attaches to.</summary>

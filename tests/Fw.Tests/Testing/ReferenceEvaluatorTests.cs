@@ -203,7 +203,7 @@ public class ReferenceEvaluatorTests
         // "or IPv6 (up to 8 extension headers among hop-by-hop, routing, fragment, destination options and AH; a ninth is malformed)"
         ["ipv6 header 39 bytes"] = (AnyToDrop, Frame.Ip(V6, V6b, 59).Truncated(14 + 39).Build(), Malformed()),
         ["ipv6 header exactly 40 bytes"] = (AnyToDrop, Frame.Ip(V6, V6b, 59).Build(), Hit(0)),
-        ["ipv6 version is not checked"] = (DportSsh, Tcp6().WithIpv6(h => h with { Version = 4 }).Build(), Hit(0)),
+        ["ipv6 version must be 6"] = (DportSsh, Tcp6().WithIpv6(h => h with { Version = 4 }).Build(), Malformed()),
         ["ipv6 payload length is not checked"] = (DportSsh, Tcp6().WithIpv6(h => h with { PayloadLength = 0 }).Build(), Hit(0)),
         ["8 extension headers"] = (DportSsh, Tcp6().WithExtensions(Hops(8)).Build(), Hit(0)),
         ["9 extension headers"] = (DportSsh, Tcp6().WithExtensions(Hops(9)).Build(), Malformed()),
