@@ -294,13 +294,16 @@ static __always_inline void fw_trace_verdict(int verdict, __u32 reason, __u32 ru
 }
 
 /*
- * xdp.frags: the program takes multi-buffer frames (BPF_F_XDP_HAS_FRAGS), so it
- * attaches natively to an interface whose MTU needs them (jumbo frames), and so
- * must fw_dispatch, which tail-calls it: the kernel lets a program tail-call only
- * programs that handle frags as it does. Headers are parsed from the first
+ * Multi-buffer frames: the loader sets BPF_F_XDP_HAS_FRAGS (what SEC("xdp.frags")
+ * would), so the program attaches natively to an interface whose MTU needs them
+ * (jumbo frames), and so does fw_dispatch, which tail-calls it: the kernel lets a
+ * program tail-call only programs that handle frags as it does. The flag is the
+ * loader's and not the section's so that a generation can be loaded without it
+ * under a dispatcher attached by a build before multi-buffer support (a section
+ * flag cannot be cleared with libbpf 1.1). Headers are parsed from the first
  * buffer (fw_parse.h); counters count the whole frame, every buffer.
  */
-SEC("xdp.frags")
+SEC("xdp")
 int fw_classify(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;

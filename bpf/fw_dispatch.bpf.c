@@ -5,9 +5,9 @@
  * rulesets atomically, without detaching. With the slot empty it fails closed:
  * the frame is dropped and counted as FW_STAT_NO_RULESET.
  *
- * xdp.frags, as fw_classify (see there): a tail call goes only to a program of
- * the same kind, and the attached program decides whether a jumbo-MTU interface
- * takes it natively.
+ * Loaded with BPF_F_XDP_HAS_FRAGS, as fw_classify (see there): a tail call goes
+ * only to a program of the same kind, and the attached program decides whether
+ * a jumbo-MTU interface takes it natively.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -16,7 +16,7 @@
 #define FW_MAPS_DISPATCHER	/* fw_stats and the dispatcher's maps, no ruleset maps */
 #include "fw_maps.h"
 
-SEC("xdp.frags")
+SEC("xdp")
 int fw_dispatch(struct xdp_md *ctx)
 {
 	__u64 bytes;

@@ -62,16 +62,33 @@ public sealed unsafe class BpfObject : IDisposable
     }
 
     /// <summary>The fd of a loaded program (owned by this object).</summary>
-    public int ProgramFd(string name)
-    {
-        nint prog = Interop.bpf_object__find_program_by_name(_handle.DangerousGetHandle(), name);
-        if (prog == 0)
-            throw new BpfException($"find program {name} in {Path}", 2);
-        return BpfException.Check(Interop.bpf_program__fd(prog), $"program {name} of {Path}");
-    }
+    public int ProgramFd(string name) => BpfException.Check(Interop.bpf_program__fd(FindProgram(name)), $"program {name} of {Path}");
 
     public void PinProgram(string name, string path) =>
         BpfException.CheckFd(Interop.bpf_obj_pin(ProgramFd(name), path), $"pin {name} at {path}");
+
+    /// <summary>
+    /// Whether a program takes multi-buffer frames (SEC("xdp.frags"), BPF_F_XDP_HAS_FRAGS). A tail call needs caller
+    /// and callee alike, so a program put under a dispatcher of another build may have to be loaded like it.
+    /// </summary>
+    public bool ProgramFrags(string name) => (Interop.bpf_program__flags(FindProgram(name)) & Interop.BpfFXdpHasFrags) != 0;
+
+    /// <summary>Loads the program with or without multi-buffer frames (before <see cref="Load"/>).</summary>
+    public void SetProgramFrags(string name, bool frags)
+    {
+        if (Loaded)
+            throw new InvalidOperationException($"set the flags of {name}: {Path} is already loaded");
+        nint prog = FindProgram(name);
+        uint flags = Interop.bpf_program__flags(prog);
+        flags = frags ? flags | Interop.BpfFXdpHasFrags : flags & ~Interop.BpfFXdpHasFrags;
+        BpfException.Check(Interop.bpf_program__set_flags(prog, flags), $"set the flags of {name}");
+    }
+
+    private nint FindProgram(string name)
+    {
+        nint prog = Interop.bpf_object__find_program_by_name(_handle.DangerousGetHandle(), name);
+        return prog != 0 ? prog : throw new BpfException($"find program {name} in {Path}", 2);
+    }
 
     private nint FindMap(string name)
     {

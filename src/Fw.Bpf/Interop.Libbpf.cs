@@ -46,6 +46,12 @@ internal static unsafe partial class Interop
     [LibraryImport(Libbpf)]
     internal static partial int bpf_program__fd(nint prog);
 
+    [LibraryImport(Libbpf)]
+    internal static partial uint bpf_program__flags(nint prog);
+
+    [LibraryImport(Libbpf)]
+    internal static partial int bpf_program__set_flags(nint prog, uint flags);
+
 
 
 
@@ -263,5 +269,6 @@ internal static unsafe partial class Interop
         private uint _pad;
     }
 
-    internal const uint BpfXdp = 37;          // enum bpf_attach_type BPF_XDP
+    internal const uint BpfXdp = 37;                 // enum bpf_attach_type BPF_XDP
+    internal const uint BpfFXdpHasFrags = 1 << 5;    // BPF_F_XDP_HAS_FRAGS: the program takes multi-buffer frames
 }

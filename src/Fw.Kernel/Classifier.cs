@@ -57,6 +57,7 @@ public sealed unsafe class Classifier : IDisposable
                 obj.SetMaxEntries(map, entries);
             if (options.Stats is { } stats)
                 obj.ReuseMap("fw_stats", stats);
+            obj.SetProgramFrags(ProgramName, options.Frags);
             obj.Load();
 
             var c = new Classifier(obj, image);

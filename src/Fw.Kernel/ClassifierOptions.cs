@@ -17,6 +17,12 @@ public sealed class ClassifierOptions
     /// <summary>Interface name to ifindex for redirect targets; default <see cref="NetInterface.Index"/>.</summary>
     public Func<string, int>? ResolveInterface { get; init; }
 
+    /// <summary>
+    /// Load the classifier for multi-buffer frames (BPF_F_XDP_HAS_FRAGS, the default) or not: a dispatcher pinned by
+    /// a build before multi-buffer support tail-calls only a classifier loaded without.
+    /// </summary>
+    public bool Frags { get; init; } = true;
+
     /// <summary>The classifier object; default bpf/fw.bpf.o beside the binaries.</summary>
     public string? ObjectPath { get; init; }
 

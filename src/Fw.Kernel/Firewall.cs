@@ -45,7 +45,12 @@ public static class Firewall
 
     /// <summary>Loads the dispatcher and generation 1, attaches, and pins everything.</summary>
     /// <param name="classifierObject">Another build's fw.bpf.o (the benchmarks compare builds); null: this one's.</param>
-    public static ChangeResult Attach(string iface, MapImage image, ImageOrigin origin, XdpMode mode, string? classifierObject = null)
+    public static ChangeResult Attach(string iface, MapImage image, ImageOrigin origin, XdpMode mode, string? classifierObject = null) =>
+        Attach(iface, image, origin, mode, classifierObject, frags: true);
+
+    /// <param name="frags">Load both programs for multi-buffer frames (this build) or not, as a build before
+    /// multi-buffer support did: tests attach so to prove a reload by this build works under such a dispatcher.</param>
+    internal static ChangeResult Attach(string iface, MapImage image, ImageOrigin origin, XdpMode mode, string? classifierObject, bool frags)
     {
         RequireRoot();
         var sw = Stopwatch.StartNew();
@@ -65,10 +70,15 @@ public static class Firewall
         PinLayout.RemoveTree(PinLayout.Dir(iface));
 
         using var dispatcher = BpfObject.Open(DispatcherObjectPath);
+        // A tail call needs the dispatcher and the classifier loaded alike for multi-buffer frames.
+        dispatcher.SetProgramFrags(DispatcherProgram, frags);
         dispatcher.Load();
         var stats = dispatcher.Map("fw_stats");
         var slots = StatSlots.Initial(image.Rules.Count);
-        using var classifier = Classifier.Load(image, new ClassifierOptions { Stats = stats, StatSlots = slots, ObjectPath = classifierObject });
+        using var classifier = Classifier.Load(image, new ClassifierOptions
+        {
+            Stats = stats, StatSlots = slots, ObjectPath = classifierObject, Frags = frags,
+        });
         dispatcher.Map("fw_progs").Update(0u, classifier.ProgramFd);
 
         string dir = PinLayout.Dir(iface);
@@ -164,56 +174,81 @@ public static class Firewall
                 PinLayout.RemoveTree(d);
         }
 
-        var plan = StatSlots.Plan(state, image);
-        using var classifier = Classifier.Load(image, new ClassifierOptions
-        {
-            Stats = state.Stats,
-            StatSlots = plan.Slots,
-            MaxEntriesOverride = FaultInjection.MapSizes(iface),
-        });
-        string genDir = PinLayout.Generation(iface, next);
-        bool committed = false;
-        PendingConfirm? record = null;
         try
         {
-            // No live rule counts into a fresh slot, so writing it is invisible until the switch.
-            plan.Prepare(state.Stats);
-            classifier.PinTo(genDir);
-            FaultInjection.At(iface, ReloadStep.Pinned);
-            if (confirm is not null)
+            return Build(frags: true);
+        }
+        catch (IncompatibleDispatcher)
+        {
+            // The attached dispatcher was loaded by a build without multi-buffer frames, and a tail call needs both
+            // alike: this generation is loaded as that dispatcher was (the attempt above was rolled back whole).
+            return Build(frags: false);
+        }
+
+        ChangeResult Build(bool frags)
+        {
+            var plan = StatSlots.Plan(state, image);
+            using var classifier = Classifier.Load(image, new ClassifierOptions
             {
-                // Before the commit: from the commit on, a timer exists that reverts it.
-                record = PendingConfirm.Create(iface, confirm.Within, state.Meta.Generation, next, state.Meta);
-                record.Write();
-                confirm.StartTimer(record);
+                Stats = state.Stats,
+                StatSlots = plan.Slots,
+                Frags = frags,
+                MaxEntriesOverride = FaultInjection.MapSizes(iface),
+            });
+            string genDir = PinLayout.Generation(iface, next);
+            bool committed = false;
+            PendingConfirm? record = null;
+            try
+            {
+                // No live rule counts into a fresh slot, so writing it is invisible until the switch.
+                plan.Prepare(state.Stats);
+                classifier.PinTo(genDir);
+                FaultInjection.At(iface, ReloadStep.Pinned);
+                if (confirm is not null)
+                {
+                    // Before the commit: from the commit on, a timer exists that reverts it.
+                    record = PendingConfirm.Create(iface, confirm.Within, state.Meta.Generation, next, state.Meta);
+                    record.Write();
+                    confirm.StartTimer(record);
+                }
+                state.MetaMap.Update(0u, MakeMeta(next, image, origin, (XdpMode)state.Meta.XdpMode));
+                committed = true;
+                FaultInjection.At(iface, ReloadStep.Committed);
+                // The switch: one map write. In-flight packets finish in the old program with the old maps.
+                using var progs = BpfMap.OpenPinned(PinLayout.Progs(iface));
+                try
+                {
+                    progs.Update(0u, classifier.ProgramFd);
+                }
+                catch (BpfException e) when (e.Errno == 22 /* EINVAL */ && frags)
+                {
+                    throw new IncompatibleDispatcher(e);
+                }
             }
-            state.MetaMap.Update(0u, MakeMeta(next, image, origin, (XdpMode)state.Meta.XdpMode));
-            committed = true;
-            FaultInjection.At(iface, ReloadStep.Committed);
-            // The switch: one map write. In-flight packets finish in the old program with the old maps.
-            using var progs = BpfMap.OpenPinned(PinLayout.Progs(iface));
-            progs.Update(0u, classifier.ProgramFd);
+            catch (Exception e) when (e is not FaultInjection.SimulatedCrash)
+            {
+                // Not switched: the old generation still classifies. Undo the commit first; if that fails too,
+                // gen-N+1 stays (meta names it) and the next open finishes the switch to it.
+                if (committed)
+                    state.MetaMap.Update(0u, state.Meta);
+                PinLayout.RemoveTree(genDir);
+                if (record is not null)
+                    PendingConfirm.Delete(iface);
+                throw;
+            }
+            FaultInjection.At(iface, ReloadStep.Switched);
+            if (record is null)
+            {
+                plan.Finish(state.Stats);
+                PinLayout.RemoveTree(state.GenerationDir);
+            }
+            // else: the previous generation stays pinned (and the slots it counts in untouched) until confirm or revert.
+            return new ChangeResult(iface, next, (XdpMode)state.Meta.XdpMode, false, sw.Elapsed);
         }
-        catch (Exception e) when (e is not FaultInjection.SimulatedCrash)
-        {
-            // Not switched: the old generation still classifies. Undo the commit first; if that fails too,
-            // gen-N+1 stays (meta names it) and the next open finishes the switch to it.
-            if (committed)
-                state.MetaMap.Update(0u, state.Meta);
-            PinLayout.RemoveTree(genDir);
-            if (record is not null)
-                PendingConfirm.Delete(iface);
-            throw;
-        }
-        FaultInjection.At(iface, ReloadStep.Switched);
-        if (record is null)
-        {
-            plan.Finish(state.Stats);
-            PinLayout.RemoveTree(state.GenerationDir);
-        }
-        // else: the previous generation stays pinned (and the slots it counts in untouched) until confirm or revert.
-        return new ChangeResult(iface, next, (XdpMode)state.Meta.XdpMode, false, sw.Elapsed);
     }
+
+    /// <summary>The attached dispatcher refused this build's classifier (another build's tail-call settings).</summary>
+    private sealed class IncompatibleDispatcher(BpfException inner) : Exception(inner.Message, inner);
 
     /// <summary>The change waiting for confirmation on the interface, or null.</summary>
     public static PendingConfirm? Pending(string iface)
@@ -377,7 +412,7 @@ public static class Firewall
             fellBack = false;
             return (XdpLinks.Create(prog, ifindex, XdpMode.Native, iface), XdpMode.Native);
         }
-        catch (BpfException e) when (e.Errno is 95 /* EOPNOTSUPP */ or 22 /* EINVAL */)
+        catch (BpfException e) when (e.Errno is 95 /* EOPNOTSUPP */ or 22 /* EINVAL */ or 34 /* ERANGE: veth, MTU too large */)
         {
             fellBack = true;
             return (XdpLinks.Create(prog, ifindex, XdpMode.Generic, iface), XdpMode.Generic);

@@ -34,6 +34,7 @@ public sealed class TraceCopy : IDisposable
         var reused = new List<BpfMap>();
         try
         {
+            obj.SetProgramFrags(Classifier.ProgramName, true);   // as every generation of this build (fwctl test runs it alone)
             Classifier.SetSettings(obj, (uint)meta.DefaultAction, (uint)meta.MalformedAction, (uint)meta.NonIpAction, meta.Words, meta.Fields, trace: true);
             // The copy has its own trace map; every other map is the generation's.
             string[] shared = PinLayout.GenerationMaps.Where(m => m != "fw_trace_out").ToArray();

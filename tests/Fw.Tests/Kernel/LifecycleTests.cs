@@ -104,6 +104,25 @@ public sealed class LifecycleTests : IDisposable
         Firewall.Detach(_veth.Name);
     }
 
+    /// <summary>
+    /// An interface attached by a build before multi-buffer frames (dispatcher and classifier plain SEC("xdp")) is
+    /// reloaded by this one: the kernel refuses a tail call between programs loaded unalike, so the new generation
+    /// is loaded as the attached dispatcher was, and the reload works (it failed and rolled back before).
+    /// </summary>
+    [Fact]
+    public void ReloadUnderADispatcherOfABuildWithoutFrags()
+    {
+        var (v1, path) = Rules(V1);
+        Firewall.Attach(_veth.Name, v1.Image!, new ImageOrigin(path, 0), XdpMode.Native, null, frags: false);
+        Assert.Equal(XdpAction.Drop, RunLive(Ssh));
+        var (v2, _) = Rules(V2);
+        Assert.Equal(2UL, Deployment.Reload(_veth.Name, v2).Generation);
+        Assert.Equal(XdpAction.Pass, RunLive(Web));   // v2 classifies
+        Assert.Equal(3UL, Deployment.Reload(_veth.Name, v1).Generation);
+        Assert.Equal(XdpAction.Drop, RunLive(Ssh));
+        Firewall.Detach(_veth.Name);
+    }
+
     /// <summary>Action and reason counters compared by their totals.</summary>
     private sealed class SlotTotals : IEqualityComparer<IReadOnlyDictionary<FwStatSlot, Counter>>
     {

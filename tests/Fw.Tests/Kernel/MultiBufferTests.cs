@@ -109,6 +109,7 @@ public sealed class MultiBufferTests(ClassifierFixtureTests.Loaded k) : IClassFi
     public void DispatcherPassesMultiBufferFramesToTheClassifier()
     {
         using var dispatcher = BpfObject.Open(Firewall.DispatcherObjectPath);
+        dispatcher.SetProgramFrags(Firewall.DispatcherProgram, true);   // as Firewall.Attach loads it
         dispatcher.Load();
         var stats = dispatcher.Map("fw_stats");
         int prog = dispatcher.ProgramFd(Firewall.DispatcherProgram);
