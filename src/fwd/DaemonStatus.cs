@@ -60,14 +60,24 @@ public sealed class DaemonStatus
         }
     }
 
-    /// <summary>What runs where: "fw0 generation 3 (7 rules), fw1 generation 2 (7 rules)".</summary>
+    /// <summary>What runs where, as fwd's watch found it between two reads of the rules file.</summary>
+    public void SetInterfaces(IReadOnlyList<InterfaceInfo> interfaces)
+    {
+        lock (_lock)
+        {
+            _interfaces = interfaces;
+        }
+    }
+
+    /// <summary>What runs where: "fw0 generation 3 (7 rules), fw1 generation 2 (7 rules)", and "fw2 not attached".</summary>
     public string Running()
     {
         lock (_lock)
         {
-            return _interfaces.Count == 0
-                ? "no interface"
-                : string.Join(", ", _interfaces.Select(i => $"{i.Name} generation {i.Generation} ({FirewallService.Plural(i.Rules, "rule")})"));
+            var running = _interfaces.Select(i => $"{i.Name} generation {i.Generation} ({FirewallService.Plural(i.Rules, "rule")})")
+                .Concat(_managed.Where(m => _interfaces.All(i => i.Name != m)).Select(m => $"{m} not attached"))
+                .ToList();
+            return running.Count == 0 ? "no interface" : string.Join(", ", running);
         }
     }
 

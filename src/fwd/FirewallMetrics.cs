@@ -28,14 +28,18 @@ public sealed class FirewallMetrics(DaemonStatus status)
         return Format(read, missing, status);
     }
 
-    /// <summary>A reload may remove the generation being read between two opens: try again.</summary>
+    /// <summary>
+    /// An interface fw filters right now; null when it does not: not attached, or its pinned link lost the
+    /// interface (deleted, perhaps created again: defunct). A reload may remove the generation being read between
+    /// two opens: try again.
+    /// </summary>
     private static InterfaceMetrics? Read(string iface)
     {
         for (int attempt = 0; ; attempt++)
         {
             try
             {
-                if (!File.Exists(PinLayout.Link(iface)))
+                if (Firewall.StateOf(iface) != AttachState.Attached)
                     return null;
                 using var state = InterfaceState.Open(iface);
                 var meta = state.Meta;

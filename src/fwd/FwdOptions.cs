@@ -18,6 +18,13 @@ public sealed class FwdOptions
     /// <summary>How long file events must be quiet before the file is read again.</summary>
     public TimeSpan Debounce { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How often fwd checks that every interface it manages is still filtered (<see cref="Fw.Kernel.Firewall.StateOf"/>:
+    /// one pinned link opened, no lock taken), so that an interface deleted and created again is attached again
+    /// within a second.
+    /// </summary>
+    public TimeSpan WatchInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>The metrics endpoint, parsed; only valid after validation.</summary>
     public IPEndPoint? MetricsEndpoint => Metrics is null ? null : ParseEndpoint(Metrics, out _);
 
@@ -55,6 +62,8 @@ public sealed class FwdOptionsValidator : IValidateOptions<FwdOptions>
             failures.Add(problem!);
         if (o.Debounce < TimeSpan.Zero || o.Debounce > TimeSpan.FromSeconds(10))
             failures.Add("debounce must be between 0 and 10 seconds");
+        if (o.WatchInterval < TimeSpan.FromMilliseconds(10) || o.WatchInterval > TimeSpan.FromSeconds(10))
+            failures.Add("the watch interval must be between 10 ms and 10 seconds");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

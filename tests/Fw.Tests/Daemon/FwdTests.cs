@@ -471,6 +471,97 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(XdpAction.Drop, Verdict(Iface, fromFeed));
     }
 
+    /// <summary>Deletes a test pair (both ends go): fw's pinned link stays, defunct.</summary>
+    private static void DeletePair(TestVeth v) => TestVeth.Ip("link", "del", v.Name);
+
+    /// <summary>Creates the pair again under the same names (new ifindexes), as TestVeth does (no IPv6, up).</summary>
+    private static void CreatePair(TestVeth v)
+    {
+        TestVeth.Ip("link", "add", v.Name, "type", "veth", "peer", "name", v.Peer);
+        foreach (string dev in new[] { v.Name, v.Peer })
+            File.WriteAllText($"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6", "1");
+        TestVeth.Ip("link", "set", v.Name, "up");
+        TestVeth.Ip("link", "set", v.Peer, "up");
+    }
+
+    /// <summary>Polls until <paramref name="done"/> holds; false if it did not within <paramref name="bound"/>.</summary>
+    private static bool Within(TimeSpan bound, Func<bool> done, out TimeSpan took)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            if (done())
+            {
+                took = sw.Elapsed;
+                return true;
+            }
+            if (sw.Elapsed > bound)
+            {
+                took = sw.Elapsed;
+                return false;
+            }
+            Thread.Sleep(10);
+        }
+    }
+
+    private static uint PinnedLinkId(string iface) => FdHandle.IdOfPinned(PinLayout.Link(iface));
+
+    [Fact]
+    public void AnInterfaceDeletedAndCreatedAgainIsAttachedAgain()
+    {
+        int port = FreePort();
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{port}"]);
+        fwd.WaitReady();
+        string attached = $"fw_attached{{interface=\"{Iface}\"}}";
+        Assert.Equal(1, Metrics(port)[attached]);
+        var bound = TimeSpan.FromSeconds(2);
+
+        // Deleted: fw's pinned link is defunct and nothing filters. fwd sees it by itself; the metrics say so.
+        int mark = fwd.LineCount;
+        DeletePair(_veth);
+        Assert.Equal(AttachState.Defunct, Firewall.StateOf(Iface));
+        Assert.True(Within(bound, () => Metrics(port)[attached] == 0, out var took),
+            $"{took.TotalMilliseconds:F0} ms after the delete /metrics still says {attached} 1:\n{fwd.Output}");
+        output.WriteLine($"deleted: fw_attached 0 after {took.TotalMilliseconds:F0} ms");
+        fwd.WaitForLine($"{Iface} is gone: fw's pinned XDP link lost its interface, so nothing filters it", Wait, mark);
+        for (int i = 0; i < 5; i++)
+        {
+            Thread.Sleep(100);
+            var m = Metrics(port);
+            Assert.Equal(0, m[attached]);   // all along the gap, never attached
+            Assert.False(m.ContainsKey($"fw_generation{{interface=\"{Iface}\"}}"));
+        }
+        Assert.Equal(AttachState.Defunct, Firewall.StateOf(Iface));
+
+        // Created again under the same name: attached again within a second or two, on the new interface.
+        mark = fwd.LineCount;
+        CreatePair(_veth);
+        Assert.True(Within(bound, () => Firewall.IsAttached(Iface), out took),
+            $"{Iface} not attached again {took.TotalMilliseconds:F0} ms after it came back:\n{fwd.Output}");
+        output.WriteLine($"created again: attached after {took.TotalMilliseconds:F0} ms");
+        fwd.WaitForLine($"attach {Iface} ({Iface} lost its XDP link): generation 1, 2 rules", Wait, mark);
+        Assert.Equal(FdHandle.IdOfPinned(PinLayout.Prog(Iface)), Firewall.AttachedProgramId(Iface));
+        // A frame into the new pair is classified by fw, and counted by its rule.
+        using (var sender = new Fw.Traffic.PacketSender(_veth.Peer, maxFrame: 128))
+            Assert.Equal(1, sender.Send(Ssh).Frames);
+        Assert.True(Within(bound, () => RuleCount(Iface, "ssh") == 1, out _), "the frame was not counted by rule ssh");
+        Assert.True(Within(bound, () => Metrics(port)[attached] == 1, out _));
+
+        // Deleted and created again at once: found and repaired all the same.
+        uint link = PinnedLinkId(Iface);
+        mark = fwd.LineCount;
+        DeletePair(_veth);
+        CreatePair(_veth);
+        Assert.True(Within(bound, () => Firewall.IsAttached(Iface) && PinnedLinkId(Iface) != link, out took),
+            $"{Iface} not attached again {took.TotalMilliseconds:F0} ms after it was created again:\n{fwd.Output}");
+        output.WriteLine($"deleted and created again at once: attached after {took.TotalMilliseconds:F0} ms");
+        fwd.WaitForLine($"{Iface}: fw's pinned XDP link lost its interface ({Iface} was deleted and created again", Wait, mark);
+        Assert.Equal(FdHandle.IdOfPinned(PinLayout.Prog(Iface)), Firewall.AttachedProgramId(Iface));
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh));
+        Assert.True(Within(bound, () => Metrics(port)[attached] == 1, out _));
+        Assert.False(fwd.HasExited);
+    }
+
     /// <summary>What `fwctl check FILE` prints for the file's findings (its summary line left out).</summary>
     private static string CheckDiagnostics(string path)
     {
