@@ -29,6 +29,14 @@ public sealed class DaemonStatus
         }
     }
 
+    private long _version;
+
+    /// <summary>
+    /// Moves whenever what fwd knows changes (a read of the rules file, an interface found unfiltered or filtered
+    /// again): the metrics snapshot is taken again at the next scrape instead of up to a second later.
+    /// </summary>
+    public long Version => Interlocked.Read(ref _version);
+
     /// <summary>When fwd last read the rules file (start, file change, SIGHUP); null before.</summary>
     public DateTimeOffset? LastReloadAt { get; private set; }
     /// <summary>Whether that read was valid and every interface now runs it.</summary>
@@ -57,6 +65,7 @@ public sealed class DaemonStatus
             {
                 Failures++;
             }
+            Interlocked.Increment(ref _version);
         }
     }
 
@@ -66,6 +75,7 @@ public sealed class DaemonStatus
         lock (_lock)
         {
             _interfaces = interfaces;
+            Interlocked.Increment(ref _version);
         }
     }
 

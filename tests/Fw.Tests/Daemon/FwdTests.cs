@@ -562,6 +562,168 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
         Assert.False(fwd.HasExited);
     }
 
+    [Fact]
+    public void MetricsAnswerOnlyGetMetrics()
+    {
+        int port = FreePort();
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{port}"]);
+        fwd.WaitReady();
+        Assert.Equal(HttpStatusCode.OK, Get(port, "/metrics").Status);
+        Assert.Equal(HttpStatusCode.OK, Get(port, "/metrics?name[]=fw_attached").Status);
+        foreach (string path in new[] { "/", "/metrics/", "/metrics/x", "/METRICS", "/Metrics", "/metricsx", "/metrics.txt",
+                     "/favicon.ico", "/healthz", "//metrics", "/x/../metrics/" })
+        {
+            var (status, _, body) = Get(port, path);
+            Assert.True(status == HttpStatusCode.NotFound, $"GET {path}: {(int)status}");
+            Assert.Equal("", body);
+        }
+        using var http = new HttpClient { Timeout = Wait };
+        using var post = http.Send(new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{port}/metrics"));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        using var head = http.Send(new HttpRequestMessage(HttpMethod.Head, $"http://127.0.0.1:{port}/metrics"));
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+    }
+
+    [Fact]
+    public async Task ScrapesWithinASecondAreServedFromOneSnapshot()
+    {
+        int port = FreePort();
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{port}"]);
+        fwd.WaitReady();
+        string ssh = $"fw_rule_packets_total{{interface=\"{Iface}\",rule=\"ssh\",action=\"drop\"}} ";
+
+        // The first scrape reads the kernel (the snapshot is taken after this clock starts)...
+        var sw = Stopwatch.StartNew();
+        string first = Get(port, "/metrics").Body;
+        var firstDone = sw.Elapsed;   // the snapshot was taken before this
+        Assert.Contains(ssh + "0\n", first);
+        // ...the counters move...
+        Send(Iface, Ssh, 3);
+        Assert.Equal(3UL, RuleCount(Iface, "ssh"));
+        // ...and scrapes, many at once (fewer than the connection cap), answered within that second, all get the
+        // first one's text.
+        using var http = new HttpClient { Timeout = Wait };
+        var answers = await Task.WhenAll(Enumerable.Range(0, Fw.Daemon.FirewallServiceCollectionExtensions.MaxConnections - 4).Select(async _ =>
+        {
+            string body = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+            return (Body: body, At: sw.Elapsed);
+        }));
+        var within = answers.Where(a => a.At < FirewallMetricsMaxAge).ToList();
+        output.WriteLine($"{within.Count} of {answers.Length} scrapes answered within the second");
+        Assert.NotEmpty(within);
+        Assert.All(within, a => Assert.Equal(first, a.Body));
+
+        // A second after it was taken, the next scrape reads again.
+        while (sw.Elapsed <= firstDone + FirewallMetricsMaxAge)
+            await Task.Delay(20);
+        Assert.Contains(ssh + "3\n", Get(port, "/metrics").Body);
+    }
+
+    private static readonly TimeSpan FirewallMetricsMaxAge = Fw.Daemon.FirewallMetrics.MaxAge;
+
+    /// <summary>One HTTP/1.1 request on an open connection; the status line, or null when the server closed it.</summary>
+    private static string? RawGet(Socket s, string path)
+    {
+        try
+        {
+            s.Send(System.Text.Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+            var buf = new List<byte>();
+            var one = new byte[4096];
+            int headerEnd = -1, length = -1;
+            while (true)
+            {
+                int n = s.Receive(one);
+                if (n == 0)
+                    return null;
+                buf.AddRange(one.AsSpan(0, n));
+                string text = System.Text.Encoding.ASCII.GetString(buf.ToArray());
+                if (headerEnd < 0 && (headerEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal)) >= 0)
+                {
+                    var m = System.Text.RegularExpressions.Regex.Match(text[..headerEnd], @"(?im)^content-length:\s*(\d+)");
+                    length = m.Success ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+                }
+                if (headerEnd >= 0 && buf.Count >= headerEnd + 4 + length)
+                    return text[..text.IndexOf("\r\n", StringComparison.Ordinal)];
+            }
+        }
+        catch (SocketException)
+        {
+            return null;   // reset
+        }
+    }
+
+    private static Socket Connect(int port)
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = (int)Wait.TotalMilliseconds };
+        s.Connect(IPAddress.Loopback, port);
+        return s;
+    }
+
+    [Fact]
+    public void MetricsConnectionsAreCapped()
+    {
+        int port = FreePort();
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{port}"]);
+        fwd.WaitReady();
+        int cap = Fw.Daemon.FirewallServiceCollectionExtensions.MaxConnections;
+        var held = new List<Socket>();
+        try
+        {
+            // As many kept-alive connections as the cap, each served once (so the server counts it).
+            for (int i = 0; i < cap; i++)
+            {
+                var s = Connect(port);
+                held.Add(s);
+                Assert.Equal("HTTP/1.1 200 OK", RawGet(s, "/metrics"));
+            }
+            // One more: closed unanswered.
+            using (var extra = Connect(port))
+                Assert.Null(RawGet(extra, "/metrics"));
+            // One goes: a new one is served again.
+            held[0].Dispose();
+            held.RemoveAt(0);
+            Assert.True(Within(Wait, () =>
+            {
+                using var again = Connect(port);
+                return RawGet(again, "/metrics") == "HTTP/1.1 200 OK";
+            }, out _));
+            // The held ones are still served.
+            Assert.Equal("HTTP/1.1 200 OK", RawGet(held[^1], "/metrics"));
+        }
+        finally
+        {
+            foreach (var s in held)
+                s.Dispose();
+        }
+    }
+
+    [Fact]
+    public void AWildcardMetricsAddressIsWarnedAbout()
+    {
+        // Invalid rules: fwd exits 2 right after the server started, nothing attached, nothing served.
+        string bad = WriteRules("rules: [\n");
+        using var fwd = Start(bad, extra: ["--metrics", $"0.0.0.0:{FreePort()}"]);
+        Assert.Equal(2, fwd.WaitForExit(Wait));
+        Assert.Contains("warn  --metrics 0.0.0.0:", fwd.Output);
+        Assert.Contains("reachable from every network this host is on", fwd.Output);
+
+        using var local = Start(bad, extra: ["--metrics", $"127.0.0.1:{FreePort()}"]);
+        Assert.Equal(2, local.WaitForExit(Wait));
+        Assert.DoesNotContain("every network", local.Output);
+    }
+
+    [Fact]
+    public void AmbiguousMetricsAddressesAreRefusedBeforeAnythingIsAttached()
+    {
+        foreach (string ep in new[] { "0:9464", "010.0.0.1:9464", "127.1:9464", "[::1]:09464" })
+        {
+            using var fwd = Start(WriteRules(V1()), extra: ["--metrics", ep]);
+            Assert.Equal(2, fwd.WaitForExit(Wait));
+            Assert.Contains($"fwd: --metrics '{ep}': ", fwd.Output);
+            Assert.False(Directory.Exists(PinLayout.Dir(Iface)));
+        }
+    }
+
     /// <summary>What `fwctl check FILE` prints for the file's findings (its summary line left out).</summary>
     private static string CheckDiagnostics(string path)
     {
