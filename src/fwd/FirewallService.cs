@@ -367,9 +367,10 @@ internal sealed class FirewallService : IHostedService, IDisposable
                     iface, a.PreviousGeneration, Short(digest));
                 break;
             case ApplyOutcome.Reloaded:
-                _log.LogInformation("{Verb} {Iface}{Why}: generation {Old} -> {New}, {Rules}, digest {OldDigest} -> {Digest} ({Ms:F0} ms)",
+                _log.LogInformation("{Verb} {Iface}{Why}: generation {Old} -> {New}, {Rules}, digest {OldDigest} -> {Digest}{Stale} ({Ms:F0} ms)",
                     starting ? "adopt and reload" : "reload", iface, why, a.PreviousGeneration, a.Generation, Plural(rules, "rule"),
-                    Short(a.PreviousDigest), Short(digest), a.Change!.Took.TotalMilliseconds);
+                    Short(a.PreviousDigest), Short(digest), a.Stale is null ? "" : $", same ruleset but {a.Stale}",
+                    a.Change!.Took.TotalMilliseconds);
                 break;
         }
         return a.Outcome;

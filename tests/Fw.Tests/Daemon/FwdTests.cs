@@ -724,6 +724,104 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    [Fact]
+    public void ARedirectTargetCreatedAgainIsReloaded()
+    {
+        var target = new TestVeth();
+        _moreVeths.Add(target);
+        WriteRules($$"""
+            interfaces: [{{Iface}}]
+            rules:
+              - name: web
+                proto: tcp
+                dport: 80
+                action: redirect
+                to: {{target.Name}}
+            """);
+        using var fwd = Start(RulesPath);
+        fwd.WaitReady();
+        int before = NetInterface.Index(target.Name);
+        Assert.Equal(before, LiveRuleIfindex(Iface, 0));
+        Assert.Equal(XdpAction.Redirect, Verdict(Iface, Web));
+
+        // The target goes and comes back under its name: another ifindex; the running rule sends to the old one.
+        DeletePair(target);
+        CreatePair(target);
+        int after = NetInterface.Index(target.Name);
+        Assert.NotEqual(before, after);
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Web));   // a redirect error: nothing filters it through
+
+        // The same file, read again: reloaded (its digest alone says unchanged).
+        int mark = fwd.LineCount;
+        fwd.Signal(FwdProcess.SigHup);
+        string line = fwd.WaitForLine($"reload {Iface} (SIGHUP): generation 1 -> 2", Wait, mark);
+        Assert.Contains($"redirect target {target.Name} is ifindex {after} now, rule web sends to ifindex {before}", line);
+        Assert.Equal(after, LiveRuleIfindex(Iface, 0));
+        Assert.Equal(XdpAction.Redirect, Verdict(Iface, Web));
+
+        // And once more: nothing to do now.
+        mark = fwd.LineCount;
+        fwd.Signal(FwdProcess.SigHup);
+        fwd.WaitForLine("unchanged (SIGHUP;", Wait, mark);
+        Assert.Equal(2UL, Generation(Iface));
+    }
+
+    /// <summary>The ifindex rule <paramref name="index"/> of the live generation redirects to (its fw_rules entry).</summary>
+    private static int LiveRuleIfindex(string iface, uint index)
+    {
+        using var rules = BpfMap.OpenPinned($"{PinLayout.Generation(iface, Generation(iface))}/fw_rules");
+        return (int)rules.Lookup<uint, FwRule>(index).Ifindex;
+    }
+
+    /// <summary>The kernel's tag of the live generation's classifier program.</summary>
+    private static string LiveTag(string iface)
+    {
+        using var prog = FdHandle.OpenPinned(Path.Combine(PinLayout.Generation(iface, Generation(iface)), PinLayout.ClassifierPin));
+        return BpfObject.ProgramTag(prog.Fd);
+    }
+
+    /// <summary>Another build of bpf/fw.bpf.c: the same source for another CPU version (-mcpu=v3), so other instructions.</summary>
+    private string OtherClassifierBuild()
+    {
+        string arch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()
+            .Replace("x64", "x86_64").Replace("arm64", "aarch64");
+        string bpf = Path.Combine(FwdProcess.RepoRoot, "bpf");
+        string obj = Path.Combine(_dir, "fw-other.bpf.o");
+        var p = Process.Start(new ProcessStartInfo("clang",
+            ["-O2", "-g", "-Wall", "-target", "bpf", "-mcpu=v3", $"-I/usr/include/{arch}-linux-gnu", $"-I{bpf}",
+             "-c", Path.Combine(bpf, "fw.bpf.c"), "-o", obj]) { RedirectStandardError = true })!;
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"clang: {err}");
+        return obj;
+    }
+
+    [Fact]
+    public void AnotherClassifierBuildIsReloaded()
+    {
+        // fw attached with another build's classifier (an older fw, say), the same ruleset as the file's.
+        string other = OtherClassifierBuild();
+        Deployment.Attach(Iface, RulesCheck.Check(WriteRules(V1())), XdpMode.Auto, other);
+        string otherTag = LiveTag(Iface);
+        Assert.Equal(FileDigest(RulesPath), Digest(Iface));
+
+        // fwd adopts it: same digest, but not its program: reloaded with its own.
+        using var fwd = Start(RulesPath);
+        fwd.WaitReady();
+        string line = fwd.WaitForLine($"adopt and reload {Iface}: generation 1 -> 2", Wait);
+        Assert.Contains($"same ruleset but another classifier build (program tag {otherTag} -> ", line);
+        string tag = LiveTag(Iface);
+        Assert.NotEqual(otherTag, tag);
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh));
+
+        // Its own build running, a SIGHUP changes nothing.
+        int mark = fwd.LineCount;
+        fwd.Signal(FwdProcess.SigHup);
+        fwd.WaitForLine("unchanged (SIGHUP;", Wait, mark);
+        Assert.Equal(2UL, Generation(Iface));
+        Assert.Equal(tag, LiveTag(Iface));
+    }
+
     /// <summary>What `fwctl check FILE` prints for the file's findings (its summary line left out).</summary>
     private static string CheckDiagnostics(string path)
     {
