@@ -147,5 +147,18 @@ public sealed unsafe class BpfObject : IDisposable
         }
     }
 
+    /// <summary>
+    /// The kernel's tag of a loaded program (bpf_prog_info.tag, what bpftool prints as "tag"): 16 hex digits of a
+    /// SHA-1 over its instructions as they were submitted, with map references zeroed. Same code, same tag, whatever
+    /// the maps or the values of its globals; another build of the code, another tag.
+    /// </summary>
+    public static string ProgramTag(int progFd)
+    {
+        var info = default(Interop.ProgInfo);
+        uint len = (uint)sizeof(Interop.ProgInfo);
+        BpfException.CheckFd(Interop.bpf_obj_get_info_by_fd(progFd, &info, ref len), "read program info");
+        return Convert.ToHexStringLower(new ReadOnlySpan<byte>(info.Tag, 8));
+    }
+
     public void Dispose() => _handle.Dispose();
 }

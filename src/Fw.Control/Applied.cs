@@ -7,4 +7,10 @@ namespace Fw.Control;
 public sealed record Applied(string Interface, ApplyOutcome Outcome, ulong PreviousGeneration, string PreviousDigest, ChangeResult? Change)
 {
     public ulong Generation => Change?.Generation ?? PreviousGeneration;
+
+    /// <summary>
+    /// Why an interface that ran this very ruleset (same digest) was reloaded: a redirect target with another
+    /// ifindex, another classifier build; null otherwise.
+    /// </summary>
+    public string? Stale { get; init; }
 }

@@ -35,22 +35,75 @@ public static class Deployment
     /// <summary>Undoes a change made with a confirm request now; null when none was pending (or not <paramref name="token"/>'s).</summary>
     public static PendingConfirm? Revert(string iface, string? token = null) => Firewall.Revert(iface, token);
 
-    /// <summary>Makes one interface run the checked ruleset: attach, keep (same digest) or reload.</summary>
+    /// <summary>
+    /// Makes one interface run the checked ruleset: attach (also when fw's link lost the interface: defunct),
+    /// keep (same digest, and nothing else the data plane depends on changed: see <see cref="Stale"/>) or reload.
+    /// </summary>
     public static Applied Apply(string iface, CheckResult check, XdpMode mode = XdpMode.Auto)
     {
         var image = ImageOf(check);
+        string objectPath = Classifier.DefaultObjectPath();
+        string sha = ClassifierBuild.Sha256(objectPath);
         if (!Firewall.IsAttached(iface))
-            return new Applied(iface, ApplyOutcome.Attached, 0, "", Firewall.Attach(iface, image, OriginOf(check), mode));
+        {
+            var attached = Firewall.Attach(iface, image, OriginOf(check), mode);
+            ClassifierBuild.Remember(iface, attached.Generation, objectPath, sha);
+            return new Applied(iface, ApplyOutcome.Attached, 0, "", attached);
+        }
         ulong running;
         string runningDigest;
+        string? stale = null;
         using (var state = InterfaceState.Open(iface))
         {
             running = state.Meta.Generation;
             runningDigest = state.Meta.DigestHex;
+            if (runningDigest == image.Digest())
+                stale = Stale(state, image, objectPath);
         }
-        if (runningDigest == image.Digest())
+        if (runningDigest == image.Digest() && stale is null)
             return new Applied(iface, ApplyOutcome.Unchanged, running, runningDigest, null);
-        return new Applied(iface, ApplyOutcome.Reloaded, running, runningDigest, Firewall.Reload(iface, image, OriginOf(check)));
+        var reloaded = Firewall.Reload(iface, image, OriginOf(check));
+        ClassifierBuild.Remember(iface, reloaded.Generation, objectPath, sha);
+        return new Applied(iface, ApplyOutcome.Reloaded, running, runningDigest, reloaded) { Stale = stale };
+    }
+
+    /// <summary>
+    /// Why a generation running this very ruleset (same digest) must still be reloaded; null when it need not. The
+    /// digest covers the ruleset only, and two more things decide what the data plane does:
+    /// <list type="bullet">
+    /// <item>the ifindex each redirect rule sends to, resolved from its target's name when the generation was loaded:
+    /// a target deleted and created again under the same name has another ifindex now (and the kernel took the old
+    /// one out of fw_tx), so the rule sends nowhere until a reload resolves the name again;</item>
+    /// <item>the classifier program: a new fw build (another bpf/fw.bpf.o) must replace the one running, which
+    /// <see cref="ClassifierBuild"/> tells by the kernel's program tag.</item>
+    /// </list>
+    /// Redirects first: they cost nothing, and a reload they cause loads this build anyway.
+    /// </summary>
+    private static string? Stale(InterfaceState state, Compiler.MapImage image, string objectPath)
+    {
+        if (state.Rules.Count != image.Rules.Count)
+            return $"the running generation has {state.Rules.Count} rules, the ruleset {image.Rules.Count}";
+        for (int i = 0; i < image.Rules.Count; i++)
+        {
+            var rule = image.Rules[i];
+            if (rule.Action != RuleAction.Redirect)
+                continue;
+            int now = NetInterface.TryIndex(rule.RedirectTo!);
+            int live = state.Rules[i].Ifindex;
+            if (now != live)
+                return $"redirect target {rule.RedirectTo} is ifindex {now} now, rule {rule.Name} sends to ifindex {live}";
+        }
+        string liveTag;
+        try
+        {
+            liveTag = ClassifierBuild.LiveTag(state);
+        }
+        catch (BpfException e) when (e.Errno == 2 /* ENOENT: reloaded meanwhile by another process */)
+        {
+            return "the running generation changed while it was read";
+        }
+        string tag = ClassifierBuild.TagOf(objectPath);
+        return liveTag == tag ? null : $"another classifier build (program tag {liveTag} -> {tag})";
     }
 
     public static void Detach(string iface) => Firewall.Detach(iface);

@@ -9,7 +9,8 @@ namespace Fw.Kernel;
 /// </summary>
 public sealed class InterfaceState : IDisposable
 {
-    public sealed record RuleInfo(int Index, string Name, RuleAction Action, uint Slot);
+    /// <param name="Ifindex">Where a redirect rule sends (the ifindex its target had when the generation was loaded); 0 for others.</param>
+    public sealed record RuleInfo(int Index, string Name, RuleAction Action, uint Slot, int Ifindex = 0);
 
     private InterfaceState(string iface, BpfMap metaMap, FwMeta meta, BpfMap stats, IReadOnlyList<RuleInfo> rules)
     {
@@ -97,7 +98,7 @@ public sealed class InterfaceState : IDisposable
             {
                 var r = rm.Lookup<uint, FwRule>(i);
                 var n = nm.Lookup<uint, FwRuleName>(i);
-                rules.Add(new RuleInfo((int)i, n.ToString(), (RuleAction)r.Action, r.StatSlot));
+                rules.Add(new RuleInfo((int)i, n.ToString(), (RuleAction)r.Action, r.StatSlot, (int)r.Ifindex));
             }
         }
         return rules;

@@ -29,6 +29,14 @@ public sealed class DaemonStatus
         }
     }
 
+    private long _version;
+
+    /// <summary>
+    /// Moves whenever what fwd knows changes (a read of the rules file, an interface found unfiltered or filtered
+    /// again): the metrics snapshot is taken again at the next scrape instead of up to a second later.
+    /// </summary>
+    public long Version => Interlocked.Read(ref _version);
+
     /// <summary>When fwd last read the rules file (start, file change, SIGHUP); null before.</summary>
     public DateTimeOffset? LastReloadAt { get; private set; }
     /// <summary>Whether that read was valid and every interface now runs it.</summary>
@@ -57,17 +65,29 @@ public sealed class DaemonStatus
             {
                 Failures++;
             }
+            Interlocked.Increment(ref _version);
         }
     }
 
-    /// <summary>What runs where: "fw0 generation 3 (7 rules), fw1 generation 2 (7 rules)".</summary>
+    /// <summary>What runs where, as fwd's watch found it between two reads of the rules file.</summary>
+    public void SetInterfaces(IReadOnlyList<InterfaceInfo> interfaces)
+    {
+        lock (_lock)
+        {
+            _interfaces = interfaces;
+            Interlocked.Increment(ref _version);
+        }
+    }
+
+    /// <summary>What runs where: "fw0 generation 3 (7 rules), fw1 generation 2 (7 rules)", and "fw2 not attached".</summary>
     public string Running()
     {
         lock (_lock)
         {
-            return _interfaces.Count == 0
-                ? "no interface"
-                : string.Join(", ", _interfaces.Select(i => $"{i.Name} generation {i.Generation} ({FirewallService.Plural(i.Rules, "rule")})"));
+            var running = _interfaces.Select(i => $"{i.Name} generation {i.Generation} ({FirewallService.Plural(i.Rules, "rule")})")
+                .Concat(_managed.Where(m => _interfaces.All(i => i.Name != m)).Select(m => $"{m} not attached"))
+                .ToList();
+            return running.Count == 0 ? "no interface" : string.Join(", ", running);
         }
     }
 

@@ -8,34 +8,101 @@ namespace Fw.Daemon;
 public sealed record InterfaceMetrics(string Interface, ulong Generation, string Digest, string File, DateTimeOffset LoadedAt, StatsSnapshot Stats);
 
 /// <summary>
-/// /metrics: reads the pinned counters of every interface fwd manages at each scrape (as `fwctl stats`
-/// does, so the numbers are the same) and renders them with <see cref="Format"/>.
+/// /metrics: the pinned counters of every interface fwd manages (read as `fwctl stats` reads them, so the numbers
+/// are the same), rendered with <see cref="Format"/>. Scrapes are served from a snapshot: the kernel is read at
+/// most once a second however many scrapes arrive (parallel ones wait for the one read under way), and again at
+/// once when fwd's own state moved (<see cref="DaemonStatus.Version"/>: a reload, an interface found unfiltered),
+/// so the text never claims more than fwd knows.
 /// </summary>
-public sealed class FirewallMetrics(DaemonStatus status)
+public sealed class FirewallMetrics
 {
+    /// <summary>How long one read of the kernel serves scrapes.</summary>
+    public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(1);
+
+    private sealed record Snapshot(string Text, long TakenAt, long Version);
+
+    private readonly DaemonStatus _status;
+    private readonly Func<string, InterfaceMetrics?> _read;
+    private readonly TimeProvider _time;
+    private readonly Lock _lock = new();
+    private Snapshot? _last;
+    private Task<string>? _reading;
+    private long _kernelReads;
+
+    public FirewallMetrics(DaemonStatus status)
+        : this(status, Read, TimeProvider.System)
+    {
+    }
+
+    /// <param name="read">One interface's metrics, null when fw does not filter it (tests pass their own).</param>
+    internal FirewallMetrics(DaemonStatus status, Func<string, InterfaceMetrics?> read, TimeProvider time)
+    {
+        _status = status;
+        _read = read;
+        _time = time;
+    }
+
+    /// <summary>How many times the kernel was read (each read covers every managed interface).</summary>
+    internal long KernelReads => Interlocked.Read(ref _kernelReads);
+
+    /// <summary>The text to serve: the snapshot while it is fresh, else the one read under way, else a new read.</summary>
+    public Task<string> CurrentAsync()
+    {
+        lock (_lock)
+        {
+            long version = _status.Version;
+            if (_last is { } s && s.Version == version && _time.GetElapsedTime(s.TakenAt) < MaxAge)
+                return Task.FromResult(s.Text);
+            if (_reading is not null)
+                return _reading;
+            long takenAt = _time.GetTimestamp();   // the age counts from before the read: at most one read a second
+            return _reading = Task.Run(() =>
+            {
+                try
+                {
+                    string text = Render();
+                    lock (_lock)
+                        _last = new Snapshot(text, takenAt, version);
+                    return text;
+                }
+                finally
+                {
+                    lock (_lock)
+                        _reading = null;
+                }
+            });
+        }
+    }
+
+    /// <summary>Reads the kernel now and renders the text (no snapshot).</summary>
     public string Render()
     {
+        Interlocked.Increment(ref _kernelReads);
         var read = new List<InterfaceMetrics>();
         var missing = new List<string>();
-        foreach (string iface in status.Managed)
+        foreach (string iface in _status.Managed)
         {
-            var m = Read(iface);
+            var m = _read(iface);
             if (m is null)
                 missing.Add(iface);
             else
                 read.Add(m);
         }
-        return Format(read, missing, status);
+        return Format(read, missing, _status);
     }
 
-    /// <summary>A reload may remove the generation being read between two opens: try again.</summary>
+    /// <summary>
+    /// An interface fw filters right now; null when it does not: not attached, or its pinned link lost the
+    /// interface (deleted, perhaps created again: defunct). A reload may remove the generation being read between
+    /// two opens: try again.
+    /// </summary>
     private static InterfaceMetrics? Read(string iface)
     {
         for (int attempt = 0; ; attempt++)
         {
             try
             {
-                if (!File.Exists(PinLayout.Link(iface)))
+                if (Firewall.StateOf(iface) != AttachState.Attached)
                     return null;
                 using var state = InterfaceState.Open(iface);
                 var meta = state.Meta;

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
+using Fw.Bpf;
 using Fw.Control;
 using Fw.Kernel;
 using Fw.Rules;
@@ -18,6 +20,11 @@ namespace Fw.Daemon;
 /// a missing interface: the diagnostics of `fwctl check`, nothing attached, exit 2.</item>
 /// <item>A change of the rules or set files, or SIGHUP, reconciles again: a bad edit is logged and the running
 /// ruleset stays; interfaces added to `interfaces:` are attached, removed ones detached.</item>
+/// <item>Between reads, a watch checks every few hundred ms that each interface is still filtered
+/// (<see cref="Firewall.StateOf"/>): one pinned link opened, no lock. An interface deleted and created again under
+/// its name leaves fw's link defunct (nothing filters it), one detached behind fwd's back has none: the watch logs
+/// what it found, the status and /metrics say so at once, and it reconciles, which attaches again (an interface
+/// that is gone is attached again as soon as it is back).</item>
 /// <item>StopAsync leaves the filter in place (an appliance must not fail open) unless --detach-on-exit.</item>
 /// </list>
 /// All work on the rules and the kernel goes through <see cref="Deployment"/>, as fwctl's does, and the kernel layer
@@ -36,6 +43,14 @@ internal sealed class FirewallService : IHostedService, IDisposable
     private Task? _worker;
     /// <summary>The interfaces the file named at the last successful read: fwd attached or adopted them.</summary>
     private List<string> _managed = [];
+    /// <summary>What the watch last found on each managed interface it found unfiltered (worker thread only).</summary>
+    private readonly Dictionary<string, Unfiltered> _unfiltered = new(StringComparer.Ordinal);
+
+    /// <summary>An interface fw does not filter: how (defunct or not attached), its ifindex then (0: gone), since when fwd last tried.</summary>
+    private readonly record struct Unfiltered(AttachState State, int Ifindex, long TriedAt);
+
+    /// <summary>While an interface stays unfiltered with nothing changing, a reconcile is tried again this often.</summary>
+    private static readonly TimeSpan RetryUnfiltered = TimeSpan.FromSeconds(30);
 
     public FirewallService(IOptions<FwdOptions> options, ILogger<FirewallService> log, DaemonStatus status,
         SystemdNotifier notifier, IHostApplicationLifetime lifetime, ILogger<RulesWatcher> watcherLog)
@@ -149,26 +164,130 @@ internal sealed class FirewallService : IHostedService, IDisposable
     private static void ReleaseMemory() =>
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
+    /// <summary>
+    /// The one worker: reconciles on each trigger (a burst is one reconcile), and between triggers watches that the
+    /// interfaces are still filtered, so a watch never runs beside a reconcile (which attaches and detaches).
+    /// </summary>
     private async Task WorkAsync()
     {
-        while (await _triggers.Reader.WaitToReadAsync())
+        Task<bool>? next = null;
+        while (true)
         {
+            next ??= _triggers.Reader.WaitToReadAsync().AsTask();
+            if (!next.IsCompleted)
+                await Task.WhenAny(next, Task.Delay(_options.WatchInterval));
+            if (!next.IsCompleted)
+            {
+                string? found = null;
+                try
+                {
+                    found = Watch();
+                }
+                catch (Exception e)
+                {
+                    _log.LogError(e, "checking the interfaces failed unexpectedly");
+                }
+                if (found is not null)
+                    Run(found);
+                continue;
+            }
+            if (!await next)
+                break;
+            next = null;
             var reasons = new List<string>();
             while (_triggers.Reader.TryRead(out string? r))
             {
                 if (!reasons.Contains(r))
                     reasons.Add(r);
             }
+            Run(string.Join(", ", reasons));
+        }
+    }
+
+    private void Run(string reason)
+    {
+        try
+        {
+            Reconcile(reason);
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "reload failed unexpectedly; the running ruleset stays");
+        }
+        ReleaseMemory();
+    }
+
+    /// <summary>
+    /// Checks that fw filters every managed interface (a pinned link opened per interface, no lock). What it finds
+    /// unfiltered is logged once, shown at once (status, /metrics), and returned as the reason for a reconcile,
+    /// which attaches again; not while the interface is gone (it is when it comes back), and again only when
+    /// something changes or after <see cref="RetryUnfiltered"/>. Null: nothing to do.
+    /// </summary>
+    private string? Watch()
+    {
+        var reasons = new List<string>();
+        bool moved = false;
+        long now = Stopwatch.GetTimestamp();
+        foreach (string gone in _unfiltered.Keys.Where(i => !_managed.Contains(i)).ToList())
+            _unfiltered.Remove(gone);
+        foreach (string iface in _managed)
+        {
+            AttachState state;
             try
             {
-                Reconcile(string.Join(", ", reasons));
+                state = Firewall.StateOf(iface);
             }
-            catch (Exception e)
+            catch (Exception e) when (e is BpfException or IOException)
             {
-                _log.LogError(e, "reload failed unexpectedly; the running ruleset stays");
+                _log.LogDebug("checking {Iface}: {Error}", iface, e.Message);
+                continue;
             }
-            ReleaseMemory();
+            bool known = _unfiltered.TryGetValue(iface, out var before);
+            if (state == AttachState.Attached)
+            {
+                if (known)
+                {
+                    _unfiltered.Remove(iface);
+                    moved = true;
+                }
+                continue;
+            }
+            int ifindex = NetInterface.TryIndex(iface);
+            bool changed = !known || before.State != state || before.Ifindex != ifindex;
+            bool retry = known && !changed && ifindex != 0 && Stopwatch.GetElapsedTime(before.TriedAt) >= RetryUnfiltered;
+            if (!changed && !retry)
+                continue;
+            moved |= changed;
+            _unfiltered[iface] = new Unfiltered(state, ifindex, now);
+            string what = state == AttachState.Defunct ? $"{iface} lost its XDP link" : $"{iface} not attached";
+            if (retry)
+            {
+                _log.LogWarning("{Iface}: still not filtered ({What}); trying again", iface, what);
+            }
+            else if (ifindex == 0)
+            {
+                _log.LogWarning("{Iface} is gone: {How}, so nothing filters it; fwd attaches again as soon as {Iface} is back", iface,
+                    state == AttachState.Defunct ? "fw's pinned XDP link lost its interface" : "fw is not attached to it", iface);
+            }
+            else if (state == AttachState.Defunct)
+            {
+                _log.LogWarning("{Iface}: fw's pinned XDP link lost its interface ({Iface} was deleted and created again, now ifindex {Ifindex}), " +
+                    "so nothing filters it; attaching again", iface, iface, ifindex);
+            }
+            else
+            {
+                _log.LogWarning("{Iface}: fw is not attached (detached behind fwd's back?), so nothing filters it; attaching again", iface);
+            }
+            if (ifindex != 0)
+                reasons.Add(what);
         }
+        if (moved)
+        {
+            // Status first: whoever reads the log line finds /metrics and STATUS= already saying so.
+            _status.SetInterfaces(Infos());
+            _notifier.Status(_status.Summary());
+        }
+        return reasons.Count == 0 ? null : string.Join(", ", reasons);
     }
 
     /// <summary>Reads the file again and makes every interface it names run it.</summary>
@@ -248,9 +367,10 @@ internal sealed class FirewallService : IHostedService, IDisposable
                     iface, a.PreviousGeneration, Short(digest));
                 break;
             case ApplyOutcome.Reloaded:
-                _log.LogInformation("{Verb} {Iface}{Why}: generation {Old} -> {New}, {Rules}, digest {OldDigest} -> {Digest} ({Ms:F0} ms)",
+                _log.LogInformation("{Verb} {Iface}{Why}: generation {Old} -> {New}, {Rules}, digest {OldDigest} -> {Digest}{Stale} ({Ms:F0} ms)",
                     starting ? "adopt and reload" : "reload", iface, why, a.PreviousGeneration, a.Generation, Plural(rules, "rule"),
-                    Short(a.PreviousDigest), Short(digest), a.Change!.Took.TotalMilliseconds);
+                    Short(a.PreviousDigest), Short(digest), a.Stale is null ? "" : $", same ruleset but {a.Stale}",
+                    a.Change!.Took.TotalMilliseconds);
                 break;
         }
         return a.Outcome;
@@ -274,7 +394,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
         }
     }
 
-    /// <summary>What each managed interface runs now, read from its pins.</summary>
+    /// <summary>What each managed interface fw filters runs now, read from its pins (a defunct link filters nothing).</summary>
     private List<DaemonStatus.InterfaceInfo> Infos()
     {
         var list = new List<DaemonStatus.InterfaceInfo>();
@@ -282,6 +402,8 @@ internal sealed class FirewallService : IHostedService, IDisposable
         {
             try
             {
+                if (Firewall.StateOf(iface) != AttachState.Attached)
+                    continue;
                 using var state = InterfaceState.Open(iface);
                 list.Add(new DaemonStatus.InterfaceInfo(iface, state.Meta.Generation, (int)state.Meta.Rules, state.Meta.DigestHex));
             }

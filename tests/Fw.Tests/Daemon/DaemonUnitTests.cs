@@ -15,13 +15,66 @@ public sealed class DaemonUnitTests : IDisposable
 
     [Theory]
     [InlineData("127.0.0.1:9464", "127.0.0.1:9464")]
-    [InlineData("[::1]:9464", "[::1]:9464")]
     [InlineData("0.0.0.0:80", "0.0.0.0:80")]
+    [InlineData("10.0.0.1:1", "10.0.0.1:1")]
+    [InlineData("192.0.2.100:65535", "192.0.2.100:65535")]
+    [InlineData("255.255.255.255:9464", "255.255.255.255:9464")]
+    [InlineData("[::1]:9464", "[::1]:9464")]
+    [InlineData("[::]:9464", "[::]:9464")]
+    [InlineData("[2001:db8::1]:9464", "[2001:db8::1]:9464")]
+    [InlineData("[2001:DB8:0:0:0:0:0:1]:9464", "[2001:db8::1]:9464")]
+    [InlineData("[::ffff:192.0.2.1]:9464", "[::ffff:192.0.2.1]:9464")]
+    // inet_aton's short forms: "0" is 0.0.0.0, "127.1" 127.0.0.1, a number a whole address.
+    [InlineData("0:9464", null)]
+    [InlineData("127.1:9464", null)]
+    [InlineData("127.0.1:9464", null)]
+    [InlineData("2130706433:9464", null)]
+    // Leading zeros (octal to some parsers: 010 is 8), hex, out of range, too many parts, empty parts.
+    [InlineData("010.0.0.1:9464", null)]
+    [InlineData("127.0.0.01:9464", null)]
+    [InlineData("0x7f.0.0.1:9464", null)]
+    [InlineData("256.0.0.1:9464", null)]
+    [InlineData("1.2.3.1000:9464", null)]
+    [InlineData("1.2.3.4.5:9464", null)]
+    [InlineData("1..2.3:9464", null)]
+    [InlineData("1.2.3.:9464", null)]
+    [InlineData("-1.2.3.4:9464", null)]
+    [InlineData("+1.2.3.4:9464", null)]
+    [InlineData("１２７.0.0.1:9464", null)]   // fullwidth digits
+    // Names, no port, bad ports.
     [InlineData("localhost:9464", null)]
     [InlineData("127.0.0.1", null)]
+    [InlineData("127.0.0.1:", null)]
+    [InlineData(":9464", null)]
     [InlineData("127.0.0.1:0", null)]
+    [InlineData("127.0.0.1:00", null)]
+    [InlineData("127.0.0.1:09464", null)]
+    [InlineData("127.0.0.1:65536", null)]
     [InlineData("127.0.0.1:70000", null)]
+    [InlineData("127.0.0.1:123456", null)]
+    [InlineData("127.0.0.1:+9464", null)]
+    [InlineData("127.0.0.1:-1", null)]
+    [InlineData("127.0.0.1:0x24e8", null)]
+    [InlineData("127.0.0.1:٩٤٦٤", null)]   // Arabic-Indic digits
+    [InlineData("127.0.0.1: 9464", null)]
+    [InlineData(" 127.0.0.1:9464", null)]
+    [InlineData("127.0.0.1:9464 ", null)]
+    [InlineData("127.0.0.1:9464/metrics", null)]
+    [InlineData("http://127.0.0.1:9464", null)]
+    // IPv6: brackets required, nothing but the address inside them.
     [InlineData("::1:9464", null)]
+    [InlineData("::1", null)]
+    [InlineData("[::1]", null)]
+    [InlineData("[::1]:", null)]
+    [InlineData("[::1]9464", null)]
+    [InlineData("[::1:9464", null)]
+    [InlineData("[]:9464", null)]
+    [InlineData("[fe80::1%eth0]:9464", null)]
+    [InlineData("[127.0.0.1]:9464", null)]
+    [InlineData("[::ffff:010.0.0.1]:9464", null)]
+    [InlineData("[ ::1]:9464", null)]
+    [InlineData("[::1]:0", null)]
+    [InlineData("[::1]:65536", null)]
     [InlineData("", null)]
     public void MetricsEndpoint(string text, string? expected)
     {
@@ -29,8 +82,36 @@ public sealed class DaemonUnitTests : IDisposable
         Assert.Equal(expected, ep?.ToString());
         Assert.Equal(expected is null, problem is not null);
         if (problem is not null)
-            Assert.StartsWith("--metrics ", problem);
+            Assert.StartsWith($"--metrics '{text}': ", problem);
     }
+
+    [Fact]
+    public void MetricsEndpointErrorsSayWhatIsWrong()
+    {
+        string Problem(string text)
+        {
+            Assert.Null(FwdOptions.ParseEndpoint(text, out string? problem));
+            return problem!;
+        }
+
+        Assert.Contains("'010' has a leading zero", Problem("010.0.0.1:9464"));
+        Assert.Contains("dotted-quad", Problem("0:9464"));
+        Assert.Contains("'localhost' is a name", Problem("localhost:9464"));
+        Assert.Contains("in brackets", Problem("::1:9464"));
+        Assert.Contains("the port '09464' has a leading zero", Problem("127.0.0.1:09464"));
+        Assert.Contains("the port must be 1-65535", Problem("127.0.0.1:65536"));
+        Assert.Contains("zone id", Problem("[fe80::1%eth0]:9464"));
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0:9464", true)]
+    [InlineData("[::]:9464", true)]
+    [InlineData("[0:0:0:0:0:0:0:0]:9464", true)]
+    [InlineData("127.0.0.1:9464", false)]
+    [InlineData("[::1]:9464", false)]
+    [InlineData("192.0.2.1:9464", false)]
+    public void WildcardEndpoints(string text, bool wildcard) =>
+        Assert.Equal(wildcard, FwdOptions.IsWildcard(FwdOptions.ParseEndpoint(text, out _)!));
 
     [Fact]
     public void OptionsValidation()
@@ -118,6 +199,81 @@ public sealed class DaemonUnitTests : IDisposable
         Assert.Equal(types.Count, types.Distinct().Count());
         foreach (string sample in lines.Where(l => l.Length > 0 && !l.StartsWith('#')))
             Assert.Contains(types, t => sample.StartsWith(t + "{") || sample.StartsWith(t + " "));
+    }
+
+    /// <summary>A clock that moves only when told to.</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        private long _ticks;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+    }
+
+    private static InterfaceMetrics FakeMetrics(string iface, ulong generation)
+    {
+        var zero = new Counter(new Count(0, 0), [new Count(0, 0)]);
+        var slots = StatsSnapshot.ReasonSlots.ToDictionary(s => s, _ => zero);
+        return new InterfaceMetrics(iface, generation, "ab", "/etc/fw/rules.yaml", DateTimeOffset.UnixEpoch,
+            new StatsSnapshot(iface, generation, DateTimeOffset.UnixEpoch, slots, Rules: []));
+    }
+
+    [Fact]
+    public async Task ScrapesShareOneKernelReadASecond()
+    {
+        var status = new DaemonStatus();
+        status.Record(true, ["fw0"], [], null, DateTimeOffset.FromUnixTimeSeconds(1_700_000_000));
+        var clock = new ManualClock();
+        using var inKernel = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        int reads = 0;
+        InterfaceMetrics Read(string iface)
+        {
+            int n = Interlocked.Increment(ref reads);
+            inKernel.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+            return FakeMetrics(iface, (ulong)n);   // every read returns another generation: another text
+        }
+        var metrics = new FirewallMetrics(status, Read, clock);
+
+        // 64 scrapes at once, while the first one's read is still in the kernel: they all wait for that read.
+        const int Scrapes = 64;
+        int handed = 0;
+        var scrapes = Enumerable.Range(0, Scrapes).Select(_ => Task.Run(() =>
+        {
+            var t = metrics.CurrentAsync();
+            Interlocked.Increment(ref handed);
+            return t;
+        })).ToArray();
+        Assert.True(inKernel.Wait(TimeSpan.FromSeconds(30)));
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref handed) == Scrapes, TimeSpan.FromSeconds(30)));
+        release.Set();
+        string[] bodies = await Task.WhenAll(scrapes);
+        Assert.Single(bodies.Distinct());
+        Assert.Contains("fw_generation{interface=\"fw0\"} 1\n", bodies[0]);
+        Assert.Equal(1, reads);
+        Assert.Equal(1, metrics.KernelReads);
+
+        // Within the second: the same snapshot, no read.
+        clock.Advance(FirewallMetrics.MaxAge - TimeSpan.FromTicks(1));
+        Assert.Equal(bodies[0], await metrics.CurrentAsync());
+        Assert.Equal(1, metrics.KernelReads);
+
+        // A second after the read began: one new read, however many scrapes.
+        clock.Advance(TimeSpan.FromTicks(1));
+        string[] later = await Task.WhenAll(Enumerable.Range(0, Scrapes).Select(_ => Task.Run(metrics.CurrentAsync)));
+        Assert.Single(later.Distinct());
+        Assert.Contains("fw_generation{interface=\"fw0\"} 2\n", later[0]);
+        Assert.Equal(2, metrics.KernelReads);
+
+        // fwd's own state moved (a reload, an interface found unfiltered): read again at once.
+        status.SetInterfaces([]);
+        Assert.Contains("fw_generation{interface=\"fw0\"} 3\n", await metrics.CurrentAsync());
+        Assert.Equal(3, metrics.KernelReads);
+        Assert.Equal(3, reads);
     }
 
     [Fact]

@@ -471,6 +471,357 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(XdpAction.Drop, Verdict(Iface, fromFeed));
     }
 
+    /// <summary>Deletes a test pair (both ends go): fw's pinned link stays, defunct.</summary>
+    private static void DeletePair(TestVeth v) => TestVeth.Ip("link", "del", v.Name);
+
+    /// <summary>Creates the pair again under the same names (new ifindexes), as TestVeth does (no IPv6, up).</summary>
+    private static void CreatePair(TestVeth v)
+    {
+        TestVeth.Ip("link", "add", v.Name, "type", "veth", "peer", "name", v.Peer);
+        foreach (string dev in new[] { v.Name, v.Peer })
+            File.WriteAllText($"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6", "1");
+        TestVeth.Ip("link", "set", v.Name, "up");
+        TestVeth.Ip("link", "set", v.Peer, "up");
+    }
+
+    /// <summary>Polls until <paramref name="done"/> holds; false if it did not within <paramref name="bound"/>.</summary>
+    private static bool Within(TimeSpan bound, Func<bool> done, out TimeSpan took)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            if (done())
+            {
+                took = sw.Elapsed;
+                return true;
+            }
+            if (sw.Elapsed > bound)
+            {
+                took = sw.Elapsed;
+                return false;
+            }
+            Thread.Sleep(10);
+        }
+    }
+
+    private static uint PinnedLinkId(string iface) => FdHandle.IdOfPinned(PinLayout.Link(iface));
+
+    [Fact]
+    public void AnInterfaceDeletedAndCreatedAgainIsAttachedAgain()
+    {
+        int port = FreePort();
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{port}"]);
+        fwd.WaitReady();
+        string attached = $"fw_attached{{interface=\"{Iface}\"}}";
+        Assert.Equal(1, Metrics(port)[attached]);
+        var bound = TimeSpan.FromSeconds(2);
+
+        // Deleted: fw's pinned link is defunct and nothing filters. fwd sees it by itself; the metrics say so.
+        int mark = fwd.LineCount;
+        DeletePair(_veth);
+        Assert.Equal(AttachState.Defunct, Firewall.StateOf(Iface));
+        Assert.True(Within(bound, () => Metrics(port)[attached] == 0, out var took),
+            $"{took.TotalMilliseconds:F0} ms after the delete /metrics still says {attached} 1:\n{fwd.Output}");
+        output.WriteLine($"deleted: fw_attached 0 after {took.TotalMilliseconds:F0} ms");
+        fwd.WaitForLine($"{Iface} is gone: fw's pinned XDP link lost its interface, so nothing filters it", Wait, mark);
+        for (int i = 0; i < 5; i++)
+        {
+            Thread.Sleep(100);
+            var m = Metrics(port);
+            Assert.Equal(0, m[attached]);   // all along the gap, never attached
+            Assert.False(m.ContainsKey($"fw_generation{{interface=\"{Iface}\"}}"));
+        }
+        Assert.Equal(AttachState.Defunct, Firewall.StateOf(Iface));
+
+        // Created again under the same name: attached again within a second or two, on the new interface.
+        mark = fwd.LineCount;
+        CreatePair(_veth);
+        Assert.True(Within(bound, () => Firewall.IsAttached(Iface), out took),
+            $"{Iface} not attached again {took.TotalMilliseconds:F0} ms after it came back:\n{fwd.Output}");
+        output.WriteLine($"created again: attached after {took.TotalMilliseconds:F0} ms");
+        fwd.WaitForLine($"attach {Iface} ({Iface} lost its XDP link): generation 1, 2 rules", Wait, mark);
+        Assert.Equal(FdHandle.IdOfPinned(PinLayout.Prog(Iface)), Firewall.AttachedProgramId(Iface));
+        // A frame into the new pair is classified by fw, and counted by its rule.
+        using (var sender = new Fw.Traffic.PacketSender(_veth.Peer, maxFrame: 128))
+            Assert.Equal(1, sender.Send(Ssh).Frames);
+        Assert.True(Within(bound, () => RuleCount(Iface, "ssh") == 1, out _), "the frame was not counted by rule ssh");
+        Assert.True(Within(bound, () => Metrics(port)[attached] == 1, out _));
+
+        // Deleted and created again at once: found and repaired all the same.
+        uint link = PinnedLinkId(Iface);
+        mark = fwd.LineCount;
+        DeletePair(_veth);
+        CreatePair(_veth);
+        Assert.True(Within(bound, () => Firewall.IsAttached(Iface) && PinnedLinkId(Iface) != link, out took),
+            $"{Iface} not attached again {took.TotalMilliseconds:F0} ms after it was created again:\n{fwd.Output}");
+        output.WriteLine($"deleted and created again at once: attached after {took.TotalMilliseconds:F0} ms");
+        fwd.WaitForLine($"{Iface}: fw's pinned XDP link lost its interface ({Iface} was deleted and created again", Wait, mark);
+        Assert.Equal(FdHandle.IdOfPinned(PinLayout.Prog(Iface)), Firewall.AttachedProgramId(Iface));
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh));
+        Assert.True(Within(bound, () => Metrics(port)[attached] == 1, out _));
+        Assert.False(fwd.HasExited);
+    }
+
+    [Fact]
+    public void MetricsAnswerOnlyGetMetrics()
+    {
+        int port = FreePort();
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{port}"]);
+        fwd.WaitReady();
+        Assert.Equal(HttpStatusCode.OK, Get(port, "/metrics").Status);
+        Assert.Equal(HttpStatusCode.OK, Get(port, "/metrics?name[]=fw_attached").Status);
+        foreach (string path in new[] { "/", "/metrics/", "/metrics/x", "/METRICS", "/Metrics", "/metricsx", "/metrics.txt",
+                     "/favicon.ico", "/healthz", "//metrics", "/x/../metrics/" })
+        {
+            var (status, _, body) = Get(port, path);
+            Assert.True(status == HttpStatusCode.NotFound, $"GET {path}: {(int)status}");
+            Assert.Equal("", body);
+        }
+        using var http = new HttpClient { Timeout = Wait };
+        using var post = http.Send(new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{port}/metrics"));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        using var head = http.Send(new HttpRequestMessage(HttpMethod.Head, $"http://127.0.0.1:{port}/metrics"));
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+    }
+
+    [Fact]
+    public async Task ScrapesWithinASecondAreServedFromOneSnapshot()
+    {
+        int port = FreePort();
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{port}"]);
+        fwd.WaitReady();
+        string ssh = $"fw_rule_packets_total{{interface=\"{Iface}\",rule=\"ssh\",action=\"drop\"}} ";
+
+        // The first scrape reads the kernel (the snapshot is taken after this clock starts)...
+        var sw = Stopwatch.StartNew();
+        string first = Get(port, "/metrics").Body;
+        var firstDone = sw.Elapsed;   // the snapshot was taken before this
+        Assert.Contains(ssh + "0\n", first);
+        // ...the counters move...
+        Send(Iface, Ssh, 3);
+        Assert.Equal(3UL, RuleCount(Iface, "ssh"));
+        // ...and scrapes, many at once (fewer than the connection cap), answered within that second, all get the
+        // first one's text.
+        using var http = new HttpClient { Timeout = Wait };
+        var answers = await Task.WhenAll(Enumerable.Range(0, Fw.Daemon.FirewallServiceCollectionExtensions.MaxConnections - 4).Select(async _ =>
+        {
+            string body = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+            return (Body: body, At: sw.Elapsed);
+        }));
+        var within = answers.Where(a => a.At < FirewallMetricsMaxAge).ToList();
+        output.WriteLine($"{within.Count} of {answers.Length} scrapes answered within the second");
+        Assert.NotEmpty(within);
+        Assert.All(within, a => Assert.Equal(first, a.Body));
+
+        // A second after it was taken, the next scrape reads again.
+        while (sw.Elapsed <= firstDone + FirewallMetricsMaxAge)
+            await Task.Delay(20);
+        Assert.Contains(ssh + "3\n", Get(port, "/metrics").Body);
+    }
+
+    private static readonly TimeSpan FirewallMetricsMaxAge = Fw.Daemon.FirewallMetrics.MaxAge;
+
+    /// <summary>One HTTP/1.1 request on an open connection; the status line, or null when the server closed it.</summary>
+    private static string? RawGet(Socket s, string path)
+    {
+        try
+        {
+            s.Send(System.Text.Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+            var buf = new List<byte>();
+            var one = new byte[4096];
+            int headerEnd = -1, length = -1;
+            while (true)
+            {
+                int n = s.Receive(one);
+                if (n == 0)
+                    return null;
+                buf.AddRange(one.AsSpan(0, n));
+                string text = System.Text.Encoding.ASCII.GetString(buf.ToArray());
+                if (headerEnd < 0 && (headerEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal)) >= 0)
+                {
+                    var m = System.Text.RegularExpressions.Regex.Match(text[..headerEnd], @"(?im)^content-length:\s*(\d+)");
+                    length = m.Success ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+                }
+                if (headerEnd >= 0 && buf.Count >= headerEnd + 4 + length)
+                    return text[..text.IndexOf("\r\n", StringComparison.Ordinal)];
+            }
+        }
+        catch (SocketException)
+        {
+            return null;   // reset
+        }
+    }
+
+    private static Socket Connect(int port)
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = (int)Wait.TotalMilliseconds };
+        s.Connect(IPAddress.Loopback, port);
+        return s;
+    }
+
+    [Fact]
+    public void MetricsConnectionsAreCapped()
+    {
+        int port = FreePort();
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{port}"]);
+        fwd.WaitReady();
+        int cap = Fw.Daemon.FirewallServiceCollectionExtensions.MaxConnections;
+        var held = new List<Socket>();
+        try
+        {
+            // As many kept-alive connections as the cap, each served once (so the server counts it).
+            for (int i = 0; i < cap; i++)
+            {
+                var s = Connect(port);
+                held.Add(s);
+                Assert.Equal("HTTP/1.1 200 OK", RawGet(s, "/metrics"));
+            }
+            // One more: closed unanswered.
+            using (var extra = Connect(port))
+                Assert.Null(RawGet(extra, "/metrics"));
+            // One goes: a new one is served again.
+            held[0].Dispose();
+            held.RemoveAt(0);
+            Assert.True(Within(Wait, () =>
+            {
+                using var again = Connect(port);
+                return RawGet(again, "/metrics") == "HTTP/1.1 200 OK";
+            }, out _));
+            // The held ones are still served.
+            Assert.Equal("HTTP/1.1 200 OK", RawGet(held[^1], "/metrics"));
+        }
+        finally
+        {
+            foreach (var s in held)
+                s.Dispose();
+        }
+    }
+
+    [Fact]
+    public void AWildcardMetricsAddressIsWarnedAbout()
+    {
+        // Invalid rules: fwd exits 2 right after the server started, nothing attached, nothing served.
+        string bad = WriteRules("rules: [\n");
+        using var fwd = Start(bad, extra: ["--metrics", $"0.0.0.0:{FreePort()}"]);
+        Assert.Equal(2, fwd.WaitForExit(Wait));
+        Assert.Contains("warn  --metrics 0.0.0.0:", fwd.Output);
+        Assert.Contains("reachable from every network this host is on", fwd.Output);
+
+        using var local = Start(bad, extra: ["--metrics", $"127.0.0.1:{FreePort()}"]);
+        Assert.Equal(2, local.WaitForExit(Wait));
+        Assert.DoesNotContain("every network", local.Output);
+    }
+
+    [Fact]
+    public void AmbiguousMetricsAddressesAreRefusedBeforeAnythingIsAttached()
+    {
+        foreach (string ep in new[] { "0:9464", "010.0.0.1:9464", "127.1:9464", "[::1]:09464" })
+        {
+            using var fwd = Start(WriteRules(V1()), extra: ["--metrics", ep]);
+            Assert.Equal(2, fwd.WaitForExit(Wait));
+            Assert.Contains($"fwd: --metrics '{ep}': ", fwd.Output);
+            Assert.False(Directory.Exists(PinLayout.Dir(Iface)));
+        }
+    }
+
+    [Fact]
+    public void ARedirectTargetCreatedAgainIsReloaded()
+    {
+        var target = new TestVeth();
+        _moreVeths.Add(target);
+        WriteRules($$"""
+            interfaces: [{{Iface}}]
+            rules:
+              - name: web
+                proto: tcp
+                dport: 80
+                action: redirect
+                to: {{target.Name}}
+            """);
+        using var fwd = Start(RulesPath);
+        fwd.WaitReady();
+        int before = NetInterface.Index(target.Name);
+        Assert.Equal(before, LiveRuleIfindex(Iface, 0));
+        Assert.Equal(XdpAction.Redirect, Verdict(Iface, Web));
+
+        // The target goes and comes back under its name: another ifindex; the running rule sends to the old one.
+        DeletePair(target);
+        CreatePair(target);
+        int after = NetInterface.Index(target.Name);
+        Assert.NotEqual(before, after);
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Web));   // a redirect error: nothing filters it through
+
+        // The same file, read again: reloaded (its digest alone says unchanged).
+        int mark = fwd.LineCount;
+        fwd.Signal(FwdProcess.SigHup);
+        string line = fwd.WaitForLine($"reload {Iface} (SIGHUP): generation 1 -> 2", Wait, mark);
+        Assert.Contains($"redirect target {target.Name} is ifindex {after} now, rule web sends to ifindex {before}", line);
+        Assert.Equal(after, LiveRuleIfindex(Iface, 0));
+        Assert.Equal(XdpAction.Redirect, Verdict(Iface, Web));
+
+        // And once more: nothing to do now.
+        mark = fwd.LineCount;
+        fwd.Signal(FwdProcess.SigHup);
+        fwd.WaitForLine("unchanged (SIGHUP;", Wait, mark);
+        Assert.Equal(2UL, Generation(Iface));
+    }
+
+    /// <summary>The ifindex rule <paramref name="index"/> of the live generation redirects to (its fw_rules entry).</summary>
+    private static int LiveRuleIfindex(string iface, uint index)
+    {
+        using var rules = BpfMap.OpenPinned($"{PinLayout.Generation(iface, Generation(iface))}/fw_rules");
+        return (int)rules.Lookup<uint, FwRule>(index).Ifindex;
+    }
+
+    /// <summary>The kernel's tag of the live generation's classifier program.</summary>
+    private static string LiveTag(string iface)
+    {
+        using var prog = FdHandle.OpenPinned(Path.Combine(PinLayout.Generation(iface, Generation(iface)), PinLayout.ClassifierPin));
+        return BpfObject.ProgramTag(prog.Fd);
+    }
+
+    /// <summary>Another build of bpf/fw.bpf.c: the same source for another CPU version (-mcpu=v3), so other instructions.</summary>
+    private string OtherClassifierBuild()
+    {
+        string arch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()
+            .Replace("x64", "x86_64").Replace("arm64", "aarch64");
+        string bpf = Path.Combine(FwdProcess.RepoRoot, "bpf");
+        string obj = Path.Combine(_dir, "fw-other.bpf.o");
+        var p = Process.Start(new ProcessStartInfo("clang",
+            ["-O2", "-g", "-Wall", "-target", "bpf", "-mcpu=v3", $"-I/usr/include/{arch}-linux-gnu", $"-I{bpf}",
+             "-c", Path.Combine(bpf, "fw.bpf.c"), "-o", obj]) { RedirectStandardError = true })!;
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"clang: {err}");
+        return obj;
+    }
+
+    [Fact]
+    public void AnotherClassifierBuildIsReloaded()
+    {
+        // fw attached with another build's classifier (an older fw, say), the same ruleset as the file's.
+        string other = OtherClassifierBuild();
+        Deployment.Attach(Iface, RulesCheck.Check(WriteRules(V1())), XdpMode.Auto, other);
+        string otherTag = LiveTag(Iface);
+        Assert.Equal(FileDigest(RulesPath), Digest(Iface));
+
+        // fwd adopts it: same digest, but not its program: reloaded with its own.
+        using var fwd = Start(RulesPath);
+        fwd.WaitReady();
+        string line = fwd.WaitForLine($"adopt and reload {Iface}: generation 1 -> 2", Wait);
+        Assert.Contains($"same ruleset but another classifier build (program tag {otherTag} -> ", line);
+        string tag = LiveTag(Iface);
+        Assert.NotEqual(otherTag, tag);
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh));
+
+        // Its own build running, a SIGHUP changes nothing.
+        int mark = fwd.LineCount;
+        fwd.Signal(FwdProcess.SigHup);
+        fwd.WaitForLine("unchanged (SIGHUP;", Wait, mark);
+        Assert.Equal(2UL, Generation(Iface));
+        Assert.Equal(tag, LiveTag(Iface));
+    }
+
     /// <summary>What `fwctl check FILE` prints for the file's findings (its summary line left out).</summary>
     private static string CheckDiagnostics(string path)
     {
