@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Fw.Bpf;
 
 /// <summary>
-/// libc: descriptors and errors, interface names, file locks, namespaces, AF_PACKET sockets and their TX ring
-/// (the lab and the traffic source), CPU affinity and CPU clocks. Calls return -1 and set errno (read with
+/// libc: descriptors and errors, interface names, file locks, file types and real paths (statx, realpath),
+/// namespaces, AF_PACKET sockets and their TX ring (the lab and the traffic source), CPU affinity and CPU clocks. Calls return -1 and set errno (read with
 /// Marshal.GetLastPInvokeError).
 /// </summary>
 internal static unsafe partial class Interop
@@ -35,6 +35,22 @@ internal static unsafe partial class Interop
 
     [LibraryImport(Libc, SetLastError = true)]
     internal static partial int setns(int fd, int nstype);
+
+    // ---- files: type, owner and mode without opening; real paths -------------------------------
+    /// <summary>statx(2) (glibc 2.28): one layout on every architecture, unlike struct stat.</summary>
+    [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int statx(int dirfd, string path, int flags, uint mask, out Statx buf);
+
+    /// <summary>fcntl(2) with an int argument (F_GETFL, F_SETFL).</summary>
+    [LibraryImport(Libc, SetLastError = true)]
+    internal static partial int fcntl(int fd, int cmd, int arg);
+
+    /// <summary>realpath(3) with a NULL buffer: the result is malloc'd, release it with <see cref="free"/>.</summary>
+    [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial byte* realpath(string path, byte* resolved);
+
+    [LibraryImport(Libc)]
+    internal static partial void free(void* ptr);
 
     // ---- AF_PACKET sockets ---------------------------------------------------------------------
     [LibraryImport(Libc, SetLastError = true)]
@@ -114,9 +130,49 @@ internal static unsafe partial class Interop
         public long Nsec;
     }
 
+    /// <summary>struct statx_timestamp (linux/stat.h), 16 bytes.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct StatxTimestamp
+    {
+        public long Sec;
+        public uint Nsec;
+        private int _reserved;
+    }
+
+    /// <summary>struct statx (linux/stat.h): 256 bytes, the same on x86-64 and arm64; the fields fw reads come first.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 256)]
+    internal struct Statx
+    {
+        public uint Mask;               // 0: STATX_* bits the kernel filled in
+        public uint Blksize;            // 4
+        public ulong Attributes;        // 8
+        public uint Nlink;              // 16
+        public uint Uid;                // 20
+        public uint Gid;                // 24
+        public ushort Mode;             // 28: S_IFMT type bits and permission bits
+        private ushort _spare0;         // 30
+        public ulong Ino;               // 32
+        public ulong Size;              // 40
+        public ulong Blocks;            // 48
+        public ulong AttributesMask;    // 56
+        public StatxTimestamp Atime;    // 64
+        public StatxTimestamp Btime;    // 80
+        public StatxTimestamp Ctime;    // 96
+        public StatxTimestamp Mtime;    // 112
+        public uint RdevMajor;          // 128
+        public uint RdevMinor;          // 132
+        public uint DevMajor;           // 136
+        public uint DevMinor;           // 140
+    }
+
     // ---- constants (x86-64 and arm64 share these) ----------------------------------------------
     internal const int LockEx = 2, LockNb = 4, LockUn = 8;
-    internal const int ORdWr = 2, OCreat = 0x40, OCloexec = 0x80000;   // asm-generic fcntl.h
+    internal const int ORdOnly = 0, ORdWr = 2, OCreat = 0x40, ONoctty = 0x100, ONonblock = 0x800, OCloexec = 0x80000;   // asm-generic fcntl.h
+    internal const int FGetfl = 3, FSetfl = 4;
+    internal const int AtFdcwd = -100, AtSymlinkNofollow = 0x100, AtNoAutomount = 0x800, AtEmptyPath = 0x1000;
+    internal const uint StatxBasicStats = 0x7ff;    // type, mode, nlink, uid, gid, times, ino, size, blocks
+    internal const int SIfmt = 0xF000, SIfsock = 0xC000, SIflnk = 0xA000, SIfreg = 0x8000, SIfblk = 0x6000,
+        SIfdir = 0x4000, SIfchr = 0x2000, SIfifo = 0x1000;
     internal const int CloneNewNet = 0x40000000;
     internal const int AfPacket = 17;
     internal const int SockRaw = 3;

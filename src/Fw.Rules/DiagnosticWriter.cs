@@ -1,4 +1,5 @@
 using System.Text;
+using Fw.Bpf;
 
 namespace Fw.Rules;
 
@@ -16,27 +17,51 @@ public static class DiagnosticWriter
     /// <summary>Characters of a source line shown; a longer line (a 10 MB value) is cut to this much around the finding.</summary>
     public const int MaxLineShown = 160;
 
-    /// <summary>One finding; <paramref name="sourceLines"/> are the lines of its file (null: header only).</summary>
+    /// <summary>One finding; <paramref name="sourceLines"/> are the lines of its file (null: header only, unless the finding kept its line).</summary>
     public static void Write(TextWriter w, Diagnostic d, IReadOnlyList<string>? sourceLines)
     {
         w.WriteLine(d.ToString());
-        if (sourceLines is null || d.Length <= 0 || d.Pos.Line < 1 || d.Pos.Line > sourceLines.Count)
+        if (d.Length <= 0)
             return;
-        string line = sourceLines[d.Pos.Line - 1];
-        int column = Math.Clamp(d.Pos.Column, 1, line.Length + 1);
-        int length = Math.Max(1, Math.Min(d.Length, line.Length - (column - 1)));
-        if (line.Length > MaxLineShown)
-            (line, column, length) = Window(line, column, length);
-        w.WriteLine(Printable(line));
-        var underline = new StringBuilder(column + length);
-        for (int i = 0; i < column - 1; i++)
-            underline.Append(line[i] == '\t' ? '\t' : ' '); // tabs kept so the caret lines up however they render
-        underline.Append('^').Append('~', length - 1);
+        var shown = d.Source;
+        if (shown is null)
+        {
+            if (sourceLines is null || d.Pos.Line < 1 || d.Pos.Line > sourceLines.Count)
+                return;
+            shown = SourceLine.Of(sourceLines[d.Pos.Line - 1], d.Pos.Column, d.Length);
+        }
+        WriteLine(w, shown);
+    }
+
+    /// <summary>
+    /// The line, with control characters shown as \uXXXX (<see cref="Printable"/>; tabs kept), and the ^~~ under
+    /// the finding, widened where an escaped character stands so that it still lines up.
+    /// </summary>
+    private static void WriteLine(TextWriter w, SourceLine s)
+    {
+        var text = new StringBuilder(s.Text.Length + 16);
+        var underline = new StringBuilder(s.Column + s.Length + 8);
+        int from = s.Column - 1, to = from + s.Length;
+        for (int i = 0; i < s.Text.Length && i < to; i++)
+        {
+            char c = s.Text[i];
+            string shown = c == '\t' ? "\t" : Printable.Show(c);
+            text.Append(shown);
+            if (i < from)
+                underline.Append(c == '\t' ? '\t' : ' ', shown.Length);   // tabs kept so the caret lines up however they render
+            else
+                underline.Append(i == from ? '^' : '~').Append('~', shown.Length - 1);
+        }
+        for (int i = to; i < s.Text.Length; i++)
+            text.Append(s.Text[i] == '\t' ? "\t" : Printable.Show(s.Text[i]));
+        if (from >= s.Text.Length)
+            underline.Append('^');   // the finding is at the end of the line
+        w.WriteLine(text.ToString());
         w.WriteLine(underline.ToString());
     }
 
     /// <summary>The part of a long line around <paramref name="column"/>, "..." where it is cut, and the finding's place in it.</summary>
-    private static (string Line, int Column, int Length) Window(string line, int column, int length)
+    internal static (string Line, int Column, int Length) Window(string line, int column, int length)
     {
         int start = Math.Max(0, Math.Min(column - 1 - MaxLineShown / 4, line.Length - MaxLineShown));
         int end = Math.Min(line.Length, start + MaxLineShown);
@@ -48,18 +73,6 @@ public static class DiagnosticWriter
         return (head + line[start..end] + tail, column - start + head.Length, Math.Max(1, Math.Min(length, end - (column - 1))));
     }
 
-    /// <summary>The line with control characters (tabs kept) as U+FFFD, one for one: the caret still lines up.</summary>
-    private static string Printable(string line)
-    {
-        if (!line.Any(c => c != '\t' && char.IsControl(c)))
-            return line;
-        return string.Create(line.Length, line, (span, l) =>
-        {
-            for (int i = 0; i < l.Length; i++)
-                span[i] = l[i] != '\t' && char.IsControl(l[i]) ? '\uFFFD' : l[i];
-        });
-    }
-
     /// <summary>Every finding of a load, each file's lines read once (only up to the last line needed).</summary>
     /// <param name="sources">Text of files not on disk, by the name diagnostics use (e.g. what was given to Parse).</param>
     public static void Write(TextWriter w, LoadResult result, IReadOnlyDictionary<string, string>? sources = null) =>
@@ -69,7 +82,7 @@ public static class DiagnosticWriter
     {
         var list = diagnostics.ToList();
         var lines = new Dictionary<string, IReadOnlyList<string>?>(StringComparer.Ordinal);
-        foreach (var group in list.Where(d => d.Length > 0).GroupBy(d => d.Pos.File))
+        foreach (var group in list.Where(d => d.Length > 0 && d.Source is null).GroupBy(d => d.Pos.File))
         {
             int last = group.Max(d => d.Pos.Line);
             var needed = group.Select(d => d.Pos.Line).ToHashSet();
@@ -86,16 +99,15 @@ public static class DiagnosticWriter
         text.ReplaceLineEndings("\n").Split('\n');
 
     /// <summary>
-    /// The lines findings point at, read again from the file (opened within a time bound like the first
-    /// read). Only a regular file with content gives lines: a pipe was drained by that read, and a device
-    /// (/dev/zero) reports no size and never ends.
+    /// The lines findings point at, read again from the file: only a regular file (<see cref="RegularFile"/>,
+    /// which never blocks), and only the rules file's findings come here (set files' findings keep their lines).
     /// </summary>
     private static SparseLines? ReadLines(string path, HashSet<int> needed, int last)
     {
         try
         {
-            using var stream = FileBytes.Open(path);
-            if (!stream.CanSeek || stream.Length == 0)
+            using var stream = RegularFile.OpenRead(path);
+            if (stream.Length == 0)
                 return null;
             using var reader = new StreamReader(stream, Encoding.UTF8);
             var found = new Dictionary<int, string>();
@@ -109,7 +121,7 @@ public static class DiagnosticWriter
             }
             return new SparseLines(found, n);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is IOException or BpfException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             return null;
         }

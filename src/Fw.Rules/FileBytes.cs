@@ -1,4 +1,4 @@
-using System.Runtime.ExceptionServices;
+using Fw.Bpf;
 using System.Text.Unicode;
 
 namespace Fw.Rules;
@@ -7,25 +7,29 @@ namespace Fw.Rules;
 internal static class FileBytes
 {
     /// <summary>
-    /// How long opening a file may take. Opening a named pipe (FIFO) blocks until a writer opens it, and
-    /// .NET has no non-blocking open: past this, the file is refused as unreadable.
-    /// </summary>
-    public static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(2);
-
-    /// <summary>
-    /// The file's bytes, or null (with <paramref name="size"/> above <paramref name="max"/>) when it is larger;
-    /// never reads more than max + 1 bytes, even from a file that grows or reports no size (a pipe). Reading
-    /// stops after the chunk that holds the first NUL byte: the caller refuses the text there, and a binary
-    /// file (or /dev/zero) must not be read up to the bound for that.
+    /// The bytes of the regular file <paramref name="path"/> (see <see cref="Read(FileStream, long, out long)"/>).
+    /// Anything else (a device, a FIFO, a directory, a socket) is refused before it is opened or read
+    /// (<see cref="RegularFile.OpenRead"/>): reading /dev/kmsg, or a FIFO whose writer stays idle, never ends.
     /// </summary>
     public static byte[]? Read(string path, long max, out long size)
     {
-        using var f = Open(path);
+        using var f = RegularFile.OpenRead(path);
+        return Read(f, max, out size);
+    }
+
+    /// <summary>
+    /// The file's bytes, or null (with <paramref name="size"/> above <paramref name="max"/>) when it is larger;
+    /// never reads more than max + 1 bytes, even from a file that grows while it is read. Reading stops after
+    /// the chunk that holds the first NUL byte: the caller refuses the text there, and a binary file must not be
+    /// read up to the bound for that.
+    /// </summary>
+    public static byte[]? Read(FileStream f, long max, out long size)
+    {
         size = f.CanSeek ? f.Length : 0;
         if (size > max)
             return null;
         var buffer = new MemoryStream(f.CanSeek ? (int)size : 1 << 16);
-        var chunk = new byte[1 << 20];
+        var chunk = new byte[(int)Math.Min(1 << 20, Math.Max(size + 1, 1 << 12))];
         int n;
         while ((n = f.Read(chunk, 0, chunk.Length)) > 0)
         {
@@ -42,76 +46,28 @@ internal static class FileBytes
         return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
     }
 
-    /// <summary>
-    /// Opens a file for reading within <see cref="OpenTimeout"/>; throws IOException past it. The open runs on
-    /// its own thread so a FIFO without a writer cannot block the caller; that thread is then released by
-    /// opening the FIFO read-write once (which never blocks on Linux and gives the blocked open its writer).
-    /// </summary>
-    public static FileStream Open(string path)
-    {
-        FileStream? stream = null;
-        ExceptionDispatchInfo? failure = null;
-        using var started = new ManualResetEventSlim();
-        var opener = new Thread(() =>
-        {
-            started.Set();
-            try
-            {
-                stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
-            }
-            catch (Exception e)
-            {
-                failure = ExceptionDispatchInfo.Capture(e);
-            }
-        })
-        {
-            IsBackground = true,
-            Name = "fw open",
-        };
-        opener.Start();
-        started.Wait();   // the bound is on the open, not on a busy machine starting the thread
-        if (!opener.Join(OpenTimeout))
-        {
-            Release(path, opener, () => stream);
-            throw new IOException($"opening it did not finish within {OpenTimeout.TotalSeconds:0} s (a named pipe with no writer?)");
-        }
-        failure?.Throw();
-        return stream!;
-    }
-
-    /// <summary>Unblocks and ends an open that timed out, in the background; the caller has moved on.</summary>
-    private static void Release(string path, Thread opener, Func<FileStream?> opened)
-    {
-        var releaser = new Thread(() =>
-        {
-            // Nothing may escape: an exception on this thread would end the process.
-            try
-            {
-                using (new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1))
-                {
-                }
-                opener.Join();
-                opened()?.Dispose();
-            }
-            catch (Exception)
-            {
-                // Not ours to open for writing: the opener waits on for a writer (a background thread: it never
-                // keeps the process alive).
-            }
-        })
-        {
-            IsBackground = true,
-            Name = "fw open release",
-        };
-        releaser.Start();
-    }
-
+    /// <summary>Why a file could not be read, as the tail of "cannot read ...: ".</summary>
     public static string Reason(Exception e) => e switch
     {
+        NotRegularFileException n => $"it is {n.Kind.Describe()}, not a regular file",
+        BpfException { Errno: Enoent } => "no such file",
+        BpfException { Errno: Eacces } => "permission denied",
+        BpfException b => Lower(BpfException.StrError(b.Errno)),
         FileNotFoundException or DirectoryNotFoundException => "no such file",
         UnauthorizedAccessException => "permission denied",
+        ArgumentException when e.Message.Contains("NUL", StringComparison.Ordinal) => "the path contains a NUL character",
+        ArgumentException => "not a valid path",
         _ => e.Message,
     };
+
+    /// <summary>The exceptions a file read turns into a finding (anything else is a bug, reported as such).</summary>
+    public static bool IsReadFailure(Exception e) =>
+        e is IOException or BpfException or UnauthorizedAccessException or NotSupportedException or ArgumentException;
+
+    private const int Enoent = 2, Eacces = 13;
+
+    private static string Lower(string s) =>
+        s.Length > 1 && char.IsUpper(s[0]) && char.IsLower(s[1]) ? char.ToLowerInvariant(s[0]) + s[1..] : s;
 
     /// <summary>
     /// 1-based line and column (in characters) of byte <paramref name="index"/>. With

@@ -2,8 +2,9 @@ namespace Fw.Rules;
 
 /// <summary>
 /// Warnings about a valid ruleset: rules that can never match (an earlier rule matches everything they do,
-/// or their own fields exclude each other), and <c>default: drop</c> without a way through for ICMPv6
-/// neighbour discovery. Conservative: a warning is always true, some dead rules go unnoticed (coverage is
+/// or their own fields exclude each other), <c>malformed: pass</c> under <c>default: drop</c> (a way around
+/// every rule), and <c>default: drop</c> without a way through for ICMPv6 neighbour discovery. (IPv4-mapped
+/// IPv6 prefixes are warned where they are read, at their own line and column: <see cref="MappedIPv4"/>.) Conservative: a warning is always true, some dead rules go unnoticed (coverage is
 /// decided one earlier rule at a time, and sets over <see cref="CoverageLimit"/> prefixes are compared by
 /// identity only).
 /// </summary>
@@ -40,6 +41,14 @@ public static class RulesAnalyzer
                     break;
                 }
             }
+        }
+
+        if (rs.Default == RuleAction.Drop && rs.Malformed == RuleAction.Pass)
+        {
+            warnings.Add(new Diagnostic(Severity.Warning, rs.PosOf("malformed"),
+                "malformed: pass with default: drop lets frames with truncated or invalid headers bypass every rule, " +
+                "including the drop-by-default policy (they are passed before any rule is looked at); use malformed: drop",
+                "malformed".Length));
         }
 
         if (rs.Default == RuleAction.Drop && !(LetsThrough(facts, NeighbourSolicitation) && LetsThrough(facts, NeighbourAdvertisement)))

@@ -22,18 +22,12 @@ public static class RulesLoader
         byte[]? data = null;
         try
         {
-            if (Directory.Exists(path))
-            {
-                d.Error(at, "cannot read rules file: it is a directory", 0);
-            }
-            else
-            {
-                data = FileBytes.Read(path, MaxFileBytes, out long size);
-                if (data is null)
-                    d.Error(at, $"rules file is too large ({size:N0} bytes; at most {MaxFileBytes >> 20} MiB)", 0);
-            }
+            // A regular file only, refused before it is opened otherwise: a device or a FIFO may never end.
+            data = FileBytes.Read(path, MaxFileBytes, out long size);
+            if (data is null)
+                d.Error(at, $"rules file is too large ({size:N0} bytes; at most {MaxFileBytes >> 20} MiB)", 0);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (FileBytes.IsReadFailure(e))
         {
             d.Error(at, $"cannot read rules file: {FileBytes.Reason(e)}", 0);
         }

@@ -40,7 +40,7 @@ internal sealed class RulesReader
         this.file = file;
         this.baseDirectory = baseDirectory;
         budget = new PrefixBudget(diagnostics);
-        setFiles = new SetFileReader(diagnostics, budget);
+        setFiles = new SetFileReader(diagnostics, budget, baseDirectory);
         y = new YamlCursor(text, file, diagnostics);
     }
 
@@ -793,7 +793,11 @@ internal sealed class RulesReader
     {
         var error = PrefixParser.TryParse(s.Value, out prefix);
         if (error == PrefixError.None)
+        {
+            if (MappedIPv4.IsMapped(prefix))
+                d.Add(new Diagnostic(Severity.Warning, s.Pos, MappedIPv4.Warning(prefix, s.Value), s.Length));
             return true;
+        }
         d.Error(s.Pos, PrefixParser.Describe(error, s.Value, prefix), s.Length);
         return false;
     }
@@ -829,18 +833,12 @@ internal sealed class RulesReader
 
     /// <summary>
     /// A value as messages quote it: long ones cut (a 10 MB scalar must not make a 10 MB message).
-    /// Control characters are shown as \uXXXX: a message must not ring the terminal or move its cursor.
+    /// Control characters are shown as \uXXXX (<see cref="Printable"/>): a message must not ring the terminal or move its cursor.
     /// </summary>
     internal static string Clip(string value)
     {
         int cut = value.Length > 60 && char.IsHighSurrogate(value[60]) ? 60 : 61;   // never half a character
-        string v = value.Length <= 64 ? value : string.Concat(value.AsSpan(0, cut), "...");
-        if (!v.Any(char.IsControl))
-            return v;
-        var sb = new StringBuilder(v.Length + 16);
-        foreach (char c in v)
-            sb.Append(char.IsControl(c) ? $"\\u{(int)c:X4}" : c);
-        return sb.ToString();
+        return Printable.Clean(value.Length <= 64 ? value : string.Concat(value.AsSpan(0, cut), "..."));
     }
 
     internal static string CharName(Rune r) =>

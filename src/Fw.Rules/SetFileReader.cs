@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Unicode;
 
 namespace Fw.Rules;
@@ -8,13 +8,18 @@ internal sealed class PrefixBudget(DiagnosticBag diagnostics)
 {
     public long Count { get; private set; }
 
+    /// <summary>Whether taking <paramref name="count"/> more prefixes passes the bound (and <see cref="Take"/> would stop the read).</summary>
+    public bool Exceeds(int count) => Count <= FwLimits.MaxPrefixes && Count + count > FwLimits.MaxPrefixes;
+
     /// <summary>Counts <paramref name="count"/> prefixes at <paramref name="pos"/>; throws <see cref="StopReading"/> past the bound.</summary>
-    public void Take(SourcePos pos, int length, int count = 1)
+    /// <param name="source">The line as read, for a finding in a set file.</param>
+    public void Take(SourcePos pos, int length, int count = 1, SourceLine? source = null)
     {
-        if (Count <= FwLimits.MaxPrefixes && Count + count > FwLimits.MaxPrefixes)
+        if (Exceeds(count))
         {
             Count += count;
-            diagnostics.Error(pos, $"ruleset exceeds {FwLimits.MaxPrefixes} prefixes (sets and rules together); this is prefix {FwLimits.MaxPrefixes + 1}", length);
+            diagnostics.Add(new Diagnostic(Severity.Error, pos,
+                $"ruleset exceeds {FwLimits.MaxPrefixes} prefixes (sets and rules together); this is prefix {FwLimits.MaxPrefixes + 1}", length) { Source = source });
             throw new StopReading();
         }
         Count += count;
@@ -32,13 +37,21 @@ internal sealed class StopReading : Exception;
 /// trailing), blank lines ignored. Works on the raw bytes with the span parser: a million lines take tens
 /// of milliseconds. Each file is read once, however many sets name it.
 /// </summary>
-internal sealed class SetFileReader(DiagnosticBag diagnostics, PrefixBudget budget)
+/// <remarks>
+/// A set file is read only if it is a regular file inside the rules file's folder or below, every symbolic link
+/// resolved (<see cref="SetFileTree"/>): fwctl and fwd run as root, and a rules file must not make them read, and
+/// quote line by line in their errors, /etc/shadow. Anything else is an error at the file: value, and not one
+/// byte of it is read. What a finding shows of a set file's line is what was read (<see cref="Diagnostic.Source"/>).
+/// </remarks>
+internal sealed class SetFileReader(DiagnosticBag diagnostics, PrefixBudget budget, string baseDirectory)
 {
     /// <summary>Largest set file read (a million IPv6 prefixes with comments fit many times over).</summary>
     public const long MaxBytes = 256L << 20;
 
     /// <summary>Files read so far (by full path): their prefixes, or why they could not be read.</summary>
     private readonly Dictionary<string, (List<IpPrefix>? Prefixes, string? Failure)> read = new(StringComparer.Ordinal);
+
+    private readonly SetFileTree tree = new(baseDirectory);
 
     /// <param name="path">The file as diagnostics name it (relative to the rules file's folder, as resolved).</param>
     /// <param name="filePos">Where the file: value stands in the rules file; file-level errors go there.</param>
@@ -78,23 +91,22 @@ internal sealed class SetFileReader(DiagnosticBag diagnostics, PrefixBudget budg
     {
         failure = null;
         byte[] data;
+        string shown = SetFileTree.Show(path);
         try
         {
-            if (Directory.Exists(path))
-            {
-                failure = $"cannot read set file '{path}': it is a directory";
+            using var stream = tree.OpenRead(path, out failure);
+            if (stream is null)
                 return null;
-            }
-            data = FileBytes.Read(path, MaxBytes, out long size) ?? [];
+            data = FileBytes.Read(stream, MaxBytes, out long size) ?? [];
             if (size > MaxBytes)
             {
-                failure = $"set file '{path}' is too large ({size:N0} bytes; at most {MaxBytes >> 20} MiB)";
+                failure = $"set file '{shown}' is too large ({size:N0} bytes; at most {MaxBytes >> 20} MiB)";
                 return null;
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (FileBytes.IsReadFailure(e))
         {
-            failure = $"cannot read set file '{path}': {FileBytes.Reason(e)}";
+            failure = $"cannot read set file '{shown}': {FileBytes.Reason(e)}";
             return null;
         }
 
@@ -105,14 +117,14 @@ internal sealed class SetFileReader(DiagnosticBag diagnostics, PrefixBudget budg
         if (nul >= 0)
         {
             var (l, c) = FileBytes.LineColumn(text, nul);
-            failure = $"set file '{path}' is binary, not text (NUL byte at line {l}, column {c})";
+            failure = $"set file '{shown}' is binary, not text (NUL byte at line {l}, column {c})";
             return null;
         }
         if (!Utf8.IsValid(text))
         {
             int bad = FileBytes.FirstInvalidUtf8(text);
             var (l, c) = FileBytes.LineColumn(text, bad);
-            failure = $"set file '{path}' is not UTF-8 text (invalid byte 0x{text[bad]:X2} at line {l}, column {c})";
+            failure = $"set file '{shown}' is not UTF-8 text (invalid byte 0x{text[bad]:X2} at line {l}, column {c})";
             return null;
         }
 
@@ -123,6 +135,7 @@ internal sealed class SetFileReader(DiagnosticBag diagnostics, PrefixBudget budg
         {
             int nl = text[start..].IndexOf((byte)'\n');
             var line = nl < 0 ? text[start..] : text.Slice(start, nl);
+            var whole = line;
             start = nl < 0 ? text.Length : start + nl + 1;
             lineNo++;
 
@@ -142,20 +155,56 @@ internal sealed class SetFileReader(DiagnosticBag diagnostics, PrefixBudget budg
             int gap = token.IndexOfAny((byte)' ', (byte)'\t');
             if (gap >= 0)
             {
-                diagnostics.Error(new SourcePos(path, lineNo, s + gap + 2),
-                    "one address or prefix per line (use '#' for comments)", e - s - gap - 1);
+                Report(Severity.Error, new SourcePos(path, lineNo, s + gap + 2), "one address or prefix per line (use '#' for comments)", e - s - gap - 1, whole);
                 continue;
             }
             var error = PrefixParser.TryParse(token, out var prefix);
             if (error != PrefixError.None)
             {
-                diagnostics.Error(new SourcePos(path, lineNo, s + 1), PrefixParser.Describe(error, token, prefix), token.Length);
+                // Past the errors kept per file the message is not built (a million bad lines).
+                string message = diagnostics.Keeps(path) ? PrefixParser.Describe(error, token, prefix) : "";
+                Report(Severity.Error, new SourcePos(path, lineNo, s + 1), message, token.Length, whole);
                 continue;
             }
             prefixes.Add(prefix);
-            budget.Take(new SourcePos(path, lineNo, s + 1), token.Length);
+            if (MappedIPv4.IsMapped(prefix))
+            {
+                string message = diagnostics.KeepsWarning(path) ? MappedIPv4.Warning(prefix, Encoding.UTF8.GetString(token)) : "";
+                Report(Severity.Warning, new SourcePos(path, lineNo, s + 1), message, token.Length, whole);
+            }
+            budget.Take(new SourcePos(path, lineNo, s + 1), token.Length, 1, budget.Exceeds(1) ? LineOf(whole, s + 1, token.Length) : null);
         }
         return prefixes;
+    }
+
+    /// <summary>A finding in a set file, with its line as read (see <see cref="Diagnostic.Source"/>).</summary>
+    private void Report(Severity severity, SourcePos pos, string message, int length, ReadOnlySpan<byte> line)
+    {
+        if (severity == Severity.Error ? !diagnostics.Keeps(pos.File) : !diagnostics.KeepsWarning(pos.File))
+        {
+            diagnostics.Add(new Diagnostic(severity, pos, "", length));   // only counted: no message, no line
+            return;
+        }
+        diagnostics.Add(new Diagnostic(severity, pos, message, length) { Source = LineOf(line, pos.Column, length) });
+    }
+
+    /// <summary>
+    /// What a finding shows of a set file's line: at most <see cref="DiagnosticWriter.MaxLineShown"/> characters
+    /// around it. Only a window of the bytes is decoded (a line may be the whole 256 MiB file).
+    /// </summary>
+    internal static SourceLine LineOf(ReadOnlySpan<byte> line, int column, int length)
+    {
+        if (line.Length > 0 && line[^1] == (byte)'\r')
+            line = line[..^1];
+        const int Around = 2 * DiagnosticWriter.MaxLineShown;
+        int from = Math.Max(0, column - 1 - Around), to = (int)Math.Min(line.Length, (long)column - 1 + Around);
+        while (from > 0 && from < line.Length && (line[from] & 0xC0) == 0x80)
+            from++;   // never half a character
+        while (to < line.Length && to > from && (line[to] & 0xC0) == 0x80)
+            to--;
+        string head = from > 0 ? "..." : "", tail = to < line.Length ? "..." : "";
+        string text = head + Encoding.UTF8.GetString(line[from..to]) + tail;
+        return SourceLine.Of(text, column - from + head.Length, length);
     }
 
     private static int EstimateLines(ReadOnlySpan<byte> text) =>

@@ -30,8 +30,8 @@ internal readonly record struct ScalarNode(string Value, bool Quoted, SourcePos 
 /// <summary>
 /// Walks YamlDotNet's event stream (the low-level parser: no representation model, so no alias expansion
 /// and no dictionaries that throw on duplicate keys) one node at a time, with every position kept.
-/// Anchors and aliases are refused: a "billion laughs" file is an error, never a hang. Nesting deeper than
-/// <see cref="MaxDepth"/> stops the read (nothing in a rules file nests past 4).
+/// Anchors and aliases are refused: a "billion laughs" file is an error, never a hang. So are tags, all of them.
+/// Nesting deeper than <see cref="MaxDepth"/> stops the read (nothing in a rules file nests past 4).
 /// YamlException escapes from every method; the caller reports it.
 /// </summary>
 internal sealed class YamlCursor
@@ -126,10 +126,12 @@ internal sealed class YamlCursor
         {
             if (!n.Anchor.IsEmpty)
                 diagnostics.Error(PosOf(n.Start), $"YAML anchors are not supported (&{n.Anchor})", n.Anchor.Value.Length + 1);
-            if (!n.Tag.IsEmpty && !n.Tag.IsNonSpecific && !n.Tag.Value.StartsWith("tag:yaml.org,2002:", StringComparison.Ordinal))
+            if (!n.Tag.IsEmpty)
             {
-                string hint = e is Scalar { Value: "" } ? $"; to write '{n.Tag.Value}' as a value, quote it: \"{n.Tag.Value}\"" : "";
-                diagnostics.Error(PosOf(n.Start), $"YAML tag '{n.Tag.Value}' is not supported{hint}", n.Tag.Value.Length);
+                var (at, written) = TagOnThePage(n);
+                string tag = RulesReader.Clip(written);
+                string hint = e is Scalar { Value: "" } ? $"; to write '{tag}' as a value, quote it: \"{tag}\"" : "";
+                diagnostics.Error(at, $"YAML tag '{tag}' is not supported{hint}", written.Length);
             }
         }
     }
@@ -174,6 +176,40 @@ internal sealed class YamlCursor
             && s.Style is ScalarStyle.Plain or ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted;
         return new ScalarNode(s.Value, quoted, PosOf(s.Start), Math.Max(1, width), exact);
     }
+
+    /// <summary>
+    /// The tag of a node as written (<c>!x</c>, <c>!!str</c>, <c>!&lt;...&gt;</c>, a lone <c>!</c>) and where it stands:
+    /// after the node's anchor, if any. Every tag is refused, the YAML core ones too: <c>!!python/str drop</c> was
+    /// read as drop, and a tag tells other YAML readers of the same file to read the value otherwise.
+    /// </summary>
+    private (SourcePos At, string Written) TagOnThePage(NodeEvent n)
+    {
+        long i = n.Start.Index, column = n.Start.Column;
+        if (i >= 0 && i < text.Length && text[(int)i] == '&')
+        {
+            // The anchor (refused too) comes first: the tag follows it after blanks, on the same line.
+            while (i < text.Length && !IsBlankOrEnd(text[(int)i]))
+                (i, column) = (i + 1, column + 1);
+            while (i < text.Length && text[(int)i] is ' ' or '\t')
+                (i, column) = (i + 1, column + 1);
+        }
+        if (i < 0 || i >= text.Length || text[(int)i] != '!')
+            return (PosOf(n.Start), n.Tag.Value);   // not where expected: the node and the tag as the parser resolved it
+        int from = (int)i, to = from + 1;
+        if (to < text.Length && text[to] == '<')
+        {
+            int close = text.IndexOf('>', to);
+            to = close < 0 ? text.Length : close + 1;
+        }
+        else
+        {
+            while (to < text.Length && !IsBlankOrEnd(text[to]) && text[to] is not (',' or '[' or ']' or '{' or '}'))
+                to++;
+        }
+        return (new SourcePos(file, (int)n.Start.Line, (int)column), text[from..to]);
+    }
+
+    private static bool IsBlankOrEnd(char c) => c is ' ' or '\t' or '\r' or '\n';
 
     /// <summary>From <paramref name="m"/> past spaces and commas on its line: where the next node begins.</summary>
     private Mark SkipSeparators(Mark m)

@@ -9,6 +9,8 @@ namespace Fw.Cli;
 /// How every fwctl command writes: JSON on stdout, errors as one "fwctl: ..." line on stderr (and {"error"} on
 /// stdout in JSON mode), diagnostics as `fwctl check` prints them, and what to run when the interface's state
 /// is the problem (the kernel layer says what it found; the hints naming fwctl commands are added here).
+/// Every error text goes through <see cref="Printable"/>: a path, an interface name or a kernel log quoted in
+/// it never sends a control character (ESC, BEL, CR, CSI) to the terminal.
 /// </summary>
 internal static class Output
 {
@@ -38,7 +40,7 @@ internal static class Output
         }
         catch (Exception e) when (e is BpfException or FirewallException or IOException or UnauthorizedAccessException or RulesException)
         {
-            string message = WithHint(e);
+            string message = WithHint(e);   // printable: WithHint cleans it
             stderr.WriteLine($"fwctl: {message}");
             if (json)
                 WriteJson(stdout, new Dictionary<string, object?> { ["error"] = message.Split('\n')[0] });
@@ -50,9 +52,10 @@ internal static class Output
     public static int Fail(bool json, TextWriter stdout, TextWriter stderr, int exit, string message,
         IEnumerable<string>? extra = null, Dictionary<string, object?>? fields = null)
     {
+        message = Printable.CleanLines(message);
         stderr.WriteLine($"fwctl: {message}");
         foreach (string line in extra ?? [])
-            stderr.WriteLine(line);
+            stderr.WriteLine(Printable.CleanLines(line));
         if (json)
         {
             var obj = new Dictionary<string, object?> { ["error"] = message.Split('\n')[0].TrimEnd() };
@@ -63,11 +66,11 @@ internal static class Output
         return exit;
     }
 
-    /// <summary>The error's message and, for a state of the interface, the fwctl command that changes it.</summary>
+    /// <summary>The error's message and, for a state of the interface, the fwctl command that changes it; printable (lines kept).</summary>
     public static string WithHint(Exception e)
     {
         if (e is not FirewallException f)
-            return e.Message;
+            return Printable.CleanLines(e.Message);
         string hint = f.Error switch
         {
             FirewallError.AlreadyAttached => " (use fwctl reload to change its rules)",
@@ -78,6 +81,6 @@ internal static class Output
             FirewallError.Inconsistent => "; detach and attach again",
             _ => "",
         };
-        return f.Message + hint;
+        return Printable.CleanLines(f.Message + hint);
     }
 }

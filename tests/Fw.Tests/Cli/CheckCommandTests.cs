@@ -111,4 +111,72 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Equal(2, Run("check").Exit);
         Assert.Equal(2, Run("frobnicate").Exit);
     }
+
+    // ---- control characters never reach the terminal raw ----
+
+    /// <summary>C0 and C1 controls (ESC, BEL, CR, CSI ...) that a terminal acts on; \n and \t are checked apart.</summary>
+    private static void AssertNoControls(string text)
+    {
+        foreach (string line in text.ReplaceLineEndings("\n").Split('\n'))
+        {
+            var bad = line.Where(c => char.IsControl(c) && c != '\t').Select(c => $"U+{(int)c:X4}").ToList();
+            Assert.True(bad.Count == 0, $"raw {string.Join(", ", bad)} in: {line.Replace("\x1b", "<ESC>")}");
+        }
+    }
+
+    [Fact]
+    public void ControlCharactersInRulesAreShownEscaped()
+    {
+        // A terminal title escape (OSC 0 ... BEL) in a set file's name, in an action, and in a set file's line.
+        File.WriteAllText(Path.Combine(_dir, "feed.txt"), "192.0.2.0/24\n10.0.0.1\x1b]0;owned\x07\n\x9b" + "31m\n");
+        string path = Write("esc.yaml",
+            "sets:\n  x: {file: \"\\e]0;owned\\a\"}\n  feed: {file: feed.txt}\nrules:\n  - action: \"\\e]0;owned\\a\\r\"\n");
+        var (rc, stdout, stderr) = Run("check", path);
+        Assert.Equal(2, rc);
+        Assert.Equal("", stdout);
+        AssertNoControls(stderr);
+        Assert.Contains("\\u001B]0;owned\\u0007", stderr);   // shown, not dropped
+        Assert.Contains($"{path}:2:13: error: cannot read set file '", stderr);
+        Assert.Contains($"{path}:5:13: error: unknown action '\\u001B]0;owned\\u0007\\u000D'", stderr);
+        Assert.Contains("\\u009B31m", stderr);
+        Assert.Contains("10.0.0.1\\u001B]0;owned\\u0007", stderr);   // the set file's line as echoed
+    }
+
+    [Fact]
+    public void ControlCharactersInRulesAreEscapedInJsonToo()
+    {
+        File.WriteAllText(Path.Combine(_dir, "feed.txt"), "10.0.0.1\x1b]0;owned\x07\n");
+        string path = Write("esc.yaml", "sets:\n  x: {file: \"\\e]0;owned\\a\"}\n  feed: {file: feed.txt}\n");
+        var (rc, stdout, stderr) = Run("check", "--json", path);
+        Assert.Equal(2, rc);
+        AssertNoControls(stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var messages = doc.RootElement.GetProperty("diagnostics").EnumerateArray().Select(d => d.GetProperty("message").GetString()!).ToList();
+        Assert.Equal(2, messages.Count);
+        Assert.All(messages, AssertNoControls);
+        Assert.Contains(messages, m => m.Contains("\\u001B]0;owned\\u0007"));
+    }
+
+    [Fact]
+    public void ErrorOutputOfEveryCommandIsCleaned()
+    {
+        const string evil = "pin \x1b]0;owned\x07 gone\r\x9b" + "2J";
+        var (o, e) = (new StringWriter(), new StringWriter());
+        int rc = Output.Run(json: true, o, e, () => throw new IOException(evil + "\nsecond line\x1b[1m"));
+        Assert.Equal(FwctlApp.ExitFailure, rc);
+        AssertNoControls(e.ToString());
+        Assert.Contains("fwctl: pin \\u001B]0;owned\\u0007 gone\\u000D\\u009B2J\nsecond line\\u001B[1m", e.ToString().ReplaceLineEndings("\n"));
+        using (var doc = JsonDocument.Parse(o.ToString()))
+            AssertNoControls(doc.RootElement.GetProperty("error").GetString()!);
+
+        (o, e) = (new StringWriter(), new StringWriter());
+        rc = Output.Fail(json: true, o, e, FwctlApp.ExitUsage, evil, extra: ["  at \x1b[31mhere"]);
+        Assert.Equal(FwctlApp.ExitUsage, rc);
+        AssertNoControls(e.ToString());
+        Assert.Contains("  at \\u001B[31mhere", e.ToString());
+        using (var doc = JsonDocument.Parse(o.ToString()))
+            AssertNoControls(doc.RootElement.GetProperty("error").GetString()!);
+
+        AssertNoControls(Output.WithHint(new IOException(evil)));
+    }
 }

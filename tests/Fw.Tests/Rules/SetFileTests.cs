@@ -94,12 +94,27 @@ public class SetFileTests
     }
 
     [Fact]
-    public void AbsoluteSetFilePath()
+    public void AbsoluteSetFilePathInTheRulesFolder()
     {
         using var dir = new TempDir();
         string f = dir.Write("abs.txt", "10.0.0.0/8\n");
-        var rs = ParseOk($"sets:\n  a: {{file: \"{f}\"}}\n", "/nonexistent");
+        var rs = ParseOk($"sets:\n  a: {{file: \"{f}\"}}\n", dir.Path);
         Assert.Equal(f, rs.Sets["a"].File);
+    }
+
+    [Fact]
+    public void AbsoluteSetFilePathElsewhereIsRefused()
+    {
+        using var dir = new TempDir();
+        using var other = new TempDir();
+        string f = other.Write("abs.txt", "10.0.0.0/8\n");
+        AssertError(Parse($"sets:\n  a: {{file: \"{f}\"}}\n", dir.Path), 2, 13, "is outside the rules file's folder");
+    }
+
+    [Fact]
+    public void ARulesFolderThatDoesNotExistHoldsNoSetFile()
+    {
+        AssertError(Parse("sets:\n  a: {file: a.txt}\n", "/nonexistent"), 2, 13, "cannot read set file '/nonexistent/a.txt': the rules file's folder '/nonexistent': no such file");
     }
 
     [Fact]
