@@ -195,7 +195,7 @@ public sealed unsafe class Classifier : IDisposable
     /// <summary>Pins the program and every map of this generation (not the shared fw_stats) into dir.</summary>
     public void PinTo(string dir)
     {
-        Directory.CreateDirectory(dir);
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         _obj.PinProgram(ProgramName, Path.Combine(dir, PinLayout.ClassifierPin));
         foreach (string map in PinLayout.GenerationMaps)
             Map(map).Pin(Path.Combine(dir, map));

@@ -55,7 +55,7 @@ public static class Firewall
         RequireRoot();
         var sw = Stopwatch.StartNew();
         int ifindex = NetInterface.Index(iface);
-        PinLayout.EnsureBpfFs();
+        PinLayout.EnsureRoot();
         using var lk = InterfaceLock.Acquire(iface);
         if (StateOf(iface) == AttachState.Attached)
             throw new FirewallException(iface, "attach", FirewallError.AlreadyAttached, $"attach {iface}: fw is already attached");
@@ -81,8 +81,7 @@ public static class Firewall
         });
         dispatcher.Map("fw_progs").Update(0u, classifier.ProgramFd);
 
-        string dir = PinLayout.Dir(iface);
-        Directory.CreateDirectory(dir);
+        string dir = PinLayout.CreateDir(iface);
         FdHandle? link = null;
         try
         {
@@ -147,6 +146,7 @@ public static class Firewall
     {
         RequireRoot();
         var sw = Stopwatch.StartNew();
+        PinLayout.CheckRoot();
         using var lk = InterfaceLock.Acquire(iface);
         if (PendingLocked(iface) is { } pending)
         {
@@ -327,9 +327,10 @@ public static class Firewall
     public static void Detach(string iface)
     {
         RequireRoot();
+        PinLayout.CheckRoot();
         using var lk = InterfaceLock.Acquire(iface);
         string dir = PinLayout.Dir(iface);
-        if (!Directory.Exists(dir))
+        if (!OwnDirectory.Exists(dir))
             throw new FirewallException(iface, "detach", FirewallError.NotAttached, $"detach {iface}: fw is not attached");
         if (StateOf(iface) == AttachState.Attached)
         {

@@ -33,7 +33,7 @@ public sealed class InterfaceLock : IDisposable
 
     public static InterfaceLock Acquire(string iface, TimeSpan timeout)
     {
-        Directory.CreateDirectory(PinLayout.LockDir);
+        OwnDirectory.Ensure(PinLayout.LockDir);   // root's own (0700), never one someone else made or links elsewhere
         return new InterfaceLock(FileLock.Acquire(PathOf(iface), timeout, $"lock {iface}", "another fwctl or fwd is changing it"), iface);
     }
 

@@ -37,6 +37,7 @@ public sealed class InterfaceState : IDisposable
     public static InterfaceState Open(string iface)
     {
         bool lockHeld = InterfaceLock.HeldByThisThread(iface);
+        PinLayout.CheckRoot();
         if (!File.Exists(PinLayout.Meta(iface)))
             throw new FirewallException(iface, "read", FirewallError.NotAttached, $"{iface}: fw is not attached");
         var metaMap = BpfMap.OpenPinned(PinLayout.Meta(iface));

@@ -13,6 +13,7 @@ public static class Leftovers
     /// <param name="forgetLocks">The names will not be used again: remove their lock files too.</param>
     public static void Remove(IReadOnlyCollection<string> names, bool forgetLocks)
     {
+        PinLayout.CheckRoot();
         foreach (string iface in names)
         {
             if (!IsDefunct(iface))

@@ -46,7 +46,7 @@ public static class PinLayout
 
     /// <summary>Interfaces with fw state pinned.</summary>
     public static IReadOnlyList<string> Interfaces() =>
-        Directory.Exists(Root)
+        OwnDirectory.Exists(Root) && CheckRootThen()
             ? Directory.GetDirectories(Root).Select(Path.GetFileName).Where(n => File.Exists(Meta(n!))).Select(n => n!).Order().ToList()
             : [];
 
@@ -68,6 +68,12 @@ public static class PinLayout
             throw new BpfException($"mount bpffs at {BpfFs}", 0, err.Trim());
     }
 
+    private static bool CheckRootThen()
+    {
+        OwnDirectory.Check(Root);
+        return true;
+    }
+
     private static bool IsBpfFs(string path) =>
         File.ReadLines("/proc/self/mounts").Any(l => l.Split(' ') is [_, var mnt, "bpf", ..] && mnt == path);
 
@@ -85,15 +91,37 @@ public static class PinLayout
         }
     }
 
-    /// <summary>Removes a pin directory and everything pinned in it (bpffs unlink drops the pin's reference).</summary>
-    public static void RemoveTree(string dir)
+    /// <summary>
+    /// Removes a pin directory and everything pinned in it (bpffs unlink drops the pin's reference), never
+    /// following a symlink: a link found there is unlinked, its target untouched.
+    /// </summary>
+    public static void RemoveTree(string dir) => OwnDirectory.RemoveTree(dir);
+
+    /// <summary>
+    /// fw's directory under bpffs, made if missing (mode 0700), and refused unless it is a real directory owned by
+    /// root that no one else may write: /sys/fs/bpf is often mode 1777, so anyone could have made /sys/fs/bpf/fw
+    /// first, with links in it to where root's removal of leftovers would do harm.
+    /// </summary>
+    public static void EnsureRoot()
     {
-        if (!Directory.Exists(dir))
-            return;
-        foreach (string sub in Directory.GetDirectories(dir))
-            RemoveTree(sub);
-        foreach (string f in Directory.GetFiles(dir))
-            File.Delete(f);
-        Directory.Delete(dir);
+        EnsureBpfFs();
+        OwnDirectory.Ensure(Root);
+    }
+
+    /// <summary>Refuses a /sys/fs/bpf/fw that someone other than root made or can write (see <see cref="EnsureRoot"/>); none is fine.</summary>
+    public static void CheckRoot()
+    {
+        if (OwnDirectory.Exists(Root))
+            OwnDirectory.Check(Root);
+    }
+
+    /// <summary>An interface's pin directory, made mode 0700 in the checked root.</summary>
+    public static string CreateDir(string iface)
+    {
+        EnsureRoot();
+        string dir = Dir(iface);
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        OwnDirectory.Check(dir);
+        return dir;
     }
 }

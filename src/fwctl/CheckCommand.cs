@@ -38,7 +38,7 @@ internal static class CheckCommand
             }
             else
             {
-                stderr.WriteLine($"{path}: {errors} error{(errors == 1 ? "" : "s")}, nothing loaded");
+                stderr.WriteLine($"{Printable.Clean(path)}: {errors} error{(errors == 1 ? "" : "s")}, nothing loaded");
             }
             return FwctlApp.ExitUsage;
         }
@@ -61,7 +61,7 @@ internal static class CheckCommand
         else
         {
             int warnings = diagnostics.Count(d => d.Severity == Severity.Warning);
-            stdout.WriteLine($"{path}: ok: {rs.Rules.Count:N0} rules, {rs.PrefixCount:N0} prefixes, {rs.Sets.Count:N0} sets" +
+            stdout.WriteLine($"{Printable.Clean(path)}: ok: {rs.Rules.Count:N0} rules, {rs.PrefixCount:N0} prefixes, {rs.Sets.Count:N0} sets" +
                 (warnings > 0 ? $", {warnings} warning{(warnings == 1 ? "" : "s")}" : ""));
         }
         return FwctlApp.ExitOk;

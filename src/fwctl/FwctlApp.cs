@@ -36,10 +36,10 @@ public static class FwctlApp
         if (parse.Errors.Count > 0)
         {
             foreach (var e in parse.Errors)
-                stderr.WriteLine($"fwctl: {e.Message}");
+                stderr.WriteLine($"fwctl: {Fw.Rules.Printable.Clean(e.Message)}");
             stderr.WriteLine("Try 'fwctl --help'.");
             if (args.Contains("--json") || args.Contains("-j"))
-                Output.WriteJson(stdout, new Dictionary<string, object?> { ["error"] = parse.Errors[0].Message });
+                Output.WriteJson(stdout, new Dictionary<string, object?> { ["error"] = Fw.Rules.Printable.Clean(parse.Errors[0].Message) });
             return ExitUsage;
         }
         return parse.Invoke(config);

@@ -40,7 +40,8 @@ public sealed class FwdConsoleFormatter : ConsoleFormatter
             return;
         if (!entry.Category.StartsWith("Fw.", StringComparison.Ordinal))
             message = $"{entry.Category}: {message}";
-        var lines = message.ReplaceLineEndings("\n").Split('\n');
+        // Nothing raw reaches the journal or a terminal: a control byte from a rules file or a path shows as \uXXXX.
+        var lines = Fw.Rules.Printable.CleanLines(message.ReplaceLineEndings("\n")).Split('\n');
         if (_journal)
         {
             string prefix = $"<{Priority(entry.LogLevel)}>";
