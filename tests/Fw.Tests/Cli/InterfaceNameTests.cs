@@ -35,7 +35,10 @@ public sealed class InterfaceNameTests : IDisposable
         File.WriteAllText(marker, "x");
         string rules = Path.Combine(_victim, "rules.yaml");
         File.WriteAllText(rules, "rules:\n  - name: a\n    action: pass\n");
-        var before = Snapshot();
+        // An attached interface whose pins `detach ""` or `detach .` would have removed with every other's.
+        using var veth = new Fw.Tests.Kernel.TestVeth();
+        Assert.Equal(0, Run("attach", veth.Name, "--rules", rules).Exit);
+        var before = Snapshot(veth.Name);
         foreach (string[] args in new[]
         {
             new[] { "detach", name }, ["attach", name, "--rules", rules], ["reload", name, "--rules", rules],
@@ -50,7 +53,8 @@ public sealed class InterfaceNameTests : IDisposable
                 Assert.Contains("\"error\"", stdout);
         }
         Assert.True(File.Exists(marker));
-        Assert.Equal(before, Snapshot());
+        Assert.Equal(before, Snapshot(veth.Name));
+        Assert.True(Firewall.IsAttached(veth.Name));
     }
 
     [Fact]
@@ -75,8 +79,6 @@ public sealed class InterfaceNameTests : IDisposable
         Assert.Null(InterfaceName.Problem("a-fifteen-byte1"));
     }
 
-    private static string[] Snapshot() =>
-        Directory.Exists(PinLayout.Root)
-            ? Directory.GetFileSystemEntries(PinLayout.Root, "*", SearchOption.AllDirectories).Order().ToArray()
-            : [];
+    private static string[] Snapshot(string iface) =>
+        Directory.GetFileSystemEntries(PinLayout.Dir(iface), "*", SearchOption.AllDirectories).Order().ToArray();
 }
