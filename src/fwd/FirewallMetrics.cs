@@ -5,7 +5,9 @@ using Fw.Rules;
 namespace Fw.Daemon;
 
 /// <summary>One interface as read for a scrape: its metadata and every counter (null: not attached).</summary>
-public sealed record InterfaceMetrics(string Interface, ulong Generation, string Digest, string File, DateTimeOffset LoadedAt, StatsSnapshot Stats);
+/// <param name="PendingDeadline">When a change made with `fwctl reload --confirm` reverts unless confirmed; null: none waits.</param>
+public sealed record InterfaceMetrics(string Interface, ulong Generation, string Digest, string File, DateTimeOffset LoadedAt, StatsSnapshot Stats,
+    DateTimeOffset? PendingDeadline = null);
 
 /// <summary>
 /// /metrics: the pinned counters of every interface fwd manages (read as `fwctl stats` reads them, so the numbers
@@ -106,8 +108,9 @@ public sealed class FirewallMetrics
                     return null;
                 using var state = InterfaceState.Open(iface);
                 var meta = state.Meta;
+                var pending = PendingConfirm.Read(iface) is { } p && p.Generation == meta.Generation ? p.Deadline : (DateTimeOffset?)null;
                 return new InterfaceMetrics(iface, meta.Generation, meta.DigestHex, meta.FileName,
-                    DateTimeOffset.FromUnixTimeMilliseconds((long)(meta.LoadedNs / 1_000_000)), StatsSnapshot.Read(state));
+                    DateTimeOffset.FromUnixTimeMilliseconds((long)(meta.LoadedNs / 1_000_000)), StatsSnapshot.Read(state), pending);
             }
             catch (Exception e) when (e is BpfException or FirewallException or IOException && attempt < 3)
             {
@@ -155,6 +158,11 @@ public sealed class FirewallMetrics
         p.Family("fw_ruleset_loaded_timestamp_seconds", "gauge", "Unix time the running generation was loaded.");
         foreach (var m in interfaces)
             p.Sample("fw_ruleset_loaded_timestamp_seconds", m.LoadedAt.ToUnixTimeMilliseconds() / 1000.0, If(m));
+
+        p.Family("fw_pending_confirm_deadline_timestamp_seconds", "gauge",
+            "Unix time the change made with `fwctl reload --confirm` reverts unless `fwctl confirm` runs; absent when none waits.");
+        foreach (var m in interfaces.Where(m => m.PendingDeadline is not null))
+            p.Sample("fw_pending_confirm_deadline_timestamp_seconds", m.PendingDeadline!.Value.ToUnixTimeMilliseconds() / 1000.0, If(m));
 
         foreach (string unit in new[] { "packets", "bytes" })
         {

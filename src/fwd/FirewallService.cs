@@ -223,6 +223,32 @@ internal sealed class FirewallService : IHostedService, IDisposable
     /// which attaches again; not while the interface is gone (it is when it comes back), and again only when
     /// something changes or after <see cref="RetryUnfiltered"/>. Null: nothing to do.
     /// </summary>
+    /// <summary>
+    /// A change made with `fwctl reload --confirm` whose deadline passed and which its timer did not revert (the timer
+    /// was killed): fwd reverts it, as the timer would have. A change within its deadline is the timer's.
+    /// </summary>
+    private void RevertOverdue(string iface)
+    {
+        try
+        {
+            if (Firewall.Pending(iface) is not { } p || p.Deadline > DateTimeOffset.UtcNow - OverdueGrace)
+                return;
+            if (Deployment.Revert(iface, p.Token) is { } done)
+            {
+                _log.LogWarning("revert {Iface}: generation {Generation} was not confirmed by {Deadline:HH:mm:ss} UTC and its timer is gone; " +
+                    "generation {Previous} runs again", iface, done.Generation, done.Deadline, done.PreviousGeneration);
+                _status.SetInterfaces(Infos());   // the generation changed: /metrics and STATUS= read it again
+            }
+        }
+        catch (Exception e) when (e is BpfException or FirewallException or IOException)
+        {
+            _log.LogError("revert {Iface} after its confirm deadline failed: {Error}", iface, e.Message);
+        }
+    }
+
+    /// <summary>How long past a confirm deadline fwd leaves the revert to its timer.</summary>
+    private static readonly TimeSpan OverdueGrace = TimeSpan.FromSeconds(2);
+
     private string? Watch()
     {
         var reasons = new List<string>();
@@ -245,6 +271,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
             bool known = _unfiltered.TryGetValue(iface, out var before);
             if (state == AttachState.Attached)
             {
+                RevertOverdue(iface);
                 if (known)
                 {
                     _unfiltered.Remove(iface);

@@ -307,6 +307,49 @@ public sealed class FwdTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(XdpAction.Drop, Verdict(Iface, Ssh2222));
     }
 
+    /// <summary>
+    /// A change made with `fwctl reload --confirm` shows in /metrics with its deadline; when its timer is killed,
+    /// fwd reverts it once the deadline has passed, as the timer would have.
+    /// </summary>
+    [Fact]
+    public void AnUnconfirmedChangeShowsAndFwdRevertsItWhenItsTimerIsGone()
+    {
+        int port = FreePort();
+        using var fwd = Start(WriteRules(V1()), extra: ["--metrics", $"127.0.0.1:{port}"]);
+        fwd.WaitReady();
+        string other = WriteRules(V3, Path.Combine(_dir, "other.yaml"));
+        var (o, e) = (new StringWriter(), new StringWriter());
+        Assert.True(Fw.Cli.FwctlApp.Run(["reload", Iface, "--rules", other, "--confirm", "2"], o, e) == 0, e.ToString());
+        Assert.Equal(2UL, Generation(Iface));
+        Assert.Equal(XdpAction.Drop, Verdict(Iface, Web));   // V3 runs
+        var pending = Firewall.Pending(Iface)!;
+        Thread.Sleep(1100);   // past the snapshot's age
+        string i = $"interface=\"{Iface}\"";
+        Assert.Equal(pending.Deadline.ToUnixTimeMilliseconds() / 1000.0, Metrics(port)[$"fw_pending_confirm_deadline_timestamp_seconds{{{i}}}"], 3);
+
+        // The timer dies (an OOM kill, say): fwd does its work past the deadline.
+        foreach (string d in Directory.GetDirectories("/proc"))
+        {
+            string cmd;
+            try
+            {
+                cmd = File.ReadAllText(Path.Combine(d, "cmdline")).Replace('\0', ' ');
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            if (cmd.Contains("confirm-timer") && cmd.Contains(Iface + " "))
+                Process.Start("kill", ["-KILL", Path.GetFileName(d)])!.WaitForExit();
+        }
+        fwd.WaitForText("its timer is gone", TimeSpan.FromSeconds(15));
+        Assert.Equal(1UL, Generation(Iface));
+        Assert.Equal(XdpAction.Pass, Verdict(Iface, Web));   // V1 again
+        Assert.Null(Firewall.Pending(Iface));
+        Thread.Sleep(1100);
+        Assert.DoesNotContain(Metrics(port).Keys, k => k.StartsWith("fw_pending_confirm", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void MetricsServeTheCounters()
     {
