@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Fw.Bpf;
-using Fw.Cli;
 using Fw.Kernel;
 using Fw.Packets;
-using Fw.Tests.Kernel;
+using static Fw.Tests.Cli.Fwctl;
 
 namespace Fw.Tests.Cli;
 
@@ -13,15 +12,11 @@ namespace Fw.Tests.Cli;
 /// ruleset in; unless `fwctl confirm IFACE` runs in time, the previous one comes back by itself, also when the
 /// fwctl that made the change was killed with SIGKILL. On a real veth, through the real fwctl binary for the kill.
 /// </summary>
-public sealed class ConfirmTests : IDisposable
+public sealed class ConfirmTests() : VethCliTest("fwctl-confirm-")
 {
-    private readonly TestVeth _veth = new();
-    private readonly string _dir = Directory.CreateTempSubdirectory("fwctl-confirm-").FullName;
-
-    public void Dispose()
+    public override void Dispose()
     {
-        _veth.Dispose();
-        Directory.Delete(_dir, recursive: true);
+        base.Dispose();
         Assert.Empty(Timers());   // nothing left running
     }
 
@@ -32,29 +27,15 @@ public sealed class ConfirmTests : IDisposable
     private static readonly byte[] Ssh = Frame.Tcp("198.18.0.1", "198.18.0.2", 40000, 22).Build();
     private static readonly byte[] Dns = Frame.Udp("198.18.0.1", "198.18.0.2", 40000, 53).Build();
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int rc = FwctlApp.Run(args, o, e);
-        return (rc, o.ToString(), e.ToString());
-    }
-
-    private string Write(string name, string yaml)
-    {
-        string path = Path.Combine(_dir, name);
-        File.WriteAllText(path, yaml);
-        return path;
-    }
-
     private XdpAction Live(byte[] frame)
     {
-        using var prog = FdHandle.OpenPinned(PinLayout.Prog(_veth.Name));
+        using var prog = FdHandle.OpenPinned(PinLayout.Prog(Veth.Name));
         return BpfObject.TestRun(prog.Fd, frame).Verdict;
     }
 
     private ulong MetaGeneration()
     {
-        using var s = InterfaceState.Open(_veth.Name);
+        using var s = InterfaceState.Open(Veth.Name);
         return s.Meta.Generation;
     }
 
@@ -62,7 +43,7 @@ public sealed class ConfirmTests : IDisposable
     private string[] Timers() =>
         Directory.GetDirectories("/proc").Select(d => Path.Combine(d, "cmdline")).Where(File.Exists)
             .Select(f => { try { return File.ReadAllText(f).Replace('\0', ' '); } catch (IOException) { return ""; } })
-            .Where(c => c.Contains("confirm-timer") && c.Contains(_veth.Name + " ")).ToArray();
+            .Where(c => c.Contains("confirm-timer") && c.Contains(Veth.Name + " ")).ToArray();
 
     private static void WaitUntil(Func<bool> condition, TimeSpan within, string what)
     {
@@ -78,10 +59,10 @@ public sealed class ConfirmTests : IDisposable
     public void UnconfirmedChangeRevertsByItselfWithCountersKept()
     {
         string a = Write("a.yaml", A), b = Write("b.yaml", B);
-        Assert.Equal(0, Run("attach", _veth.Name, "--rules", a).Exit);
+        Assert.Equal(0, Run("attach", Veth.Name, "--rules", a).Exit);
         Assert.Equal(XdpAction.Drop, Live(Ssh));
 
-        var (rc, stdout, stderr) = Run("reload", _veth.Name, "--rules", b, "--confirm", "2", "--json");
+        var (rc, stdout, stderr) = Run("reload", Veth.Name, "--rules", b, "--confirm", "2", "--json");
         Assert.True(rc == 0, stderr);
         var doc = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal(2UL, doc.GetProperty("generation").GetUInt64());
@@ -90,10 +71,10 @@ public sealed class ConfirmTests : IDisposable
         Assert.Equal(XdpAction.Drop, Live(Dns));
 
         // Status says so, and a second change is refused while it waits.
-        var status = JsonDocument.Parse(Run("status", "--json").Out).RootElement.EnumerateArray().Single(r => r.GetProperty("interface").GetString() == _veth.Name);
+        var status = JsonDocument.Parse(Run("status", "--json").Out).RootElement.EnumerateArray().Single(r => r.GetProperty("interface").GetString() == Veth.Name);
         var deadline = DateTimeOffset.Parse(status.GetProperty("pending_confirm").GetProperty("deadline").GetString()!);
         Assert.InRange(deadline - DateTimeOffset.UtcNow, TimeSpan.Zero, TimeSpan.FromSeconds(2.5));
-        var again = Run("reload", _veth.Name, "--rules", a);
+        var again = Run("reload", Veth.Name, "--rules", a);
         Assert.Equal(1, again.Exit);
         Assert.Contains("waiting for confirmation", again.Err);
         Assert.Single(Timers());
@@ -101,34 +82,34 @@ public sealed class ConfirmTests : IDisposable
         WaitUntil(() => MetaGeneration() == 1, TimeSpan.FromSeconds(10), "generation 1 back");
         Assert.Equal(XdpAction.Drop, Live(Ssh));   // A runs again
         Assert.Equal(XdpAction.Pass, Live(Dns));
-        var s = StatsSnapshot.Read(_veth.Name);
+        var s = StatsSnapshot.Read(Veth.Name);
         Assert.Equal(["ssh"], s.Rules.Select(r => r.Name));
         Assert.Equal(3UL, s.Rules[0].Counter.Total.Packets);   // one packet under A, one under B, one under A again
-        Assert.False(Directory.Exists(PinLayout.Generation(_veth.Name, 2)));
-        Assert.Null(Firewall.Pending(_veth.Name));
+        Assert.False(Directory.Exists(PinLayout.Generation(Veth.Name, 2)));
+        Assert.Null(Firewall.Pending(Veth.Name));
         WaitUntil(() => Timers().Length == 0, TimeSpan.FromSeconds(5), "the timer ends");
-        Assert.Equal(0, Run("reload", _veth.Name, "--rules", b).Exit);   // no longer refused
+        Assert.Equal(0, Run("reload", Veth.Name, "--rules", b).Exit);   // no longer refused
     }
 
     [Fact]
     public void ConfirmKeepsTheChangeAndEndsTheTimer()
     {
         string a = Write("a.yaml", A), b = Write("b.yaml", B);
-        Assert.Equal(0, Run("attach", _veth.Name, "--rules", a).Exit);
-        var (rc, stdout, stderr) = Run("reload", _veth.Name, "--rules", b, "--confirm", "600");
+        Assert.Equal(0, Run("attach", Veth.Name, "--rules", a).Exit);
+        var (rc, stdout, stderr) = Run("reload", Veth.Name, "--rules", b, "--confirm", "600");
         Assert.True(rc == 0, stderr);
-        Assert.Contains($"unless `fwctl confirm {_veth.Name}` runs before", stdout);
+        Assert.Contains($"unless `fwctl confirm {Veth.Name}` runs before", stdout);
         Assert.Contains("unconfirmed", Run("status").Out);
-        Assert.True(Directory.Exists(PinLayout.Generation(_veth.Name, 1)));   // kept to revert to
+        Assert.True(Directory.Exists(PinLayout.Generation(Veth.Name, 1)));   // kept to revert to
 
-        var confirmed = Run("confirm", _veth.Name);
+        var confirmed = Run("confirm", Veth.Name);
         Assert.True(confirmed.Exit == 0, confirmed.Err);
         Assert.Contains("generation 2 confirmed", confirmed.Out);
-        Assert.False(Directory.Exists(PinLayout.Generation(_veth.Name, 1)));
+        Assert.False(Directory.Exists(PinLayout.Generation(Veth.Name, 1)));
         WaitUntil(() => Timers().Length == 0, TimeSpan.FromSeconds(5), "the timer ends");
         Assert.Equal(2UL, MetaGeneration());
         Assert.Equal(XdpAction.Pass, Live(Ssh));
-        var twice = Run("confirm", _veth.Name);
+        var twice = Run("confirm", Veth.Name);
         Assert.Equal(1, twice.Exit);
         Assert.Contains("no change is waiting", twice.Err);
     }
@@ -137,9 +118,9 @@ public sealed class ConfirmTests : IDisposable
     public void RevertNowPutsThePreviousRulesetBack()
     {
         string a = Write("a.yaml", A), b = Write("b.yaml", B);
-        Assert.Equal(0, Run("attach", _veth.Name, "--rules", a).Exit);
-        Assert.Equal(0, Run("reload", _veth.Name, "--rules", b, "--confirm", "600").Exit);
-        var r = Run("revert", _veth.Name, "--json");
+        Assert.Equal(0, Run("attach", Veth.Name, "--rules", a).Exit);
+        Assert.Equal(0, Run("reload", Veth.Name, "--rules", b, "--confirm", "600").Exit);
+        var r = Run("revert", Veth.Name, "--json");
         Assert.True(r.Exit == 0, r.Err);
         Assert.Equal(1UL, JsonDocument.Parse(r.Out).RootElement.GetProperty("generation").GetUInt64());
         Assert.Equal(1UL, MetaGeneration());
@@ -155,8 +136,8 @@ public sealed class ConfirmTests : IDisposable
     public void RevertsWhenTheIssuingFwctlIsKilled()
     {
         string a = Write("a.yaml", A), b = Write("b.yaml", B);
-        Assert.Equal(0, Run("attach", _veth.Name, "--rules", a).Exit);
-        string fifo = Path.Combine(_dir, "stdout");
+        Assert.Equal(0, Run("attach", Veth.Name, "--rules", a).Exit);
+        string fifo = Path.Combine(Dir, "stdout");
         Assert.Equal(0, Process.Start("mkfifo", [fifo])!.WaitForExitAndCode());
         // Hold the FIFO open read-write (never blocks) and fill its buffer: fwctl's first write then blocks.
         using var hold = new FileStream(fifo, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1);
@@ -164,7 +145,7 @@ public sealed class ConfirmTests : IDisposable
         hold.Write(full);
         hold.Flush();
         string fwctl = Path.Combine(AppContext.BaseDirectory, "fwctl");
-        var psi = new ProcessStartInfo("sh", ["-c", "exec \"$0\" reload \"$1\" --rules \"$2\" --confirm 3 >\"$3\"", fwctl, _veth.Name, b, fifo])
+        var psi = new ProcessStartInfo("sh", ["-c", "exec \"$0\" reload \"$1\" --rules \"$2\" --confirm 3 >\"$3\"", fwctl, Veth.Name, b, fifo])
         {
             UseShellExecute = false,
             RedirectStandardError = true,
@@ -180,7 +161,7 @@ public sealed class ConfirmTests : IDisposable
 
         WaitUntil(() => MetaGeneration() == 1, TimeSpan.FromSeconds(15), "generation 1 back after the deadline");
         Assert.Equal(XdpAction.Drop, Live(Ssh));
-        Assert.Null(Firewall.Pending(_veth.Name));
+        Assert.Null(Firewall.Pending(Veth.Name));
         WaitUntil(() => Timers().Length == 0, TimeSpan.FromSeconds(5), "the timer ends");
     }
 }

@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Fw.Bpf;
-using Fw.Cli;
 using Fw.Kernel;
 using Fw.Packets;
-using Fw.Tests.Kernel;
+using static Fw.Tests.Cli.Fwctl;
 
 namespace Fw.Tests.Cli;
 
@@ -13,33 +12,12 @@ namespace Fw.Tests.Cli;
 /// deleted and created again under its name, or a detach is killed between unlinking and removing the pins, the
 /// pinned link is defunct and nothing filters: status says so, reload refuses, attach repairs.
 /// </summary>
-public sealed class DefunctTests : IDisposable
+public sealed class DefunctTests() : VethCliTest("fwctl-defunct-")
 {
-    private readonly TestVeth _veth = new();
-    private readonly string _dir = Directory.CreateTempSubdirectory("fwctl-defunct-").FullName;
-
-    public void Dispose()
-    {
-        _veth.Dispose();
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int rc = FwctlApp.Run(args, o, e);
-        return (rc, o.ToString(), e.ToString());
-    }
-
-    private string Rules()
-    {
-        string path = Path.Combine(_dir, "rules.yaml");
-        File.WriteAllText(path, "rules:\n  - name: ssh\n    proto: tcp\n    dport: 22\n    action: drop\n");
-        return path;
-    }
+    private string Rules() => Write("rules.yaml", "rules:\n  - name: ssh\n    proto: tcp\n    dport: 22\n    action: drop\n");
 
     private JsonElement Status() =>
-        JsonDocument.Parse(Run("status", "--json").Out).RootElement.EnumerateArray().Single(r => r.GetProperty("interface").GetString() == _veth.Name);
+        JsonDocument.Parse(Run("status", "--json").Out).RootElement.EnumerateArray().Single(r => r.GetProperty("interface").GetString() == Veth.Name);
 
     private static void Ip(params string[] args)
     {
@@ -51,23 +29,23 @@ public sealed class DefunctTests : IDisposable
 
     private void AssertDefunctThenRepaired(string rules)
     {
-        Assert.Equal(AttachState.Defunct, Firewall.StateOf(_veth.Name));
-        Assert.False(Firewall.IsAttached(_veth.Name));
+        Assert.Equal(AttachState.Defunct, Firewall.StateOf(Veth.Name));
+        Assert.False(Firewall.IsAttached(Veth.Name));
         var s = Status();
         Assert.False(s.GetProperty("attached").GetBoolean());
         Assert.Equal("defunct", s.GetProperty("state").GetString());
         Assert.Contains("nothing filters", Run("status").Out);
 
-        var reload = Run("reload", _veth.Name, "--rules", rules);
+        var reload = Run("reload", Veth.Name, "--rules", rules);
         Assert.Equal(1, reload.Exit);
         Assert.Contains("attach", reload.Err);
 
-        var attach = Run("attach", _veth.Name, "--rules", rules);
+        var attach = Run("attach", Veth.Name, "--rules", rules);
         Assert.True(attach.Exit == 0, attach.Err);
-        Assert.True(Firewall.IsAttached(_veth.Name));
+        Assert.True(Firewall.IsAttached(Veth.Name));
         Assert.Equal("attached", Status().GetProperty("state").GetString());
-        Assert.NotEqual(0u, Firewall.AttachedProgramId(_veth.Name));
-        using var prog = FdHandle.OpenPinned(PinLayout.Prog(_veth.Name));
+        Assert.NotEqual(0u, Firewall.AttachedProgramId(Veth.Name));
+        using var prog = FdHandle.OpenPinned(PinLayout.Prog(Veth.Name));
         Assert.Equal(XdpAction.Drop, BpfObject.TestRun(prog.Fd, Frame.Tcp("198.18.0.1", "198.18.0.2", 1, 22).Build()).Verdict);
     }
 
@@ -75,11 +53,11 @@ public sealed class DefunctTests : IDisposable
     public void InterfaceCreatedAgainUnderItsName()
     {
         string rules = Rules();
-        Assert.Equal(0, Run("attach", _veth.Name, "--rules", rules).Exit);
+        Assert.Equal(0, Run("attach", Veth.Name, "--rules", rules).Exit);
         Assert.Equal("attached", Status().GetProperty("state").GetString());
-        Ip("link", "del", _veth.Name);
-        Ip("link", "add", _veth.Name, "type", "veth", "peer", "name", _veth.Peer);
-        Ip("link", "set", _veth.Name, "up");
+        Ip("link", "del", Veth.Name);
+        Ip("link", "add", Veth.Name, "type", "veth", "peer", "name", Veth.Peer);
+        Ip("link", "set", Veth.Name, "up");
         AssertDefunctThenRepaired(rules);
     }
 
@@ -87,11 +65,11 @@ public sealed class DefunctTests : IDisposable
     public void DetachKilledBetweenUnlinkingAndRemovingThePins()
     {
         string rules = Rules();
-        Assert.Equal(0, Run("attach", _veth.Name, "--rules", rules).Exit);
+        Assert.Equal(0, Run("attach", Veth.Name, "--rules", rules).Exit);
         // What a detach does before it removes the pins; killed there, it leaves this.
-        using (var link = FdHandle.OpenPinned(PinLayout.Link(_veth.Name)))
-            XdpLinks.Detach(link, _veth.Name);
-        Assert.Equal(0u, Firewall.AttachedProgramId(_veth.Name));
+        using (var link = FdHandle.OpenPinned(PinLayout.Link(Veth.Name)))
+            XdpLinks.Detach(link, Veth.Name);
+        Assert.Equal(0u, Firewall.AttachedProgramId(Veth.Name));
         AssertDefunctThenRepaired(rules);
     }
 }

@@ -1,6 +1,6 @@
-using Fw.Cli;
 using Fw.Kernel;
 using Fw.Rules;
+using static Fw.Tests.Cli.Fwctl;
 
 namespace Fw.Tests.Cli;
 
@@ -14,13 +14,6 @@ public sealed class InterfaceNameTests : IDisposable
     private readonly string _victim = Directory.CreateTempSubdirectory("fw-victim-").FullName;
 
     public void Dispose() => Directory.Delete(_victim, recursive: true);
-
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int rc = FwctlApp.Run(args, o, e);
-        return (rc, o.ToString(), e.ToString());
-    }
 
     public static TheoryData<string> BadNames() =>
     [

@@ -1,9 +1,9 @@
 using System.Text.Json;
-using Fw.Cli;
 using Fw.Kernel;
 using Fw.Packets;
 using Fw.Tests.Kernel;
 using Fw.Bpf;
+using static Fw.Tests.Cli.Fwctl;
 
 namespace Fw.Tests.Cli;
 
@@ -17,13 +17,6 @@ public sealed class OperateCommandTests : IDisposable
     {
         _veth.Dispose();
         Directory.Delete(_dir, recursive: true);
-    }
-
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int rc = FwctlApp.Run(args, o, e);
-        return (rc, o.ToString(), e.ToString());
     }
 
     private string Write(string yaml)

@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Fw.Cli;
 using Fw.Compiler;
 using Fw.Kernel;
 using Fw.Packets;
 using Fw.Tests.Kernel;
 using Fw.Bpf;
 using Fw.Control;
+using static Fw.Tests.Cli.Fwctl;
 
 namespace Fw.Tests.Cli;
 
@@ -30,13 +30,6 @@ public sealed class TestCommandTests : IDisposable
     {
         _veth.Dispose();
         Directory.Delete(_dir, recursive: true);
-    }
-
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int rc = FwctlApp.Run(args, o, e);
-        return (rc, o.ToString().ReplaceLineEndings("\n"), e.ToString().ReplaceLineEndings("\n"));
     }
 
     private string Rules => $"""
