@@ -29,6 +29,10 @@ internal static class TestCommand
         Example: fwctl test eth0 --packet 'tcp 198.51.100.7:40000 -> 192.0.2.10:22 syn'
         """;
 
+    /// <summary>The bounds of a --pcap file: what one run of fwctl test reads at most.</summary>
+    private const long MaxPcapBytes = 64L << 20;
+    private const int MaxPackets = 100_000;
+
     private static readonly Argument<string> IfaceArgument = InterfaceArgument.Required("The interface fw is attached to");
 
     private static readonly Option<string[]> PacketOption = new("--packet", "-p")
@@ -93,17 +97,26 @@ internal static class TestCommand
         {
             try
             {
-                foreach (var p in PcapReader.ReadFile(pcap))
+                // A regular file only (a FIFO or a device would block or never end), and bounded.
+                using var stream = RegularFile.OpenRead(pcap);
+                if (stream.Length > MaxPcapBytes)
+                    return Output.Fail(json, stdout, stderr, FwctlApp.ExitFailure, $"{pcap}: {stream.Length:N0} bytes; fwctl test reads at most {MaxPcapBytes:N0}");
+                using var reader = new PcapReader(stream, pcap);
+                foreach (var p in reader.ReadAll())
+                {
+                    if (inputs.Count == MaxPackets)
+                        return Output.Fail(json, stdout, stderr, FwctlApp.ExitFailure, $"{pcap}: more than {MaxPackets:N0} frames; fwctl test runs at most that many");
                     inputs.Add(new Input(p.Data, PacketSpec.Describe(p.Data), false,
                         p.Snapped ? $"snapped: {p.Data.Length} of {p.OriginalLength} bytes captured" : null));
+                }
             }
-            catch (Exception e) when (e is PcapFormatException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is PcapFormatException or IOException or UnauthorizedAccessException or BpfException)
             {
                 string msg = e switch
                 {
-                    FileNotFoundException or DirectoryNotFoundException => $"{pcap}: no such file",
-                    UnauthorizedAccessException => $"{pcap}: permission denied",
-                    PcapFormatException => e.Message,
+                    BpfException { Errno: 2 } or FileNotFoundException or DirectoryNotFoundException => $"{pcap}: no such file",
+                    BpfException { Errno: 13 } or UnauthorizedAccessException => $"{pcap}: permission denied",
+                    PcapFormatException or NotRegularFileException => e.Message,
                     _ => $"{pcap}: {e.Message}",
                 };
                 return Output.Fail(json, stdout, stderr, FwctlApp.ExitFailure, msg);

@@ -359,6 +359,35 @@ public sealed class TestCommandTests : IDisposable
         Assert.Contains("tcp SRC:PORT -> DST:PORT [FLAGS]", stdout);
     }
 
+    /// <summary>
+    /// Every read is bounded in size and time: a --pcap that is a FIFO whose writer stays idle, or a device, is refused
+    /// at once (it blocked fwctl for ever, or read until memory ran out); so is a file past the size bound.
+    /// </summary>
+    [Fact]
+    public void PcapThatIsNotARegularFileIsRefusedAtOnce()
+    {
+        Attach();
+        string fifo = Path.Combine(_dir, "capture.pcap");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [fifo])!)
+            mk.WaitForExit();
+        using var writer = new FileStream(fifo, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1);   // a writer that stays idle
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var (rc, _, stderr) = Run("test", _veth.Name, "--pcap", fifo);
+        Assert.Equal(1, rc);
+        Assert.Contains("FIFO", stderr);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+        (rc, _, stderr) = Run("test", _veth.Name, "--pcap", "/dev/zero");
+        Assert.Equal(1, rc);
+        Assert.Contains("not a regular file", stderr);
+
+        string big = Path.Combine(_dir, "big.pcap");
+        using (var f = File.Create(big))
+            f.SetLength((64L << 20) + 1);   // sparse: no 64 MiB written
+        (rc, _, stderr) = Run("test", _veth.Name, "--pcap", big);
+        Assert.Equal(1, rc);
+        Assert.Contains("reads at most", stderr);
+    }
+
     [Fact]
     public void KernelAndFileFailuresExitOne()
     {
