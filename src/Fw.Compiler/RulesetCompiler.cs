@@ -18,6 +18,14 @@ public static class RulesetCompiler
     public static MapImage Compile(Ruleset rs)
     {
         var rules = rs.Rules;
+        // WIP (issue 13): the rules contract reads `state`, `track` and `conntrack`, but the data plane has no flow
+        // table yet. Until it has, such a ruleset is refused here, at the key: never loaded without its state.
+        if (rules.FirstOrDefault(r => r.State is not null || r.Track) is { } stateful)
+        {
+            string key = stateful.State is not null ? "state" : "track";
+            throw new RulesException([new Diagnostic(Severity.Error, stateful.PosOf(key),
+                $"'{key}' needs connection tracking, which this build of the data plane does not have yet", key.Length)]);
+        }
         if (rules.Count > FwLimits.MaxRules)
             throw Bound(rs, rules[FwLimits.MaxRules].Pos, $"ruleset exceeds {FwLimits.MaxRules} rules");
 

@@ -143,9 +143,15 @@ public sealed class Rule
     public TcpFlagsMatch? TcpFlags { get; init; }
     public IReadOnlyList<byte>? IcmpType { get; init; }
 
+    /// <summary>The connection states the rule matches (`state:`); null: any.</summary>
+    public ConnState? State { get; init; }
+
     public required RuleAction Action { get; init; }
     /// <summary>The interface for redirect; null otherwise.</summary>
     public string? To { get; init; }
+
+    /// <summary>`track: true` (pass rules only): the flow of a packet this rule passes goes into fw's table.</summary>
+    public bool Track { get; init; }
 
     /// <summary>Where each key of the rule stands ("src", "dport", ...), for diagnostics after parsing.</summary>
     public IReadOnlyDictionary<string, SourcePos> KeyPos { get; init; } = new Dictionary<string, SourcePos>();
@@ -168,6 +174,12 @@ public sealed class Ruleset
     public IReadOnlyDictionary<string, SourcePos> InterfacePos { get; init; } = new Dictionary<string, SourcePos>();
     public IReadOnlyDictionary<string, PrefixSet> Sets { get; init; } = new Dictionary<string, PrefixSet>();
     public IReadOnlyList<Rule> Rules { get; init; } = [];
+
+    /// <summary>The flow table's settings (`conntrack:`), the defaults when absent.</summary>
+    public ConntrackSettings Conntrack { get; init; } = ConntrackSettings.Default;
+
+    /// <summary>Whether some rule names `state` or `track`: only then does the data plane keep a flow table.</summary>
+    public bool UsesConntrack => Rules.Any(r => r.State is not null || r.Track);
 
     /// <summary>Where each top-level key stands ("default", "rules", ...), for diagnostics after parsing.</summary>
     public IReadOnlyDictionary<string, SourcePos> KeyPos { get; init; } = new Dictionary<string, SourcePos>();

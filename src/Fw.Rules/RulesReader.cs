@@ -11,8 +11,9 @@ namespace Fw.Rules;
 internal sealed class RulesReader
 {
 
-    private static readonly string[] TopKeys = ["default", "malformed", "non_ip", "interfaces", "sets", "rules"];
-    private static readonly string[] RuleKeys = ["name", "src", "dst", "proto", "sport", "dport", "tcp_flags", "icmp_type", "action", "to"];
+    private static readonly string[] TopKeys = ["default", "malformed", "non_ip", "interfaces", "conntrack", "sets", "rules"];
+    private static readonly string[] RuleKeys = ["name", "src", "dst", "proto", "sport", "dport", "tcp_flags", "icmp_type", "state", "action", "to", "track"];
+    private static readonly string[] ConntrackKeys = ["max", "timeouts"];
     private static readonly string[] SetFileKeys = ["file"];
 
     private const string AddressExpected = "an address, a prefix or \"@set\"";
@@ -30,6 +31,7 @@ internal sealed class RulesReader
     private readonly Dictionary<string, SourcePos> topKeyPos = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SourcePos> interfacePos = new(StringComparer.Ordinal);
     private readonly List<string> interfaces = [];
+    private ConntrackSettings conntrack = ConntrackSettings.Default;
     private readonly Dictionary<string, PrefixSet> sets = new(StringComparer.Ordinal);
     private readonly HashSet<string> brokenSets = new(StringComparer.Ordinal);
     private readonly List<RawRule?> rules = [];
@@ -104,6 +106,7 @@ internal sealed class RulesReader
             NonIp = nonIp,
             Interfaces = interfaces,
             InterfacePos = interfacePos,
+            Conntrack = conntrack,
             Sets = sets,
             Rules = rules.Select(r => r!.Build()).ToList(),
             KeyPos = topKeyPos,
@@ -132,6 +135,9 @@ internal sealed class RulesReader
                     break;
                 case "interfaces":
                     ReadInterfaces(pos, length);
+                    break;
+                case "conntrack":
+                    ReadConntrack();
                     break;
                 case "sets":
                     ReadSets();
@@ -337,6 +343,8 @@ internal sealed class RulesReader
                 "dport" => (r.Dport = ReadPorts(key, pos, length)) is not null,
                 "tcp_flags" => (r.TcpFlags = ReadTcpFlags(pos, length)) is not null,
                 "icmp_type" => (r.IcmpType = ReadIcmpTypes(pos, length)) is not null,
+                "state" => (r.State = ReadState(pos, length)) is not null,
+                "track" => ReadTrack(r, pos, length),
                 "action" => ReadAction(r, pos, length),
                 "to" => ReadTo(r, pos, length),
                 _ => throw new InvalidOperationException(key),
@@ -357,6 +365,11 @@ internal sealed class RulesReader
             d.Error(r.ActionPos, "action redirect requires 'to' (the interface to send to)", r.ActionLength);
         if (r.Action is RuleAction.Pass or RuleAction.Drop && r.KeyPos.TryGetValue("to", out var toPos))
             d.Error(toPos, $"'to' is only for action redirect, not {r.Action.Value.ToString().ToLowerInvariant()}", 2);
+        if (r.Track && r.Action is RuleAction.Drop or RuleAction.Redirect)
+        {
+            d.Error(r.KeyPos["track"], $"'track' is only for action pass (it admits the flow), not {r.Action.Value.ToString().ToLowerInvariant()}",
+                "track".Length);
+        }
 
         if (r.Bad.Contains("proto"))
             return; // already reported; do not pile on
@@ -383,6 +396,103 @@ internal sealed class RulesReader
         Ruleset.ProtoIcmpV6 => "icmpv6",
         _ => p.ToString(),
     };
+
+    private ConnState? ReadState(SourcePos keyPos, int keyLength)
+    {
+        ConnState states = 0;
+        bool ok = ReadScalars("state", "new, established or related", keyPos, keyLength, allowEmpty: false, s =>
+        {
+            ConnState? one = s.Value switch
+            {
+                "new" => ConnState.New,
+                "established" => ConnState.Established,
+                "related" => ConnState.Related,
+                _ => null,
+            };
+            if (one is null)
+            {
+                d.Error(s.Pos, $"unknown state {s.Describe()}; expected new, established or related{Suggest(s.Value, ["new", "established", "related"])}", s.Length);
+                return false;
+            }
+            if ((states & one.Value) != 0)
+            {
+                d.Error(s.Pos, $"state '{s.Value}' is listed twice", s.Length);
+                return false;
+            }
+            states |= one.Value;
+            return true;
+        });
+        return ok ? states : null;
+    }
+
+    private bool ReadTrack(RawRule r, SourcePos keyPos, int keyLength)
+    {
+        if (!TryScalar("track", "true or false", keyPos, keyLength, out var s))
+            return false;
+        switch (s.Value)
+        {
+            case "true":
+                r.Track = true;
+                return true;
+            case "false":
+                return true;
+            default:
+                d.Error(s.Pos, $"bad track {s.Describe()}; expected true or false", s.Length);
+                return false;
+        }
+    }
+
+    // ---- conntrack ----
+
+    private void ReadConntrack()
+    {
+        if (IsNullValue())
+            return;
+        if (y.Kind != NodeKind.Mapping)
+        {
+            ExpectedFound("'conntrack'", "a mapping with max and timeouts");
+            return;
+        }
+        ReadMapping("conntrack", ConntrackKeys, (key, pos, length) =>
+        {
+            if (key == "max")
+            {
+                if (ReadCount("max", pos, length, ConntrackSettings.MinMax, ConntrackSettings.MaxMax) is { } max)
+                    conntrack = conntrack with { Max = (int)max };
+                return;
+            }
+            if (IsNullValue())
+                return;
+            if (y.Kind != NodeKind.Mapping)
+            {
+                ExpectedFound("'timeouts'", $"a mapping of {string.Join(", ", ConntrackSettings.TimeoutKeys)} to seconds");
+                return;
+            }
+            ReadMapping("conntrack timeouts", ConntrackSettings.TimeoutKeys, (t, tpos, tlength) =>
+            {
+                if (ReadCount(t, tpos, tlength, ConntrackSettings.MinTimeout, ConntrackSettings.MaxTimeout) is { } seconds)
+                    conntrack = conntrack.WithTimeout(t, (uint)seconds);
+            });
+        });
+    }
+
+    /// <summary>A whole number in [min, max] at the cursor; reported and null otherwise.</summary>
+    private long? ReadCount(string key, SourcePos keyPos, int keyLength, long min, long max)
+    {
+        if (!TryScalar(key, $"a number {min:N0}-{max:N0}", keyPos, keyLength, out var s))
+            return null;
+        if (!TryNumber(s.Value, out long n))
+        {
+            d.Error(s.Pos, $"bad {key} {s.Describe()}; expected a number {min:N0}-{max:N0}", s.Length);
+            return null;
+        }
+        if (n < min || n > max)
+        {
+            d.Error(s.Pos, $"{key} {Clip(s.Value)} is out of range ({min:N0}-{max:N0})", s.Length);
+            return null;
+        }
+        return n;
+    }
 
     private bool ReadName(RawRule r, SourcePos keyPos, int keyLength)
     {
@@ -918,6 +1028,8 @@ internal sealed class RulesReader
         public List<PortRange>? Dport { get; set; }
         public TcpFlagsMatch? TcpFlags { get; set; }
         public List<byte>? IcmpType { get; set; }
+        public ConnState? State { get; set; }
+        public bool Track { get; set; }
         public RuleAction? Action { get; set; }
         public SourcePos ActionPos { get; set; }
         public int ActionLength { get; set; }
@@ -939,8 +1051,10 @@ internal sealed class RulesReader
             Dport = Dport,
             TcpFlags = TcpFlags,
             IcmpType = IcmpType,
+            State = State,
             Action = Action!.Value,
             To = To,
+            Track = Track,
             KeyPos = KeyPos,
         };
     }

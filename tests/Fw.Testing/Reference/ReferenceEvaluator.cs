@@ -46,6 +46,8 @@ public sealed record PacketFields
     public int? DstPort { get; init; }
     public byte? TcpFlags { get; init; }
     public byte? IcmpType { get; init; }
+    /// <summary>Where the transport header starts in the frame; null for a non-first fragment.</summary>
+    public int? TransportAt { get; init; }
 
     public override string ToString() => Kind switch
     {
@@ -80,8 +82,9 @@ public static class ReferenceEvaluator
             return new Result(rs.NonIp, Reason.NonIp, -1);
 
         // "top to bottom; the first rule that matches decides"
+        // With no flow table (ReferenceFlowTable keeps one), every packet is new.
         foreach (Rule rule in rs.Rules)
-            if (Matches(rule, p))
+            if ((rule.State is not { } states || states.HasFlag(ConnState.New)) && Matches(rule, p))
                 return new Result(rule.Action, Reason.Rule, rule.Index);
         return new Result(rs.Default, Reason.Default, -1);
     }
@@ -219,6 +222,7 @@ public static class ReferenceEvaluator
         };
         if (nonFirst)
             return p;
+        p = p with { TransportAt = at };
 
         int remaining = f.Length - at;
         if (proto == 6)
