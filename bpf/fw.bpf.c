@@ -20,6 +20,7 @@
 #include "fw_maps.h"
 #include "fw_parse.h"
 #include "fw_poptrie.h"
+#include "fw_conntrack.h"
 
 /*
  * Settings, written by the loader into .rodata before load; the verifier reads
@@ -36,6 +37,7 @@ const volatile __u32 fw_non_ip_action = FW_ACTION_PASS;
 const volatile __u32 fw_words = 0;
 const volatile __u32 fw_fields = 0;
 const volatile __u32 fw_trace = 0;
+const volatile __u32 fw_ct_enabled = 0;	/* 1: some rule names state or track (fw_conntrack.h) */
 
 #define FW_NO_RULE	(~0u)
 
@@ -145,11 +147,11 @@ static __always_inline __u32 fw_dst_class(__u32 is_ipv6, const struct fw_addr *a
 }
 
 /* Index of the first rule that matches @pkt, or FW_NO_RULE. */
-static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
+static __always_inline __u32 fw_match(const struct fw_pkt *pkt, __u32 ct_state)
 {
 	const __u64 *proto = NULL, *sport = NULL, *dport = NULL, *flags = NULL;
-	const __u64 *icmp = NULL, *src = NULL, *dst = NULL;
-	__u32 c_proto = 0, c_sport = 0, c_dport = 0, c_flags = 0, c_icmp = 0, c_src = 0, c_dst = 0;
+	const __u64 *icmp = NULL, *src = NULL, *dst = NULL, *state = NULL;
+	__u32 c_proto = 0, c_sport = 0, c_dport = 0, c_flags = 0, c_icmp = 0, c_src = 0, c_dst = 0, c_state = 0;
 	__u32 fields = fw_fields, words = fw_words, is_ipv6 = pkt->is_ipv6;
 	struct fw_addr saddr = {}, daddr = {};
 	__u64 sum = ~0ULL, acc;
@@ -163,6 +165,12 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 		fw_read_addrs(pkt, fields, &saddr, &daddr);
 
 	/* The summaries first (fw_summary, 8 bytes a class): most frames stop here. */
+	if (fields & FW_FIELD_STATE) {
+		c_state = fw_array_class(&fw_state, ct_state);
+		sum &= fw_class_summary(c_state);
+		if (!sum)
+			return FW_NO_RULE;
+	}
 	if (fields & FW_FIELD_PROTO) {
 		c_proto = fw_array_class(&fw_proto, pkt->proto);
 		sum &= fw_class_summary(c_proto);
@@ -207,6 +215,8 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 	}
 
 	/* Some rule may match: the rule bit-vectors of the classes (a missing one matches nothing). */
+	if (fields & FW_FIELD_STATE && !(state = fw_class_bits(c_state)))
+		return FW_NO_RULE;
 	if (fields & FW_FIELD_PROTO && !(proto = fw_class_bits(c_proto)))
 		return FW_NO_RULE;
 	if (fields & FW_FIELD_SPORT && !(sport = fw_class_bits(c_sport)))
@@ -230,6 +240,8 @@ static __always_inline __u32 fw_match(const struct fw_pkt *pkt)
 			break;
 
 		acc = ~0ULL;
+		if (fields & FW_FIELD_STATE)
+			acc &= state[1 + w];
 		if (fields & FW_FIELD_PROTO)
 			acc &= proto[1 + w];
 		if (fields & FW_FIELD_SPORT)
@@ -312,14 +324,25 @@ int fw_classify(struct xdp_md *ctx)
 	__u64 bytes = bpf_xdp_get_buff_len(ctx);
 	__u32 rule = FW_NO_RULE, reason, slot;
 	struct fw_rule *r = NULL;
+	struct fw_ct_pkt ct = {};
+	__u32 ct_state = FW_CT_NEW;
 	struct fw_pkt pkt;
 	int ret, verdict;
 
 	ret = parse_frame(&c, &pkt);
 	if (ret >= 0) {
-		rule = fw_match(&pkt);
+		if (fw_ct_enabled)
+			ct_state = fw_ct_state(&pkt, data_end, &ct);
+		rule = fw_match(&pkt, ct_state);
 		if (rule != FW_NO_RULE)
 			r = bpf_map_lookup_elem(&fw_rules, &rule);
+		if (fw_ct_enabled) {
+			/* The table sees every packet of an established flow, whatever the verdict. */
+			if (ct.entry)
+				fw_ct_seen(&pkt, &ct);
+			else if (r && (r->flags & FW_RULE_TRACK) && r->action == FW_ACTION_PASS)
+				fw_ct_track(&pkt, &ct);
+		}
 	}
 
 	if (ret == -FW_REASON_MALFORMED) {

@@ -75,6 +75,57 @@ enum fw_stat_slot {
 /* Old and new ruleset live side by side during a reload. */
 #define FW_STAT_SLOTS		(FW_STAT_RULE_BASE + 2 * FW_MAX_RULES)
 
+/*
+ * Connection tracking (fw_ct, fw_conntrack.h). A flow is keyed by family,
+ * protocol and its two ends in a fixed order (the lower address and port
+ * first), so either direction finds it with one lookup; the entry says which
+ * end started it, who put it there and where it is in its life.
+ */
+enum fw_ct_state {
+	FW_CT_NEW = 0,
+	FW_CT_ESTABLISHED = 1,
+	FW_CT_RELATED = 2,
+	FW_CT_STATES,
+};
+
+enum fw_ct_phase {
+	FW_CT_TCP_SYN = 0,
+	FW_CT_TCP_ESTABLISHED = 1,
+	FW_CT_TCP_CLOSING = 2,
+	FW_CT_UDP = 3,
+	FW_CT_UDP_REPLIED = 4,
+	FW_CT_ICMP = 5,
+	FW_CT_PHASES,
+};
+
+enum fw_ct_origin {
+	FW_CT_EGRESS = 0,	/* a packet that left through the interface */
+	FW_CT_TRACKED = 1,	/* an inbound packet a track rule passed */
+};
+
+/* fw_ct key: addresses as host-order halves (IPv4 in lo_hi/hi_hi's low 32 bits), ports host order. */
+struct fw_ct_key {
+	__u64 lo_hi;
+	__u64 lo_lo;
+	__u64 hi_hi;
+	__u64 hi_lo;
+	__u16 lo_port;		/* TCP/UDP port, ICMP echo identifier, or 0 */
+	__u16 hi_port;
+	__u8 proto;
+	__u8 is_ipv6;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct fw_ct_key) == 40, "fw_ct_key size");
+
+struct fw_ct_entry {
+	__u32 last_seen;	/* seconds (CLOCK_MONOTONIC coarse) of the flow's last packet */
+	__u8 origin;		/* enum fw_ct_origin */
+	__u8 phase;		/* enum fw_ct_phase */
+	__u8 starter_lo;	/* 1: the lo end started the flow */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct fw_ct_entry) == 8, "fw_ct_entry size");
+
 /* Fields some rule constrains (fw_fields): lookups for the others are skipped. */
 /*
  * FW_FIELD_SRC / FW_FIELD_DST: the packet's family's Poptrie is looked up, and each is built with
@@ -89,6 +140,7 @@ enum fw_field {
 	FW_FIELD_DPORT = 1 << 4,
 	FW_FIELD_TCP_FLAGS = 1 << 5,
 	FW_FIELD_ICMP_TYPE = 1 << 6,
+	FW_FIELD_STATE = 1 << 7,	/* the packet's connection state (fw_ct), enum fw_ct_state */
 };
 
 struct fw_counter {
@@ -102,8 +154,10 @@ struct fw_rule {
 	__u32 action;		/* enum fw_action */
 	__u32 ifindex;		/* redirect target (key in fw_tx), else 0 */
 	__u32 stat_slot;	/* slot in fw_stats */
-	__u32 pad;
+	__u32 flags;		/* FW_RULE_* */
 };
+
+#define FW_RULE_TRACK		1u	/* track: true: a packet it passes puts its flow into fw_ct */
 _Static_assert(sizeof(struct fw_rule) == 16, "fw_rule size");
 
 /*

@@ -154,6 +154,27 @@ struct {
 	__uint(max_entries, FW_BYTE_ABSENT + 1);
 } fw_icmp_type SEC(".maps");
 
+/* Connection state (enum fw_ct_state, 0-2) -> class id; 256 entries, a byte field's. Written by: control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 256);
+} fw_state SEC(".maps");
+
+/*
+ * The flow table: struct fw_ct_key -> struct fw_ct_entry. Written by: XDP (a
+ * track rule's flows, and each flow's last second and phase) and the egress
+ * program (flows that leave). Shared by every generation (pinned beside
+ * fw_stats); resized: conntrack.max, or 1 entry when no rule names state or track.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct fw_ct_key);
+	__type(value, struct fw_ct_entry);
+	__uint(max_entries, 262144);
+} fw_ct SEC(".maps");
+
 /* [0]: IPv4 src Poptrie direct level, top 16 bits -> entry. Written by: control plane. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

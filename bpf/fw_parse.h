@@ -88,6 +88,8 @@ struct fw_pkt {
 	__u32 dport;		/* host byte order, or FW_PORT_ABSENT */
 	__u32 tcp_flags;	/* TCP header byte 13, or FW_BYTE_ABSENT */
 	__u32 icmp_type;	/* ICMP type (IPv4) / ICMPv6 type (IPv6), or FW_BYTE_ABSENT */
+	__u32 icmp_rest;	/* the ICMP header's last 4 bytes, host order (echo: identifier << 16 | sequence) */
+	void *l4;		/* where the L4 header starts (not for a non-first fragment) */
 };
 
 /* 802.1Q or 802.1ad TPID; @h_proto in network byte order. */
@@ -254,6 +256,7 @@ static __always_inline int parse_l4hdr(struct fw_cursor *c, struct fw_pkt *pkt, 
 		if ((void *)(ich + 1) > c->end)
 			return -FW_REASON_MALFORMED;
 		pkt->icmp_type = ich->type;
+		pkt->icmp_rest = bpf_ntohl(ich->rest);
 	}
 	return proto;
 }
@@ -290,6 +293,7 @@ static __always_inline int parse_frame(struct fw_cursor *c, struct fw_pkt *pkt)
 	pkt->icmp_type = FW_BYTE_ABSENT;
 	if (pkt->nonfirst_frag)
 		return proto;
+	pkt->l4 = c->pos;
 	return parse_l4hdr(c, pkt, proto, icmp_proto);
 }
 

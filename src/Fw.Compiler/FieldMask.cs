@@ -12,4 +12,5 @@ public enum FieldMask : uint
     Dport = 1 << 4,
     TcpFlags = 1 << 5,
     IcmpType = 1 << 6,
+    State = 1 << 7,
 }

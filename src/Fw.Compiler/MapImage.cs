@@ -29,6 +29,10 @@ public sealed class MapImage
     public uint[]? Dport { get; init; }      // 65537
     public uint[]? TcpFlags { get; init; }   // 257, [256] = absent
     public uint[]? IcmpType { get; init; }   // 257
+    public uint[]? State { get; init; }      // 256 (enum fw_ct_state 0-2 used)
+
+    /// <summary>Whether the data plane keeps a flow table (some rule names state or track), and its settings.</summary>
+    public ConntrackSettings? Conntrack { get; init; }
 
     private PortTable? _sportTable, _dportTable;
 
@@ -55,6 +59,7 @@ public sealed class MapImage
         FieldMask.Proto => Proto,
         FieldMask.TcpFlags => TcpFlags,
         FieldMask.IcmpType => IcmpType,
+        FieldMask.State => State,
         _ => throw new ArgumentException($"{f.Name} is not a byte field"),
     };
 
@@ -102,11 +107,17 @@ public sealed class MapImage
         BitConverter.TryWriteBytes(head[12..], Rules.Count);
         h.AppendData(head);
         foreach (var r in Rules)
-            h.AppendData(System.Text.Encoding.UTF8.GetBytes($"{r.Name}\0{(int)r.Action}\0{r.RedirectTo}\0"));
+            h.AppendData(System.Text.Encoding.UTF8.GetBytes($"{r.Name}\0{(int)r.Action}\0{r.RedirectTo}\0{(r.Track ? "track\0" : "")}"));
         h.AppendData(MemoryMarshal.AsBytes(Bitmaps.AsSpan()));
         // Arrays first, then tries: the order digests had before the field list (a digest names a ruleset).
-        foreach (var f in MatchFields.All.Where(f => f.Kind != FieldKind.Prefix))
+        // Fields added since (state) enter only when used, so a ruleset without them keeps its digest.
+        foreach (var f in MatchFields.All.Where(f => f.Kind != FieldKind.Prefix && (f.Mask != FieldMask.State || State is not null)))
             AppendArray(h, f.Kind == FieldKind.Byte ? ByteClasses(f) : PortClasses(f));
+        if (Conntrack is { } ct)
+        {
+            h.AppendData(System.Text.Encoding.UTF8.GetBytes(
+                $"ct\0{ct.Max}\0{ct.TcpSyn}\0{ct.TcpEstablished}\0{ct.TcpClosing}\0{ct.Udp}\0{ct.UdpReplied}\0{ct.Icmp}\0"));
+        }
         foreach (var f in MatchFields.All.Where(f => f.Kind == FieldKind.Prefix))
         {
             var (v4, v6) = Tries(f);

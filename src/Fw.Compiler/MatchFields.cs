@@ -17,5 +17,6 @@ public static class MatchFields
         new(FieldMask.Dport, "dport", FieldKind.Port),
         new(FieldMask.TcpFlags, "tcp_flags", FieldKind.Byte),
         new(FieldMask.IcmpType, "icmp_type", FieldKind.Byte),
+        new(FieldMask.State, "state", FieldKind.Byte),
     ];
 }

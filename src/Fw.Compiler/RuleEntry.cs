@@ -3,4 +3,5 @@ using Fw.Rules;
 namespace Fw.Compiler;
 
 /// <summary>One rule as the data plane sees it; the interface name is resolved by the kernel layer.</summary>
-public sealed record RuleEntry(string Name, RuleAction Action, string? RedirectTo);
+/// <param name="Track">`track: true`: a packet the rule passes puts its flow into the flow table.</param>
+public sealed record RuleEntry(string Name, RuleAction Action, string? RedirectTo, bool Track = false);

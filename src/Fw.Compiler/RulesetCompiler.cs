@@ -15,12 +15,18 @@ namespace Fw.Compiler;
 /// </summary>
 public static class RulesetCompiler
 {
-    public static MapImage Compile(Ruleset rs)
+    public static MapImage Compile(Ruleset rs) => Compile(rs, allowConntrack: false);
+
+    /// <param name="allowConntrack">
+    /// Compile `state` and `track` (the kernel tests of the flow table); the data plane does not yet track flows
+    /// that leave (issue 13), so a front end refuses them.
+    /// </param>
+    internal static MapImage Compile(Ruleset rs, bool allowConntrack)
     {
         var rules = rs.Rules;
-        // WIP (issue 13): the rules contract reads `state`, `track` and `conntrack`, but the data plane has no flow
-        // table yet. Until it has, such a ruleset is refused here, at the key: never loaded without its state.
-        if (rules.FirstOrDefault(r => r.State is not null || r.Track) is { } stateful)
+        // WIP (issue 13): the flow table lacks the egress side (flows that leave). Until it has it, such a ruleset is
+        // refused here, at the key: never loaded without the state it names.
+        if (!allowConntrack && rules.FirstOrDefault(r => r.State is not null || r.Track) is { } stateful)
         {
             string key = stateful.State is not null ? "state" : "track";
             throw new RulesException([new Diagnostic(Severity.Error, stateful.PosOf(key),
@@ -30,19 +36,20 @@ public static class RulesetCompiler
             throw Bound(rs, rules[FwLimits.MaxRules].Pos, $"ruleset exceeds {FwLimits.MaxRules} rules");
 
         int words = (rules.Count + FwLimits.WordBits - 1) / FwLimits.WordBits;
-        var entries = rules.Select(r => new RuleEntry(r.Name, r.Action, r.To)).ToArray();
+        var entries = rules.Select(r => new RuleEntry(r.Name, r.Action, r.To, r.Track)).ToArray();
+        var conntrack = rs.UsesConntrack ? rs.Conntrack : null;
         if (words == 0)
         {
             return new MapImage
             {
                 Default = rs.Default, Malformed = rs.Malformed, NonIp = rs.NonIp,
-                Words = 0, Fields = FieldMask.None, Rules = entries, Bitmaps = [],
+                Words = 0, Fields = FieldMask.None, Rules = entries, Bitmaps = [], Conntrack = conntrack,
             };
         }
 
         var classes = new ClassTable(words, rs);
         var fields = FieldMask.None;
-        uint[]? proto = null, sport = null, dport = null, flags = null, icmp = null;
+        uint[]? proto = null, sport = null, dport = null, flags = null, icmp = null, state = null;
         Poptrie<FwPopTail4>? src4 = null, dst4 = null;
         Poptrie<FwPopTail6>? src6 = null, dst6 = null;
 
@@ -71,6 +78,12 @@ public static class RulesetCompiler
             fields |= FieldMask.IcmpType;
             icmp = ByteField(classes, rules, r => r.IcmpType is null ? null : v => r.IcmpType.Contains((byte)v), withAbsent: true);
         }
+        if (rules.Any(r => r.State is not null))
+        {
+            // enum fw_ct_state: 0 new, 1 established, 2 related; bit v of ConnState.
+            fields |= FieldMask.State;
+            state = ByteField(classes, rules, r => r.State is not { } s ? null : v => v < 3 && ((int)s & (1 << v)) != 0, withAbsent: false);
+        }
         if (rules.Any(r => r.Src is not null))
         {
             fields |= FieldMask.Src;
@@ -88,7 +101,7 @@ public static class RulesetCompiler
         {
             Default = rs.Default, Malformed = rs.Malformed, NonIp = rs.NonIp,
             Words = words, Fields = fields, Rules = entries, Bitmaps = classes.ToArray(),
-            Proto = proto, Sport = sport, Dport = dport, TcpFlags = flags, IcmpType = icmp,
+            Proto = proto, Sport = sport, Dport = dport, TcpFlags = flags, IcmpType = icmp, State = state, Conntrack = conntrack,
             Src4 = src4, Src6 = src6, Dst4 = dst4, Dst6 = dst6,
         };
     }

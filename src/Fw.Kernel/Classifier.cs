@@ -45,6 +45,7 @@ public sealed unsafe class Classifier : IDisposable
         try
         {
             SetSettings(obj, (uint)image.Default, (uint)image.Malformed, (uint)image.NonIp, (uint)image.Words, (uint)image.Fields, options.Trace);
+            SetConntrack(obj, image.Conntrack, options.Conntrack);
             // An empty map cannot be created: unused maps keep one (unused) slot.
             obj.SetMaxEntries("fw_rules", Math.Max(1, image.Rules.Count));
             obj.SetMaxEntries("fw_rule_names", Math.Max(1, image.Rules.Count));
@@ -82,7 +83,11 @@ public sealed unsafe class Classifier : IDisposable
             var names = new FwRuleName[n];
             for (int i = 0; i < n; i++)
             {
-                rules[i] = new FwRule { Action = (uint)img.Rules[i].Action, Ifindex = (uint)ifindexes[i], StatSlot = slots[i] };
+                rules[i] = new FwRule
+                {
+                    Action = (uint)img.Rules[i].Action, Ifindex = (uint)ifindexes[i], StatSlot = slots[i],
+                    Flags = img.Rules[i].Track ? FwRule.Track : 0,
+                };
                 names[i] = FwRuleName.From(img.Rules[i].Name);
             }
             Map("fw_rules").UpdateBatch<uint, FwRule>(keys, rules);
@@ -102,6 +107,27 @@ public sealed unsafe class Classifier : IDisposable
         foreach (var f in MatchFields.All)
             FillField(img, f);
     }
+
+    /// <summary>
+    /// The flow table's settings (bpf/fw_conntrack.h, fixed at load) and the table itself: the interface's shared one,
+    /// or one of this object's own sized conntrack.max; without state or track, one unused entry and no lookups.
+    /// </summary>
+    private static void SetConntrack(BpfObject obj, Rules.ConntrackSettings? ct, BpfMap? shared)
+    {
+        obj.SetGlobal("fw_ct_enabled", ct is null ? 0u : 1u);
+        if (ct is not null)
+        {
+            foreach (string key in Rules.ConntrackSettings.TimeoutKeys)
+                obj.SetGlobal($"fw_ct_timeout_{key}", ct.Timeout(key));
+        }
+        if (shared is not null)
+            obj.ReuseMap(ConntrackMap, shared);
+        else
+            obj.SetMaxEntries(ConntrackMap, ct?.Max ?? 1);
+    }
+
+    /// <summary>The flow table's map (bpf/fw_maps.h), shared by every generation and pinned as PinLayout.Conntrack.</summary>
+    public const string ConntrackMap = "fw_ct";
 
     /// <summary>The const volatile settings of bpf/fw.bpf.c, fixed at load.</summary>
     internal static void SetSettings(BpfObject obj, uint defaultAction, uint malformed, uint nonIp, uint words, uint fields, bool trace)

@@ -8,6 +8,9 @@ public sealed class ClassifierOptions
     /// <summary>fw_stats to share (the dispatcher's, across generations); null: the object makes its own.</summary>
     public BpfMap? Stats { get; init; }
 
+    /// <summary>The flow table to share (the interface's pinned fw_ct); null: the object makes its own, sized by the image.</summary>
+    public BpfMap? Conntrack { get; init; }
+
     /// <summary>fw_stats slot of each rule, by index; null: <see cref="StatSlots.Initial"/>.</summary>
     public IReadOnlyList<uint>? StatSlots { get; init; }
 

@@ -97,6 +97,8 @@ public static class Firewall
             stats.Pin(PinLayout.Stats(iface));
             dispatcher.Map("fw_progs").Pin(PinLayout.Progs(iface));
             classifier.PinTo(PinLayout.Generation(iface, 1));
+            if (image.Conntrack is not null)
+                classifier.Map(Classifier.ConntrackMap).Pin(PinLayout.Conntrack(iface));
             var meta = dispatcher.Map("fw_meta");
             meta.Update(0u, MakeMeta(1, image, origin, got));
             meta.Pin(PinLayout.Meta(iface));
@@ -188,13 +190,18 @@ public static class Firewall
         ChangeResult Build(bool frags)
         {
             var plan = StatSlots.Plan(state, image);
+            // The flow table is the interface's, kept across generations: connections outlive a reload.
+            string ctPin = PinLayout.Conntrack(iface);
+            using var sharedCt = image.Conntrack is not null && File.Exists(ctPin) ? BpfMap.OpenPinned(ctPin) : null;
             using var classifier = Classifier.Load(image, new ClassifierOptions
             {
                 Stats = state.Stats,
                 StatSlots = plan.Slots,
+                Conntrack = sharedCt,
                 Frags = frags,
                 MaxEntriesOverride = FaultInjection.MapSizes(iface),
             });
+            bool ctPinned = false;
             string genDir = PinLayout.Generation(iface, next);
             bool committed = false;
             PendingConfirm? record = null;
@@ -203,6 +210,11 @@ public static class Firewall
                 // No live rule counts into a fresh slot, so writing it is invisible until the switch.
                 plan.Prepare(state.Stats);
                 classifier.PinTo(genDir);
+                if (image.Conntrack is not null && sharedCt is null)
+                {
+                    classifier.Map(Classifier.ConntrackMap).Pin(ctPin);   // the first ruleset of the interface to name state
+                    ctPinned = true;
+                }
                 FaultInjection.At(iface, ReloadStep.Pinned);
                 if (confirm is not null)
                 {
@@ -232,6 +244,8 @@ public static class Firewall
                 if (committed)
                     state.MetaMap.Update(0u, state.Meta);
                 PinLayout.RemoveTree(genDir);
+                if (ctPinned)
+                    File.Delete(ctPin);
                 if (record is not null)
                     PendingConfirm.Delete(iface);
                 throw;

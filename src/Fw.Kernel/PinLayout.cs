@@ -34,6 +34,9 @@ public static class PinLayout
 
     public static string Meta(string iface) => $"{Dir(iface)}/fw_meta";
 
+    /// <summary>The flow table (fw_ct), shared by every generation while a ruleset names state or track.</summary>
+    public static string Conntrack(string iface) => $"{Dir(iface)}/conntrack";
+
     public static string Generation(string iface, ulong gen) => $"{Dir(iface)}/gen-{gen}";
 
     /// <summary>The classifier's maps that are not per match field (those come from <see cref="MatchFields"/>).</summary>

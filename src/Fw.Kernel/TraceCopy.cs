@@ -35,6 +35,7 @@ public sealed class TraceCopy : IDisposable
         try
         {
             obj.SetProgramFrags(Classifier.ProgramName, true);   // as every generation of this build (fwctl test runs it alone)
+            obj.SetMaxEntries(Classifier.ConntrackMap, 1);   // not the live table: a test run must not add flows to it
             Classifier.SetSettings(obj, (uint)meta.DefaultAction, (uint)meta.MalformedAction, (uint)meta.NonIpAction, meta.Words, meta.Fields, trace: true);
             // The copy has its own trace map; every other map is the generation's.
             string[] shared = PinLayout.GenerationMaps.Where(m => m != "fw_trace_out").ToArray();

@@ -9,5 +9,8 @@ public struct FwRule
     public uint Action;
     public uint Ifindex;
     public uint StatSlot;
-    public uint Pad;
+    public uint Flags;
+
+    /// <summary>FW_RULE_TRACK: a packet the rule passes puts its flow into fw_ct.</summary>
+    public const uint Track = 1;
 }

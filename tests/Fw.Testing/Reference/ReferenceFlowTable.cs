@@ -103,11 +103,11 @@ public sealed class ReferenceFlowTable(ConntrackSettings settings)
     public ConnState StateOf(PacketFields p, ReadOnlySpan<byte> frame, long now, out (FlowKey Key, bool Reply)? known)
     {
         known = null;
-        // An echo request is never a reply, whatever its identifier.
+        // An echo request is never a reply, whatever its identifier; a tracked flow's packets are established either way.
         bool request = IsIcmp(p) && p.IcmpType is 8 or 128;
         if (KeyOf(p, frame) is { } key)
         {
-            if (!request && Live(key.Reversed, now) is not null)
+            if (Live(key.Reversed, now) is { } other && (!request || other.Origin == FlowOrigin.Tracked))
             {
                 known = (key.Reversed, true);   // we (or a tracked peer's reply) started it; this comes back
                 return ConnState.Established;

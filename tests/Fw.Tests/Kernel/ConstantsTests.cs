@@ -111,6 +111,11 @@ public partial class ConstantsTests
             Assert.Equal((long)field, Value(c));
         }
         Assert.Equal((long)Fw.Rules.RuleAction.Redirect, Value("FW_ACTION_REDIRECT"));
+        Assert.Equal(FwRule.Track, (uint)Value("FW_RULE_TRACK"));
+        // ConnState's bit v is enum fw_ct_state v (the compiler's state classes).
+        Assert.Equal(1 << (int)Value("FW_CT_NEW"), (int)Fw.Rules.ConnState.New);
+        Assert.Equal(1 << (int)Value("FW_CT_ESTABLISHED"), (int)Fw.Rules.ConnState.Established);
+        Assert.Equal(1 << (int)Value("FW_CT_RELATED"), (int)Fw.Rules.ConnState.Related);
         Assert.Equal((long)Fw.Rules.RuleAction.Drop, Value("FW_ACTION_DROP"));
     }
 }

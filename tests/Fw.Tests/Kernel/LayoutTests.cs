@@ -12,11 +12,13 @@ public class LayoutTests
     public static TheoryData<string, Type, string[]> Mirrors => new()
     {
         { "fw_counter", typeof(FwCounter), ["packets:Packets", "bytes:Bytes"] },
-        { "fw_rule", typeof(FwRule), ["action:Action", "ifindex:Ifindex", "stat_slot:StatSlot", "pad:Pad"] },
+        { "fw_rule", typeof(FwRule), ["action:Action", "ifindex:Ifindex", "stat_slot:StatSlot", "flags:Flags"] },
         { "fw_pop_node", typeof(FwPopNode), ["vector:Vector", "leafvec:LeafVec", "base0:Base0", "base1:Base1"] },
         { "fw_pop_tail4", typeof(FwPopTail4), ["addr:Addr", "len:Len", "cls:Cls", "dflt:Dflt"] },
         { "fw_pop_tail6", typeof(FwPopTail6), ["hi:Hi", "lo:Lo", "len:Len", "cls:Cls", "dflt:Dflt", "pad:Pad"] },
         { "fw_rule_name", typeof(FwRuleName), ["name:Name"] },
+        { "fw_ct_key", typeof(FwCtKey), ["lo_hi:LoHi", "lo_lo:LoLo", "hi_hi:HiHi", "hi_lo:HiLo", "lo_port:LoPort", "hi_port:HiPort", "proto:Proto", "is_ipv6:IsIpv6", "pad:Pad"] },
+        { "fw_ct_entry", typeof(FwCtEntry), ["last_seen:LastSeen", "origin:Origin", "phase:Phase", "starter_lo:StarterLo", "pad:Pad"] },
         { "fw_trace", typeof(FwTrace), ["verdict:Verdict", "reason:Reason", "rule:Rule", "seq:Seq"] },
         { "fw_meta", typeof(FwMeta), ["generation:Generation", "loaded_ns:LoadedNs", "rules:Rules", "prefixes:Prefixes",
             "words:Words", "fields:Fields", "classes:Classes", "xdp_mode:XdpMode", "default_action:DefaultAction",

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Connection tracking for the classifier: the packet's state (new, established,
+ * related) from fw_ct, the table's side of each packet of a known flow (its last
+ * second and phase), and a track rule's new flow. rules/README.md "Connection
+ * state" is the contract; tests/Fw.Testing/Reference/ReferenceFlowTable.cs is
+ * the same written plainly, and the differential tests hold the two together.
+ * Settings are fixed at load (fw_ct_timeout, seconds by enum fw_ct_phase).
+ */
+#ifndef FW_CONNTRACK_H
+#define FW_CONNTRACK_H
+
+#include "fw_common.h"
+#include "fw_parse.h"
+
+const volatile __u32 fw_ct_timeout_tcp_syn = 60;
+const volatile __u32 fw_ct_timeout_tcp_established = 21600;
+const volatile __u32 fw_ct_timeout_tcp_closing = 10;
+const volatile __u32 fw_ct_timeout_udp = 30;
+const volatile __u32 fw_ct_timeout_udp_replied = 120;
+const volatile __u32 fw_ct_timeout_icmp = 30;
+
+#define FW_TCP_FIN	0x01
+#define FW_TCP_RST	0x04
+#define FW_ICMP_ECHO_REQUEST	8
+#define FW_ICMP_ECHO_REPLY	0
+#define FW_ICMP6_ECHO_REQUEST	128
+#define FW_ICMP6_ECHO_REPLY	129
+
+/* A flow's end: address halves and port (host order). */
+struct fw_ct_end {
+	__u64 hi;
+	__u64 lo;
+	__u16 port;
+};
+
+/* Whole seconds of the coarse monotonic clock: what last_seen counts in. */
+static __always_inline __u32 fw_ct_now(void)
+{
+	return bpf_ktime_get_coarse_ns() / 1000000000ULL;
+}
+
+static __always_inline __u32 fw_ct_timeout(__u32 phase)
+{
+	switch (phase) {
+	case FW_CT_TCP_SYN:
+		return fw_ct_timeout_tcp_syn;
+	case FW_CT_TCP_ESTABLISHED:
+		return fw_ct_timeout_tcp_established;
+	case FW_CT_TCP_CLOSING:
+		return fw_ct_timeout_tcp_closing;
+	case FW_CT_UDP:
+		return fw_ct_timeout_udp;
+	case FW_CT_UDP_REPLIED:
+		return fw_ct_timeout_udp_replied;
+	default:
+		return fw_ct_timeout_icmp;
+	}
+}
+
+/* Live: its phase's timeout has not passed since its last packet. */
+static __always_inline int fw_ct_live(const struct fw_ct_entry *e, __u32 now)
+{
+	return now < e->last_seen + fw_ct_timeout(e->phase);
+}
+
+/* The first phase of a flow of @proto. */
+static __always_inline __u8 fw_ct_first_phase(__u32 proto)
+{
+	if (proto == IPPROTO_TCP)
+		return FW_CT_TCP_SYN;
+	if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
+		return FW_CT_ICMP;
+	return FW_CT_UDP;
+}
+
+/* a < b, by address then port. */
+static __always_inline int fw_ct_end_less(const struct fw_ct_end *a, const struct fw_ct_end *b)
+{
+	if (a->hi != b->hi)
+		return a->hi < b->hi;
+	if (a->lo != b->lo)
+		return a->lo < b->lo;
+	return a->port < b->port;
+}
+
+/* The key of the flow between @src and @dst; returns 1 when @src is its lo end. */
+static __always_inline int fw_ct_make_key(struct fw_ct_key *k, const struct fw_ct_end *src,
+					  const struct fw_ct_end *dst, __u32 proto, __u32 is_ipv6)
+{
+	int src_lo = !fw_ct_end_less(dst, src);
+	const struct fw_ct_end *lo = src_lo ? src : dst, *hi = src_lo ? dst : src;
+
+	k->lo_hi = lo->hi;
+	k->lo_lo = lo->lo;
+	k->hi_hi = hi->hi;
+	k->hi_lo = hi->lo;
+	k->lo_port = lo->port;
+	k->hi_port = hi->port;
+	k->proto = proto;
+	k->is_ipv6 = is_ipv6;
+	k->pad[0] = 0;
+	k->pad[1] = 0;
+	return src_lo;
+}
+
+static __always_inline int fw_ct_is_icmp(const struct fw_pkt *pkt)
+{
+	return pkt->proto == (pkt->is_ipv6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+}
+
+static __always_inline int fw_ct_is_echo_request(const struct fw_pkt *pkt)
+{
+	return fw_ct_is_icmp(pkt) &&
+	       pkt->icmp_type == (pkt->is_ipv6 ? FW_ICMP6_ECHO_REQUEST : FW_ICMP_ECHO_REQUEST);
+}
+
+/*
+ * The ends of @pkt's flow: TCP and UDP ports; ICMP echo requests and replies by
+ * identifier (both ends); no flow for other ICMP messages nor for a non-first
+ * fragment (returns 0); port 0 for other protocols. Reads the addresses.
+ */
+static __always_inline int fw_ct_ends(const struct fw_pkt *pkt, struct fw_ct_end *src, struct fw_ct_end *dst)
+{
+	if (pkt->nonfirst_frag)
+		return 0;
+	if (pkt->is_ipv6) {
+		fw_pop_load6(&pkt->ip6h->saddr, &src->hi, &src->lo);
+		fw_pop_load6(&pkt->ip6h->daddr, &dst->hi, &dst->lo);
+	} else {
+		src->hi = bpf_ntohl(pkt->iph->saddr);
+		dst->hi = bpf_ntohl(pkt->iph->daddr);
+		src->lo = 0;
+		dst->lo = 0;
+	}
+	if (pkt->proto == IPPROTO_TCP || pkt->proto == IPPROTO_UDP) {
+		src->port = pkt->sport;
+		dst->port = pkt->dport;
+		return 1;
+	}
+	if (fw_ct_is_icmp(pkt)) {
+		__u32 t = pkt->icmp_type;
+
+		if (pkt->is_ipv6 ? t != FW_ICMP6_ECHO_REQUEST && t != FW_ICMP6_ECHO_REPLY
+				 : t != FW_ICMP_ECHO_REQUEST && t != FW_ICMP_ECHO_REPLY)
+			return 0;
+		src->port = pkt->icmp_rest >> 16;
+		dst->port = src->port;
+		return 1;
+	}
+	src->port = 0;
+	dst->port = 0;
+	return 1;
+}
+
+/*
+ * The flow of the packet an ICMP error quotes (ICMP 3, 11, 12; ICMPv6 1-4): an
+ * IP header of the error's family (IPv4 not a non-first fragment; IPv6 with no
+ * extension header) and 8 bytes of its transport header, after the 8-byte ICMP
+ * header at pkt->l4. Returns 1 with @k filled, else 0.
+ */
+static __always_inline int fw_ct_quoted_key(const struct fw_pkt *pkt, void *end, struct fw_ct_key *k)
+{
+	struct fw_ct_end src = {}, dst = {};
+	__u32 t = pkt->icmp_type, proto;
+	void *q, *l4;
+	__u8 *p;
+
+	if (!fw_ct_is_icmp(pkt) || pkt->nonfirst_frag || !pkt->l4)
+		return 0;
+	if (pkt->is_ipv6 ? t < 1 || t > 4 : t != 3 && t != 11 && t != 12)
+		return 0;
+	q = pkt->l4 + 8;
+	if (!pkt->is_ipv6) {
+		struct iphdr *iph = q;
+
+		if ((void *)(iph + 1) > end || iph->version != 4 || iph->ihl < 5)
+			return 0;
+		if (iph->frag_off & bpf_htons(0x1fff))
+			return 0;
+		proto = iph->protocol;
+		src.hi = bpf_ntohl(iph->saddr);
+		dst.hi = bpf_ntohl(iph->daddr);
+		l4 = q + iph->ihl * 4;
+	} else {
+		struct ipv6hdr *ip6h = q;
+
+		if ((void *)(ip6h + 1) > end || ip6h->version != 6)
+			return 0;
+		proto = ip6h->nexthdr;
+		fw_pop_load6(&ip6h->saddr, &src.hi, &src.lo);
+		fw_pop_load6(&ip6h->daddr, &dst.hi, &dst.lo);
+		l4 = q + sizeof(*ip6h);
+	}
+	p = l4;
+	if ((void *)(p + 8) > end)
+		return 0;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		src.port = (__u16)p[0] << 8 | p[1];
+		dst.port = (__u16)p[2] << 8 | p[3];
+	} else if (proto == (pkt->is_ipv6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) {
+		if (p[0] != (pkt->is_ipv6 ? FW_ICMP6_ECHO_REQUEST : FW_ICMP_ECHO_REQUEST))
+			return 0;
+		src.port = (__u16)p[4] << 8 | p[5];
+		dst.port = src.port;
+	}
+	fw_ct_make_key(k, &src, &dst, proto, pkt->is_ipv6);
+	return 1;
+}
+
+/* What the classifier knows of a packet's flow after fw_ct_state(). */
+struct fw_ct_pkt {
+	struct fw_ct_key key;
+	struct fw_ct_entry *entry;	/* the packet's live flow when it is established */
+	__u32 has_key;
+	__u32 src_lo;			/* the packet's source is the key's lo end */
+	__u32 now;
+};
+
+/*
+ * The packet's state: established when its flow is live and the packet comes
+ * back to a flow that left here, or belongs to a tracked flow either way (an
+ * echo request is never a reply); related when it is an ICMP error quoting a
+ * live flow; new otherwise.
+ */
+static __always_inline __u32 fw_ct_state(const struct fw_pkt *pkt, void *end, struct fw_ct_pkt *ct)
+{
+	struct fw_ct_end src = {}, dst = {};
+	struct fw_ct_entry *e;
+	struct fw_ct_key qk;
+
+	ct->now = fw_ct_now();
+	if (fw_ct_ends(pkt, &src, &dst)) {
+		ct->has_key = 1;
+		ct->src_lo = fw_ct_make_key(&ct->key, &src, &dst, pkt->proto, pkt->is_ipv6);
+		e = bpf_map_lookup_elem(&fw_ct, &ct->key);
+		if (e && fw_ct_live(e, ct->now)) {
+			int from_starter = ct->src_lo == e->starter_lo;
+
+			if (e->origin == FW_CT_TRACKED ||
+			    (!from_starter && !fw_ct_is_echo_request(pkt))) {
+				ct->entry = e;
+				return FW_CT_ESTABLISHED;
+			}
+		}
+	}
+	if (fw_ct_quoted_key(pkt, end, &qk)) {
+		e = bpf_map_lookup_elem(&fw_ct, &qk);
+		if (e && fw_ct_live(e, ct->now))
+			return FW_CT_RELATED;
+	}
+	return FW_CT_NEW;
+}
+
+/*
+ * A packet of an established flow: its second, and its phase moves on. A reply
+ * (from the end that did not start the flow) takes SYN to established and UDP to
+ * replied; a FIN or RST either way, TCP to closing. Written through the looked-up
+ * entry, at most once a second unless the phase changes.
+ */
+static __always_inline void fw_ct_seen(const struct fw_pkt *pkt, struct fw_ct_pkt *ct)
+{
+	struct fw_ct_entry *e = ct->entry;
+	__u8 phase = e->phase;
+	int reply = ct->src_lo != e->starter_lo;
+
+	if (pkt->proto == IPPROTO_TCP && pkt->tcp_flags != FW_BYTE_ABSENT) {
+		if (pkt->tcp_flags & (FW_TCP_FIN | FW_TCP_RST))
+			phase = FW_CT_TCP_CLOSING;
+		else if (phase == FW_CT_TCP_SYN && reply)
+			phase = FW_CT_TCP_ESTABLISHED;
+	} else if (phase == FW_CT_UDP && reply) {
+		phase = FW_CT_UDP_REPLIED;
+	}
+	if (phase != e->phase)
+		e->phase = phase;
+	if (e->last_seen != ct->now)
+		e->last_seen = ct->now;
+}
+
+/* A track rule passed @pkt, of no established flow: its flow goes into the table. */
+static __always_inline void fw_ct_track(const struct fw_pkt *pkt, struct fw_ct_pkt *ct)
+{
+	struct fw_ct_entry e = {
+		.last_seen = ct->now,
+		.origin = FW_CT_TRACKED,
+		.phase = fw_ct_first_phase(pkt->proto),
+		.starter_lo = ct->src_lo,
+	};
+
+	if (ct->has_key)
+		bpf_map_update_elem(&fw_ct, &ct->key, &e, BPF_ANY);
+}
+
+#endif /* FW_CONNTRACK_H */

@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using Fw.Bpf;
+using Fw.Compiler;
+using Fw.Kernel;
+using Fw.Packets;
+using Fw.Rules;
+using Fw.Testing.Reference;
+using Xunit.Abstractions;
+
+namespace Fw.Tests.Kernel;
+
+/// <summary>
+/// Issue 13, inbound side: the classifier's flow table (bpf/fw_conntrack.h) against the reference flow table,
+/// packet by packet through random sequences of flows: track rules admitting flows, packets of those flows both
+/// ways, FIN and RST, echo by identifier, ICMP errors quoting tracked and unknown flows, fragments. Every verdict,
+/// reason and rule must be equal. (The egress side, flows that leave, is not built yet.)
+/// </summary>
+public class ConntrackDifferentialTests(ITestOutputHelper output)
+{
+    private const string Policy = """
+        default: drop
+        rules:
+          - name: replies
+            state: [established, related]
+            action: pass
+          - name: ssh-in
+            proto: tcp
+            dport: 22
+            tcp_flags: "syn,!ack"
+            track: true
+            action: pass
+          - name: dns-in
+            proto: udp
+            dport: 53
+            track: true
+            action: pass
+          - name: ping-in
+            proto: [icmp, icmpv6]
+            icmp_type: [8, 128]
+            track: true
+            action: pass
+          - name: count-new-udp
+            state: new
+            proto: udp
+            action: drop
+        """;
+
+    private static readonly string[] Peers4 = ["198.18.0.1", "198.18.0.2", "198.18.0.3"];
+    private static readonly string[] Peers6 = ["2001:db8:1::1", "2001:db8:1::2"];
+    private const string Local4 = "192.0.2.10", Local6 = "2001:db8::10";
+
+    /// <summary>Whole seconds of CLOCK_MONOTONIC, the clock the data plane counts in (its coarse reading).</summary>
+    private static long Now() => Stopwatch.GetTimestamp() / Stopwatch.Frequency;
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void KernelAgreesWithTheReferenceFlowTable(int seed)
+    {
+        var rs = Fw.Tests.Rules.RulesTestKit.ParseOk(Policy);
+        var image = RulesetCompiler.Compile(rs, allowConntrack: true);
+        Assert.True(image.Fields.HasFlag(FieldMask.State));
+        using var c = Classifier.Load(image, new ClassifierOptions { Trace = true });
+        var table = new ReferenceFlowTable(rs.Conntrack);
+        var rng = new Random(seed);
+        var byReason = new Dictionary<string, int>();
+        for (int i = 0; i < 3000; i++)
+        {
+            byte[] frame = Next(rng).Build();
+            var parsed = ReferenceEvaluator.Parse(frame);
+            if (parsed.Kind == FrameKind.Ip)
+            {
+                string st = table.StateOf(parsed, frame, Now(), out _).ToString();
+                byReason[st] = byReason.GetValueOrDefault(st) + 1;
+            }
+            var want = table.Evaluate(rs, frame, Now());
+            var got = c.TestRun(frame);
+            var trace = c.ReadTrace();
+            string what = $"seed {seed}, packet {i}: {ReferenceEvaluator.Parse(frame)}";
+            Assert.True(Expected(want.Action) == got.Verdict, $"{what}: kernel {got.Verdict}, reference {want}");
+            Assert.True((uint)want.Reason == trace.Reason, $"{what}: kernel reason {trace.Reason}, reference {want}");
+            if (want.Reason == Reason.Rule)
+                Assert.True((uint)want.RuleIndex == trace.Rule, $"{what}: kernel rule {trace.Rule}, reference {want}");
+            string key = want.Reason == Reason.Rule ? rs.Rules[want.RuleIndex].Name : want.Reason.ToString();
+            byReason[key] = byReason.GetValueOrDefault(key) + 1;
+        }
+        output.WriteLine(string.Join(", ", byReason.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
+        // The sequences reach every rule, the established and related ones included.
+        foreach (var r in rs.Rules)
+            Assert.True(byReason.GetValueOrDefault(r.Name) > 0, $"no packet took rule {r.Name}");
+        foreach (var st in Enum.GetValues<ConnState>())
+            Assert.True(byReason.GetValueOrDefault(st.ToString()) > 0, $"no packet was {st}");
+    }
+
+    private static XdpAction Expected(RuleAction a) => a == RuleAction.Pass ? XdpAction.Pass : XdpAction.Drop;
+
+    /// <summary>
+    /// A packet of a small world: few peers and ports, so flows repeat; tracked openings, packets both ways (an
+    /// inbound packet "from us" is the flow's other direction), FIN/RST, echo, errors quoting flows, fragments.
+    /// </summary>
+    private static Frame Next(Random rng)
+    {
+        bool v6 = rng.Next(4) == 0;
+        string peer = v6 ? Peers6[rng.Next(Peers6.Length)] : Peers4[rng.Next(Peers4.Length)];
+        string local = v6 ? Local6 : Local4;
+        ushort port = (ushort)(40000 + rng.Next(4));
+        bool reverse = rng.Next(4) == 0;   // the flow's other direction, arriving here too
+        (string s, string d) = reverse ? (local, peer) : (peer, local);
+        switch (rng.Next(10))
+        {
+            case 0:
+            case 1:
+            {
+                var flags = rng.Next(6) switch
+                {
+                    0 => TcpFlags.Syn,
+                    1 => TcpFlags.Syn | TcpFlags.Ack,
+                    2 => TcpFlags.Fin | TcpFlags.Ack,
+                    3 => TcpFlags.Rst,
+                    _ => TcpFlags.Ack,
+                };
+                return reverse ? Frame.Tcp(s, d, 22, port, flags) : Frame.Tcp(s, d, port, 22, flags);
+            }
+            case 2:
+            case 3:
+                return reverse ? Frame.Udp(s, d, 53, port) : Frame.Udp(s, d, port, 53);
+            case 4:
+                return Frame.Udp(s, d, port, (ushort)(5000 + rng.Next(2)));   // a flow no rule tracks
+            case 5:
+            {
+                byte type = v6 ? (byte)(rng.Next(2) == 0 ? 128 : 129) : (byte)(rng.Next(2) == 0 ? 8 : 0);
+                ushort id = (ushort)(7 + rng.Next(2));
+                var f = v6 ? Frame.Icmpv6(s, d, type) : Frame.Icmp(s, d, type);
+                return f.WithIcmp(h => h with { Rest = (uint)id << 16 | 1 });
+            }
+            case 6:
+            case 7:
+            {
+                // An ICMP error from a router, quoting a packet we sent to the peer (of a flow or not).
+                var quoted = rng.Next(3) switch
+                {
+                    0 => Frame.Tcp(local, peer, 22, port, TcpFlags.Syn | TcpFlags.Ack),
+                    1 => Frame.Udp(local, peer, 53, port),
+                    _ => Frame.Udp(local, peer, 53, (ushort)(port + 100)),
+                };
+                byte[] q = quoted.Build();
+                int take = v6 ? 48 : 28;
+                string router = v6 ? "2001:db8:ff::1" : "198.19.255.1";
+                byte type = v6 ? (byte)(1 + rng.Next(4)) : (byte)(rng.Next(4) switch { 0 => 3, 1 => 11, 2 => 12, _ => 5 });
+                var e = v6 ? Frame.Icmpv6(router, local, type) : Frame.Icmp(router, local, type, 3);
+                return e.WithPayload(q[14..(14 + take)]);
+            }
+            case 8:
+                return Frame.Udp(s, d, port, 53).AsFragment((ushort)(rng.Next(2) * 1480), more: true);
+            default:
+                return Frame.Ip(s, d, 47);   // GRE: a flow of its own, ports 0
+        }
+    }
+}
+
+/// <summary>
+/// The flow table belongs to the interface: pinned beside fw_stats when the first ruleset that names state is
+/// loaded, shared by the next generations (a tracked connection stays established across a reload), removed by detach.
+/// </summary>
+public sealed class ConntrackLifecycleTests : IDisposable
+{
+    private readonly TestVeth _veth = new();
+
+    public void Dispose() => _veth.Dispose();
+
+    private const string V1 = """
+        default: drop
+        rules:
+          - name: replies
+            state: established
+            action: pass
+          - name: ssh-in
+            proto: tcp
+            dport: 22
+            tcp_flags: "syn,!ack"
+            track: true
+            action: pass
+        """;
+
+    private XdpAction Live(Frame f)
+    {
+        using var prog = FdHandle.OpenPinned(PinLayout.Prog(_veth.Name));
+        return BpfObject.TestRun(prog.Fd, f.Build()).Verdict;
+    }
+
+    private static MapImage Image(string yaml) => RulesetCompiler.Compile(Fw.Tests.Rules.RulesTestKit.ParseOk(yaml), allowConntrack: true);
+
+    [Fact]
+    public void TheTableOutlivesAReloadAndGoesWithDetach()
+    {
+        var origin = new ImageOrigin("/dev/null", 0);
+        Firewall.Attach(_veth.Name, Image(V1), origin, XdpMode.Native);
+        Assert.True(File.Exists(PinLayout.Conntrack(_veth.Name)));
+        var ack = Frame.Tcp("198.18.0.1", "192.0.2.10", 40000, 22, TcpFlags.Ack);
+        Assert.Equal(XdpAction.Drop, Live(ack));                                   // no flow yet: new, default drop
+        Assert.Equal(XdpAction.Pass, Live(Frame.Tcp("198.18.0.1", "192.0.2.10", 40000, 22)));   // ssh-in tracks it
+        Assert.Equal(XdpAction.Pass, Live(ack));                                   // established
+
+        uint tableId = FdHandle.IdOfPinned(PinLayout.Conntrack(_veth.Name));
+        Firewall.Reload(_veth.Name, Image(V1.Replace("default: drop", "default: drop\nmalformed: drop")), origin);
+        Assert.Equal(tableId, FdHandle.IdOfPinned(PinLayout.Conntrack(_veth.Name)));   // the same table
+        Assert.Equal(XdpAction.Pass, Live(ack));                                   // still established
+        Assert.Equal(XdpAction.Drop, Live(Frame.Tcp("198.18.0.2", "192.0.2.10", 40000, 22, TcpFlags.Ack)));
+
+        Firewall.Detach(_veth.Name);
+        Assert.False(Directory.Exists(PinLayout.Dir(_veth.Name)));
+    }
+}
