@@ -4,6 +4,7 @@
  *
  *   fw.bpf.c           fw_stats and the maps of one ruleset generation
  *   fw_dispatch.bpf.c  fw_stats, fw_progs and fw_meta; it defines FW_MAPS_DISPATCHER
+ *   fw_egress.bpf.c    fw_ct alone; it defines FW_MAPS_EGRESS
  *                      before including this file
  *
  * libbpf creates every map an object declares, so the dispatcher must not see
@@ -26,6 +27,23 @@
 #include <bpf/bpf_helpers.h>
 
 #include "fw_common.h"
+
+#ifndef FW_MAPS_DISPATCHER
+/*
+ * The flow table: struct fw_ct_key -> struct fw_ct_entry. Written by: XDP (a
+ * track rule's flows, and each flow's last second and phase) and the egress
+ * program (flows that leave). Shared by every generation (pinned beside
+ * fw_stats); resized: conntrack.max, or 1 entry when no rule names state or track.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct fw_ct_key);
+	__type(value, struct fw_ct_entry);
+	__uint(max_entries, 262144);
+} fw_ct SEC(".maps");
+#endif
+
+#ifndef FW_MAPS_EGRESS	/* fw_egress.bpf.c: fw_ct only */
 
 /* Per-CPU packets and bytes by enum fw_stat_slot. Written by: XDP (both objects). */
 struct {
@@ -161,19 +179,6 @@ struct {
 	__type(value, __u32);
 	__uint(max_entries, 256);
 } fw_state SEC(".maps");
-
-/*
- * The flow table: struct fw_ct_key -> struct fw_ct_entry. Written by: XDP (a
- * track rule's flows, and each flow's last second and phase) and the egress
- * program (flows that leave). Shared by every generation (pinned beside
- * fw_stats); resized: conntrack.max, or 1 entry when no rule names state or track.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct fw_ct_key);
-	__type(value, struct fw_ct_entry);
-	__uint(max_entries, 262144);
-} fw_ct SEC(".maps");
 
 /* [0]: IPv4 src Poptrie direct level, top 16 bits -> entry. Written by: control plane. */
 struct {
@@ -320,5 +325,7 @@ struct {
 } fw_trace_out SEC(".maps");
 
 #endif /* FW_MAPS_DISPATCHER */
+
+#endif /* FW_MAPS_EGRESS */
 
 #endif /* FW_MAPS_H */

@@ -109,6 +109,18 @@ internal static unsafe partial class Interop
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_link_detach(int linkFd);
 
+    [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_tc_hook_create(ref TcHook hook);
+
+    [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_tc_attach(in TcHook hook, ref TcOpts opts);
+
+    [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_tc_detach(in TcHook hook, in TcOpts opts);
+
+    [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_tc_query(in TcHook hook, ref TcOpts opts);
+
     // ---- BTF -------------------------------------------------------------------------------------
     [LibraryImport(Libbpf, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint btf__parse(string path, nint btfExt);
@@ -268,6 +280,33 @@ internal static unsafe partial class Interop
         public uint AttachBtfId;
         private uint _pad;
     }
+
+    /// <summary>struct bpf_tc_hook (libbpf 1.1): where a TC program attaches.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TcHook
+    {
+        public nuint Sz;
+        public int Ifindex;
+        public int AttachPoint;   // enum bpf_tc_attach_point
+        public uint Parent;
+        private uint _pad;
+    }
+
+    /// <summary>struct bpf_tc_opts (libbpf 1.1): which program, as which filter (handle, priority).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TcOpts
+    {
+        public nuint Sz;
+        public int ProgFd;
+        public uint Flags;
+        public uint ProgId;
+        public uint Handle;
+        public uint Priority;
+        private uint _pad;
+    }
+
+    internal const int BpfTcEgress = 1 << 1;
+    internal const uint BpfTcFReplace = 1 << 0;
 
     internal const uint BpfXdp = 37;                 // enum bpf_attach_type BPF_XDP
     internal const uint BpfFXdpHasFrags = 1 << 5;    // BPF_F_XDP_HAS_FRAGS: the program takes multi-buffer frames

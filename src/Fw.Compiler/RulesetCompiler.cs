@@ -15,23 +15,9 @@ namespace Fw.Compiler;
 /// </summary>
 public static class RulesetCompiler
 {
-    public static MapImage Compile(Ruleset rs) => Compile(rs, allowConntrack: false);
-
-    /// <param name="allowConntrack">
-    /// Compile `state` and `track` (the kernel tests of the flow table); the data plane does not yet track flows
-    /// that leave (issue 13), so a front end refuses them.
-    /// </param>
-    internal static MapImage Compile(Ruleset rs, bool allowConntrack)
+    public static MapImage Compile(Ruleset rs)
     {
         var rules = rs.Rules;
-        // WIP (issue 13): the flow table lacks the egress side (flows that leave). Until it has it, such a ruleset is
-        // refused here, at the key: never loaded without the state it names.
-        if (!allowConntrack && rules.FirstOrDefault(r => r.State is not null || r.Track) is { } stateful)
-        {
-            string key = stateful.State is not null ? "state" : "track";
-            throw new RulesException([new Diagnostic(Severity.Error, stateful.PosOf(key),
-                $"'{key}' needs connection tracking, which this build of the data plane does not have yet", key.Length)]);
-        }
         if (rules.Count > FwLimits.MaxRules)
             throw Bound(rs, rules[FwLimits.MaxRules].Pos, $"ruleset exceeds {FwLimits.MaxRules} rules");
 

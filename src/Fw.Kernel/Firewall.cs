@@ -97,8 +97,12 @@ public static class Firewall
             stats.Pin(PinLayout.Stats(iface));
             dispatcher.Map("fw_progs").Pin(PinLayout.Progs(iface));
             classifier.PinTo(PinLayout.Generation(iface, 1));
-            if (image.Conntrack is not null)
-                classifier.Map(Classifier.ConntrackMap).Pin(PinLayout.Conntrack(iface));
+            if (image.Conntrack is { } ct)
+            {
+                var table = classifier.Map(Classifier.ConntrackMap);
+                table.Pin(PinLayout.Conntrack(iface));
+                EgressTracker.Attach(iface, ifindex, ct, table);
+            }
             var meta = dispatcher.Map("fw_meta");
             meta.Update(0u, MakeMeta(1, image, origin, got));
             meta.Pin(PinLayout.Meta(iface));
@@ -107,6 +111,8 @@ public static class Firewall
         }
         catch
         {
+            if (image.Conntrack is not null)
+                EgressTracker.Detach(iface);
             PinLayout.RemoveTree(dir);
             throw;
         }
@@ -201,7 +207,7 @@ public static class Firewall
                 Frags = frags,
                 MaxEntriesOverride = FaultInjection.MapSizes(iface),
             });
-            bool ctPinned = false;
+            bool ctPinned = false, egressAttached = false;
             string genDir = PinLayout.Generation(iface, next);
             bool committed = false;
             PendingConfirm? record = null;
@@ -214,6 +220,12 @@ public static class Firewall
                 {
                     classifier.Map(Classifier.ConntrackMap).Pin(ctPin);   // the first ruleset of the interface to name state
                     ctPinned = true;
+                }
+                if (image.Conntrack is { } ct)
+                {
+                    // Before the commit: flows that leave are recorded before any rule asks for their replies.
+                    egressAttached = !EgressTracker.IsAttached(iface);
+                    EgressTracker.Attach(iface, NetInterface.Index(iface), ct, sharedCt ?? classifier.Map(Classifier.ConntrackMap));
                 }
                 FaultInjection.At(iface, ReloadStep.Pinned);
                 if (confirm is not null)
@@ -244,6 +256,8 @@ public static class Firewall
                 if (committed)
                     state.MetaMap.Update(0u, state.Meta);
                 PinLayout.RemoveTree(genDir);
+                if (egressAttached)
+                    EgressTracker.Detach(iface);
                 if (ctPinned)
                     File.Delete(ctPin);
                 if (record is not null)
@@ -251,6 +265,8 @@ public static class Firewall
                 throw;
             }
             FaultInjection.At(iface, ReloadStep.Switched);
+            if (image.Conntrack is null && EgressTracker.IsAttached(iface))
+                EgressTracker.Detach(iface);   // no rule asks for state any more: nothing to record
             if (record is null)
             {
                 plan.Finish(state.Stats);
@@ -346,6 +362,8 @@ public static class Firewall
         string dir = PinLayout.Dir(iface);
         if (!OwnDirectory.Exists(dir))
             throw new FirewallException(iface, "detach", FirewallError.NotAttached, $"detach {iface}: fw is not attached");
+        if (EgressTracker.IsAttached(iface))
+            EgressTracker.Detach(iface);
         if (StateOf(iface) == AttachState.Attached)
         {
             // Detach even if another process (fwd) still holds the link open.

@@ -37,6 +37,9 @@ public static class PinLayout
     /// <summary>The flow table (fw_ct), shared by every generation while a ruleset names state or track.</summary>
     public static string Conntrack(string iface) => $"{Dir(iface)}/conntrack";
 
+    /// <summary>The egress program that records flows leaving the interface (attached as a TC filter).</summary>
+    public static string Egress(string iface) => $"{Dir(iface)}/egress";
+
     public static string Generation(string iface, ulong gen) => $"{Dir(iface)}/gen-{gen}";
 
     /// <summary>The classifier's maps that are not per match field (those come from <see cref="MatchFields"/>).</summary>

@@ -24,40 +24,48 @@ internal static class StatusCommand
             var rows = new List<Dictionary<string, object?>>();
             foreach (string iface in PinLayout.Interfaces())
             {
-                using var s = InterfaceState.Open(iface);
-                var m = s.Meta;
-                var state = Firewall.StateOf(iface);
-                uint progId = 0;
                 try
                 {
-                    progId = Firewall.AttachedProgramId(iface);
-                }
-                catch (BpfException)
-                {
-                    // The interface is gone; its pins remain until detach.
-                }
-                // Attached: fw's link holds the interface and its dispatcher is what runs there.
-                bool attached = state == AttachState.Attached && progId != 0 && progId == FdHandle.IdOfPinned(PinLayout.Prog(iface));
-                rows.Add(new Dictionary<string, object?>
-                {
-                    ["interface"] = iface,
-                    ["mode"] = Format.Mode((XdpMode)m.XdpMode),
-                    ["attached"] = attached,
-                    ["state"] = state switch
+                    using var s = InterfaceState.Open(iface);
+                    var m = s.Meta;
+                    var state = Firewall.StateOf(iface);
+                    uint progId = 0;
+                    try
                     {
-                        AttachState.Defunct => "defunct",
-                        AttachState.NotAttached => "detached",
-                        _ => attached ? "attached" : "replaced",
-                    },
-                    ["program_id"] = progId,
-                    ["generation"] = m.Generation,
-                    ["rules_file"] = m.FileName,
-                    ["digest"] = m.DigestHex,
-                    ["rules"] = m.Rules,
-                    ["prefixes"] = m.Prefixes,
-                    ["loaded_at"] = DateTimeOffset.FromUnixTimeMilliseconds((long)(m.LoadedNs / 1_000_000)).ToString("yyyy-MM-ddTHH:mm:ssZ"),
-                    ["pending_confirm"] = ConfirmCommands.ToJson(state == AttachState.Attached ? Firewall.Pending(iface) : null),
-                });
+                        progId = Firewall.AttachedProgramId(iface);
+                    }
+                    catch (BpfException)
+                    {
+                        // The interface is gone; its pins remain until detach.
+                    }
+                    // Attached: fw's link holds the interface and its dispatcher is what runs there.
+                    bool attached = state == AttachState.Attached && progId != 0 && progId == FdHandle.IdOfPinned(PinLayout.Prog(iface));
+                    rows.Add(new Dictionary<string, object?>
+                    {
+                        ["interface"] = iface,
+                        ["mode"] = Format.Mode((XdpMode)m.XdpMode),
+                        ["attached"] = attached,
+                        ["state"] = state switch
+                        {
+                            AttachState.Defunct => "defunct",
+                            AttachState.NotAttached => "detached",
+                            _ => attached ? "attached" : "replaced",
+                        },
+                        ["program_id"] = progId,
+                        ["generation"] = m.Generation,
+                        ["rules_file"] = m.FileName,
+                        ["digest"] = m.DigestHex,
+                        ["rules"] = m.Rules,
+                        ["prefixes"] = m.Prefixes,
+                        ["loaded_at"] = DateTimeOffset.FromUnixTimeMilliseconds((long)(m.LoadedNs / 1_000_000)).ToString("yyyy-MM-ddTHH:mm:ssZ"),
+                        ["pending_confirm"] = ConfirmCommands.ToJson(state == AttachState.Attached ? Firewall.Pending(iface) : null),
+                    });
+                }
+                catch (Exception e) when (e is BpfException { Errno: 2 } or FirewallException { Error: FirewallError.NotAttached }
+                    && !Directory.Exists(PinLayout.Dir(iface)))
+                {
+                    // Detached between listing and reading (its pins are gone): not attached, so not listed.
+                }
             }
             if (json)
             {

@@ -59,14 +59,27 @@ public class ConntrackDifferentialTests(ITestOutputHelper output)
     public void KernelAgreesWithTheReferenceFlowTable(int seed)
     {
         var rs = Fw.Tests.Rules.RulesTestKit.ParseOk(Policy);
-        var image = RulesetCompiler.Compile(rs, allowConntrack: true);
+        var image = RulesetCompiler.Compile(rs);
         Assert.True(image.Fields.HasFlag(FieldMask.State));
         using var c = Classifier.Load(image, new ClassifierOptions { Trace = true });
+        // The egress side, on the same table: frames that leave start or refresh their flows.
+        using var egress = BpfObject.Open(EgressTracker.ObjectPath);
+        egress.ReuseMap(Classifier.ConntrackMap, c.Map(Classifier.ConntrackMap));
+        egress.Load();
+        int egressFd = egress.ProgramFd(EgressTracker.Program);
         var table = new ReferenceFlowTable(rs.Conntrack);
         var rng = new Random(seed);
         var byReason = new Dictionary<string, int>();
         for (int i = 0; i < 3000; i++)
         {
+            if (rng.Next(5) == 0)
+            {
+                byte[] leaving = Leaving(rng).Build();
+                Assert.Equal(0u, (uint)BpfObject.TestRun(egressFd, leaving).Verdict);   // TC_ACT_OK: never drops
+                table.Egress(leaving, Now());
+                byReason["egress"] = byReason.GetValueOrDefault("egress") + 1;
+                continue;
+            }
             byte[] frame = Next(rng).Build();
             var parsed = ReferenceEvaluator.Parse(frame);
             if (parsed.Kind == FrameKind.Ip)
@@ -91,6 +104,23 @@ public class ConntrackDifferentialTests(ITestOutputHelper output)
             Assert.True(byReason.GetValueOrDefault(r.Name) > 0, $"no packet took rule {r.Name}");
         foreach (var st in Enum.GetValues<ConnState>())
             Assert.True(byReason.GetValueOrDefault(st.ToString()) > 0, $"no packet was {st}");
+    }
+
+    /// <summary>A frame leaving: a connection, query or ping this host starts, or its answer to a tracked flow.</summary>
+    private static Frame Leaving(Random rng)
+    {
+        bool v6 = rng.Next(4) == 0;
+        string peer = v6 ? Peers6[rng.Next(Peers6.Length)] : Peers4[rng.Next(Peers4.Length)];
+        string local = v6 ? Local6 : Local4;
+        ushort port = (ushort)(40000 + rng.Next(4));
+        return rng.Next(5) switch
+        {
+            0 => Frame.Tcp(local, peer, port, 443, rng.Next(3) == 0 ? TcpFlags.Fin | TcpFlags.Ack : TcpFlags.Syn),
+            1 => Frame.Udp(local, peer, port, 123),
+            2 => (v6 ? Frame.Icmpv6(local, peer, 128) : Frame.Icmp(local, peer, 8)).WithIcmp(h => h with { Rest = (uint)(9 + rng.Next(2)) << 16 | 1 }),
+            3 => Frame.Tcp(local, peer, 22, port, TcpFlags.Syn | TcpFlags.Ack),   // the answer to a tracked ssh flow
+            _ => Frame.Udp(local, peer, 53, port),                                // the answer to a tracked query
+        };
     }
 
     private static XdpAction Expected(RuleAction a) => a == RuleAction.Pass ? XdpAction.Pass : XdpAction.Drop;
@@ -152,7 +182,15 @@ public class ConntrackDifferentialTests(ITestOutputHelper output)
                 return e.WithPayload(q[14..(14 + take)]);
             }
             case 8:
-                return Frame.Udp(s, d, port, 53).AsFragment((ushort)(rng.Next(2) * 1480), more: true);
+                return rng.Next(2) == 0
+                    ? Frame.Udp(s, d, port, 53).AsFragment((ushort)(rng.Next(2) * 1480), more: true)
+                    : rng.Next(3) switch
+                    {
+                        // Answers to what this host started (Leaving): established while their flows live.
+                        0 => Frame.Tcp(peer, local, 443, port, TcpFlags.Syn | TcpFlags.Ack),
+                        1 => Frame.Udp(peer, local, 123, port),
+                        _ => (v6 ? Frame.Icmpv6(peer, local, 129) : Frame.Icmp(peer, local, 0)).WithIcmp(h => h with { Rest = (uint)(9 + rng.Next(2)) << 16 | 1 }),
+                    };
             default:
                 return Frame.Ip(s, d, 47);   // GRE: a flow of its own, ports 0
         }
@@ -189,7 +227,7 @@ public sealed class ConntrackLifecycleTests : IDisposable
         return BpfObject.TestRun(prog.Fd, f.Build()).Verdict;
     }
 
-    private static MapImage Image(string yaml) => RulesetCompiler.Compile(Fw.Tests.Rules.RulesTestKit.ParseOk(yaml), allowConntrack: true);
+    private static MapImage Image(string yaml) => RulesetCompiler.Compile(Fw.Tests.Rules.RulesTestKit.ParseOk(yaml));
 
     [Fact]
     public void TheTableOutlivesAReloadAndGoesWithDetach()
@@ -197,6 +235,9 @@ public sealed class ConntrackLifecycleTests : IDisposable
         var origin = new ImageOrigin("/dev/null", 0);
         Firewall.Attach(_veth.Name, Image(V1), origin, XdpMode.Native);
         Assert.True(File.Exists(PinLayout.Conntrack(_veth.Name)));
+        int ifindex = NetInterface.Index(_veth.Name);
+        uint egress = TcFilter.QueryEgress(ifindex, EgressTracker.Handle, EgressTracker.Priority);
+        Assert.NotEqual(0u, egress);   // the egress side records flows that leave
         var ack = Frame.Tcp("198.18.0.1", "192.0.2.10", 40000, 22, TcpFlags.Ack);
         Assert.Equal(XdpAction.Drop, Live(ack));                                   // no flow yet: new, default drop
         Assert.Equal(XdpAction.Pass, Live(Frame.Tcp("198.18.0.1", "192.0.2.10", 40000, 22)));   // ssh-in tracks it
@@ -207,8 +248,66 @@ public sealed class ConntrackLifecycleTests : IDisposable
         Assert.Equal(tableId, FdHandle.IdOfPinned(PinLayout.Conntrack(_veth.Name)));   // the same table
         Assert.Equal(XdpAction.Pass, Live(ack));                                   // still established
         Assert.Equal(XdpAction.Drop, Live(Frame.Tcp("198.18.0.2", "192.0.2.10", 40000, 22, TcpFlags.Ack)));
+        Assert.NotEqual(0u, TcFilter.QueryEgress(ifindex, EgressTracker.Handle, EgressTracker.Priority));   // replaced in place
+
+        // A ruleset that names no state: no egress program (the table stays pinned for the next one that does).
+        Firewall.Reload(_veth.Name, Image("rules:\n  - action: pass\n"), origin);
+        Assert.Equal(0u, TcFilter.QueryEgress(ifindex, EgressTracker.Handle, EgressTracker.Priority));
+        Assert.False(EgressTracker.IsAttached(_veth.Name));
 
         Firewall.Detach(_veth.Name);
         Assert.False(Directory.Exists(PinLayout.Dir(_veth.Name)));
+    }
+}
+
+/// <summary>
+/// Real traffic through the lab (fw on fw0, the client's side, `default: drop`): a connection the server opens to the
+/// client leaves through fw0, its flow recorded by the egress program, so the client's answers come back as
+/// established; a connection the client opens is new and dropped; ping likewise, by echo identifier.
+/// </summary>
+public sealed class ConntrackLabTests : IDisposable
+{
+    private readonly Fw.Lab.Lab _lab = new(Fw.Lab.LabNaming.Unique);
+
+    public void Dispose() => _lab.Dispose();
+
+    private const string Policy = """
+        default: drop
+        rules:
+          - name: replies
+            state: [established, related]
+            action: pass
+        """;
+
+    [Fact]
+    public void RepliesToConnectionsThatLeaveComeBackOthersDoNot()
+    {
+        _lab.Fw.Run(() => Firewall.Attach(_lab.FwClientIf, RulesetCompiler.Compile(Fw.Tests.Rules.RulesTestKit.ParseOk(Policy)),
+            new ImageOrigin("/dev/null", 0), XdpMode.Native));
+        try
+        {
+            _lab.Fw.Run(() =>
+            {
+                Assert.True(EgressTracker.IsAttached(_lab.FwClientIf));
+                Assert.NotEqual(0u, TcFilter.QueryEgress(NetInterface.Index(_lab.FwClientIf), EgressTracker.Handle, EgressTracker.Priority));
+            });
+            var outbound = _lab.Tcp(Fw.Lab.LabNet.ServerV4, Fw.Lab.LabNet.ClientV4, 8080);
+            Assert.True(outbound.Delivered, outbound.ToString());
+            var outbound6 = _lab.Tcp(Fw.Lab.LabNet.ServerV6, Fw.Lab.LabNet.ClientV6, 8081);
+            Assert.True(outbound6.Delivered, outbound6.ToString());
+            Assert.True(_lab.Ping(Fw.Lab.LabNet.ServerV4, Fw.Lab.LabNet.ClientV4).Replied);
+
+            var inbound = _lab.Tcp(Fw.Lab.LabNet.ClientV4, Fw.Lab.LabNet.ServerV4, 8082, timeout: TimeSpan.FromSeconds(1));
+            Assert.False(inbound.Connected, inbound.ToString());
+            Assert.False(_lab.Ping(Fw.Lab.LabNet.ClientV4, Fw.Lab.LabNet.ServerV4, TimeSpan.FromSeconds(1)).Replied);
+            var s = _lab.Fw.Run(() => StatsSnapshot.Read(_lab.FwClientIf));
+            Assert.True(s.Rules.Single(r => r.Name == "replies").Counter.Total.Packets > 0);
+            Assert.True(s.Default.Total.Packets > 0);
+        }
+        finally
+        {
+            _lab.Fw.Run(() => Firewall.Detach(_lab.FwClientIf));
+        }
+        _lab.Fw.Run(() => Assert.Equal(0u, TcFilter.QueryEgress(NetInterface.Index(_lab.FwClientIf), EgressTracker.Handle, EgressTracker.Priority)));
     }
 }

@@ -6,8 +6,7 @@ namespace Fw.Tests.Rules;
 
 /// <summary>
 /// Issue 13's contract in the rules file: `conntrack:` (max, timeouts), a rule's `state:` and `track:`, and the
-/// errors at file:line:col. Until the data plane keeps a flow table, a ruleset using them is refused by the
-/// compiler (never loaded without its state).
+/// errors at file:line:col; and what the compiler makes of them (the state field, track rules, the settings).
 /// </summary>
 public class ConntrackRulesTests
 {
@@ -74,12 +73,20 @@ public class ConntrackRulesTests
         AssertError(Parse(yaml), line, column, message);
 
     [Fact]
-    public void UntilTheDataPlaneHasAFlowTableTheRulesetIsRefusedAtTheKey()
+    public void TheCompilerMakesAStateFieldTrackRulesAndKeepsTheSettings()
     {
-        var check = RulesCheck.Check(Parse(Y("rules:", "  - name: a", "    action: pass", "  - state: established", "    action: pass")));
-        Assert.False(check.Ok);
-        var d = Assert.Single(check.Diagnostics, x => x.Severity == Severity.Error);
-        Assert.Equal((4, 5), (d.Pos.Line, d.Pos.Column));
-        Assert.Contains("needs connection tracking", d.Message);
+        var check = RulesCheck.Check(Parse(Y("conntrack: { max: 4096 }", "rules:", "  - name: a", "    track: true", "    proto: tcp",
+            "    action: pass", "  - state: [established, related]", "    action: pass")));
+        Assert.True(check.Ok, string.Join("\n", check.Diagnostics));
+        var image = check.Image!;
+        Assert.True(image.Fields.HasFlag(Fw.Compiler.FieldMask.State));
+        Assert.Equal([true, false], image.Rules.Select(r => r.Track));
+        Assert.Equal(4096, image.Conntrack!.Max);
+        // State classes: new (0) takes rule a only, established (1) and related (2) both rules.
+        Assert.NotEqual(image.State![0], image.State[1]);
+        Assert.Equal(image.State[1], image.State[2]);
+
+        var stateless = RulesCheck.Check(Parse(Y("rules:", "  - action: pass")));
+        Assert.Null(stateless.Image!.Conntrack);   // no table, no egress program, nothing per packet
     }
 }
