@@ -51,6 +51,14 @@ public static class RulesAnalyzer
                 "malformed".Length));
         }
 
+        if (rs.Default == RuleAction.Drop && !rs.Rules.Any(r => r.Action == RuleAction.Pass && r.State is { } st && st.HasFlag(ConnState.Established)))
+        {
+            warnings.Add(new Diagnostic(Severity.Warning, rs.PosOf("default"),
+                "default drop with no pass rule for state established: replies to this host's own connections are dropped " +
+                "(add a rule with state: [established, related] and action: pass)",
+                "default".Length));
+        }
+
         if (rs.Default == RuleAction.Drop && !(LetsThrough(facts, NeighbourSolicitation) && LetsThrough(facts, NeighbourAdvertisement)))
         {
             warnings.Add(new Diagnostic(Severity.Warning, rs.PosOf("default"),
@@ -86,6 +94,8 @@ public static class RulesAnalyzer
                 continue;
             if (r.Sport is not null || r.Dport is not null || r.TcpFlags is not null)
                 continue;
+            if (r.State is { } st && !st.HasFlag(ConnState.New))
+                continue;   // neighbour discovery belongs to no flow: it is new
             if (f.Src is { HasV6: false } || f.Dst is { HasV6: false })
                 continue;
             bool blocked = false;
@@ -105,6 +115,10 @@ public static class RulesAnalyzer
         // Cheap fields first. An absent field matches everything, including non-first fragments, which
         // a port, flag or ICMP type field never matches: so only an absent L4 field covers an absent one.
         if (!CoversBytes(earlier.Proto, later.Proto))
+            return false;
+        // state: absent is every state; an earlier set covers a later one that is its subset.
+        const ConnState Every = ConnState.New | ConnState.Established | ConnState.Related;
+        if (earlier.Rule.State is { } es && ((later.Rule.State ?? Every) & ~es) != 0)
             return false;
         if (earlier.Sport is not null && (later.Sport is null || !Intervals.Covers(earlier.Sport, later.Sport)))
             return false;

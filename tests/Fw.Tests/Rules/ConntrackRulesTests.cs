@@ -45,6 +45,28 @@ public class ConntrackRulesTests
     }
 
     [Fact]
+    public void StateEntersTheShadowingAndPolicyWarnings()
+    {
+        // An earlier state rule covers only packets of its states: ssh-in is reachable behind it.
+        var r = Parse(Y("default: drop", "rules:", "  - name: replies", "    state: [established, related]", "    action: pass",
+            "  - name: ssh-in", "    proto: tcp", "    dport: 22", "    track: true", "    action: pass",
+            "  - name: nd", "    proto: icmpv6", "    icmp_type: [135, 136]", "    action: pass"));
+        Assert.True(r.Ok);
+        Assert.DoesNotContain(r.Diagnostics, d => d.Message.Contains("can never match"));
+        Assert.DoesNotContain(r.Diagnostics, d => d.Message.Contains("state established"));
+        Assert.DoesNotContain(r.Diagnostics, d => d.Message.Contains("neighbour discovery"));
+        // One that covers every state does shadow, and an ND rule limited to established lets no ND through.
+        var shadow = Parse(Y("rules:", "  - name: all", "    state: [new, established, related]", "    action: drop", "  - name: web", "    proto: tcp", "    action: pass"));
+        Assert.Contains(shadow.Diagnostics, d => d.Message.Contains("rule 'web' can never match"));
+        // default drop without an established pass rule: replies to the host's own connections go.
+        var noReplies = Parse(Y("default: drop", "rules:", "  - name: nd", "    proto: icmpv6", "    icmp_type: [135, 136]", "    action: pass"));
+        AssertWarning(noReplies, 1, 1, "default drop with no pass rule for state established");
+        // An ND rule limited to established lets no neighbour discovery through (it is new).
+        var ndEstablished = Parse(Y("default: drop", "rules:", "  - name: nd", "    proto: icmpv6", "    icmp_type: [135, 136]", "    state: established", "    action: pass"));
+        AssertWarning(ndEstablished, 1, 1, "neighbour discovery");
+    }
+
+    [Fact]
     public void WithoutStateOrTrackNoTableIsUsed()
     {
         var rs = ParseOk(Y("conntrack: { max: 2048 }", "rules:", "  - action: pass", "    track: false"));

@@ -13,7 +13,7 @@ public class PolicyWarningTests
     [Fact]
     public void MalformedPassUnderDefaultDropIsWarnedAtMalformed()
     {
-        var r = Parse("default: drop\nmalformed: pass\nrules:\n  - {proto: icmpv6, action: pass}\n");
+        var r = Parse("default: drop\nmalformed: pass\nrules:\n  - {proto: icmpv6, action: pass}\n  - {state: established, action: pass}\n");
         Assert.True(r.Ok, string.Join("\n", r.Diagnostics));
         var w = AssertWarning(r, 2, 1, "malformed: pass with default: drop");
         Assert.Contains("bypass every rule", w.Message);

@@ -186,7 +186,7 @@ public class RulesLoaderTests
     public void LoadReadsAFile()
     {
         using var dir = new TempDir();
-        string path = dir.Write("rules.yaml", "default: drop\nrules:\n  - proto: icmpv6\n    action: pass\n");
+        string path = dir.Write("rules.yaml", "default: drop\nrules:\n  - proto: icmpv6\n    action: pass\n  - state: established\n    action: pass\n");
         var r = RulesLoader.Load(path);
         Assert.True(r.Ok);
         Assert.Empty(r.Diagnostics);
