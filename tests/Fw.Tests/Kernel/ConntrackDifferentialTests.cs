@@ -17,33 +17,7 @@ namespace Fw.Tests.Kernel;
 /// </summary>
 public class ConntrackDifferentialTests(ITestOutputHelper output)
 {
-    private const string Policy = """
-        default: drop
-        rules:
-          - name: replies
-            state: [established, related]
-            action: pass
-          - name: ssh-in
-            proto: tcp
-            dport: 22
-            tcp_flags: "syn,!ack"
-            track: true
-            action: pass
-          - name: dns-in
-            proto: udp
-            dport: 53
-            track: true
-            action: pass
-          - name: ping-in
-            proto: [icmp, icmpv6]
-            icmp_type: [8, 128]
-            track: true
-            action: pass
-          - name: count-new-udp
-            state: new
-            proto: udp
-            action: drop
-        """;
+    private const string Policy = Fw.Testing.ConntrackPolicies.TrackMore;
 
     private static readonly string[] Peers4 = ["198.18.0.1", "198.18.0.2", "198.18.0.3"];
     private static readonly string[] Peers6 = ["2001:db8:1::1", "2001:db8:1::2"];
@@ -207,19 +181,7 @@ public sealed class ConntrackLifecycleTests : IDisposable
 
     public void Dispose() => _veth.Dispose();
 
-    private const string V1 = """
-        default: drop
-        rules:
-          - name: replies
-            state: established
-            action: pass
-          - name: ssh-in
-            proto: tcp
-            dport: 22
-            tcp_flags: "syn,!ack"
-            track: true
-            action: pass
-        """;
+    private const string V1 = Fw.Testing.ConntrackPolicies.RepliesAndSshIn;
 
     private XdpAction Live(Frame f)
     {

@@ -14,19 +14,7 @@ public class ReferenceFlowTableTests
 {
     private const string Local = "192.0.2.10", Remote = "198.18.0.7", Other = "198.18.0.8";
 
-    private static readonly Ruleset Policy = ParseOk("""
-        default: drop
-        rules:
-          - name: replies
-            state: [established, related]
-            action: pass
-          - name: ssh-in
-            proto: tcp
-            dport: 22
-            tcp_flags: "syn,!ack"
-            track: true
-            action: pass
-        """);
+    private static readonly Ruleset Policy = ParseOk(Fw.Testing.ConntrackPolicies.RepliesAndSshIn);
 
     private static Reason Verdict(ReferenceFlowTable t, Frame f, long now, out int rule)
     {
