@@ -69,7 +69,9 @@ enum fw_stat_slot {
 	FW_STAT_NON_IP = 5,
 	FW_STAT_NO_RULESET = 6,
 	FW_STAT_REDIRECT_ERR = 7,	/* redirect target missing from fw_tx: dropped */
-	/* next free: 8 */
+	FW_STAT_CT_INSERT = 8,		/* flows put into fw_ct (track rules, the egress program) */
+	FW_STAT_CT_INSERT_FAIL = 9,	/* flows fw_ct refused (an update failed); the packet went on */
+	/* next free: 10 */
 	FW_STAT_RULE_BASE = 64,		/* slots 8..63 are kept for new reasons */
 };
 /* Old and new ruleset live side by side during a reload. */

@@ -289,7 +289,7 @@ static __always_inline void fw_ct_track(const struct fw_pkt *pkt, struct fw_ct_p
 	};
 
 	if (ct->has_key)
-		bpf_map_update_elem(&fw_ct, &ct->key, &e, BPF_ANY);
+		fw_count(bpf_map_update_elem(&fw_ct, &ct->key, &e, BPF_ANY) ? FW_STAT_CT_INSERT_FAIL : FW_STAT_CT_INSERT, 0);
 }
 
 #endif /* FW_CONNTRACK_H */

@@ -4,7 +4,7 @@
  *
  *   fw.bpf.c           fw_stats and the maps of one ruleset generation
  *   fw_dispatch.bpf.c  fw_stats, fw_progs and fw_meta; it defines FW_MAPS_DISPATCHER
- *   fw_egress.bpf.c    fw_ct alone; it defines FW_MAPS_EGRESS
+ *   fw_egress.bpf.c    fw_ct and fw_stats; it defines FW_MAPS_EGRESS
  *                      before including this file
  *
  * libbpf creates every map an object declares, so the dispatcher must not see
@@ -43,9 +43,7 @@ struct {
 } fw_ct SEC(".maps");
 #endif
 
-#ifndef FW_MAPS_EGRESS	/* fw_egress.bpf.c: fw_ct only */
-
-/* Per-CPU packets and bytes by enum fw_stat_slot. Written by: XDP (both objects). */
+/* Per-CPU packets and bytes by enum fw_stat_slot. Written by: XDP (both objects), the egress program (its inserts). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
@@ -63,6 +61,8 @@ static __always_inline void fw_count(__u32 slot, __u64 bytes)
 		cnt->bytes += bytes;
 	}
 }
+
+#ifndef FW_MAPS_EGRESS	/* fw_egress.bpf.c: fw_ct and fw_stats only */
 
 #ifdef FW_MAPS_DISPATCHER
 

@@ -20,9 +20,11 @@ public static class EgressTracker
     public static bool IsAttached(string iface) => File.Exists(PinLayout.Egress(iface));
 
     /// <summary>Loads fw_egress with the timeouts, sharing <paramref name="table"/>, and puts it at the interface's egress.</summary>
-    public static void Attach(string iface, int ifindex, ConntrackSettings settings, BpfMap table)
+    /// <param name="stats">The interface's fw_stats, where the program counts its inserts.</param>
+    public static void Attach(string iface, int ifindex, ConntrackSettings settings, BpfMap table, BpfMap stats)
     {
         using var obj = BpfObject.Open(ObjectPath);
+        obj.ReuseMap("fw_stats", stats);
         foreach (string key in ConntrackSettings.TimeoutKeys)
             obj.SetGlobal($"fw_ct_timeout_{key}", settings.Timeout(key));
         obj.ReuseMap(Classifier.ConntrackMap, table);

@@ -21,6 +21,12 @@ public sealed record StatsSnapshot(
     public Counter NoRuleset => Slots[FwStatSlot.NoRuleset];
     public Counter RedirectErrors => Slots[FwStatSlot.RedirectErr];
 
+    /// <summary>Flows put into the flow table (track rules, the egress program); packets only.</summary>
+    public Counter ConntrackInserts => Slots[FwStatSlot.CtInsert];
+
+    /// <summary>Flows the flow table refused (the packet went on); packets only.</summary>
+    public Counter ConntrackInsertFailures => Slots[FwStatSlot.CtInsertFail];
+
     public int Cpus => Pass.PerCpu.Count;
 
     /// <summary>The action and reason slots: every <see cref="FwStatSlot"/> but the rule base.</summary>

@@ -164,6 +164,11 @@ internal static class StatsCommand
             w.WriteLine();
             w.WriteLine($"dropped with no ruleset: {s.NoRuleset.Total.Packets:N0}; redirects to a missing target: {s.RedirectErrors.Total.Packets:N0}");
         }
+        if (s.ConntrackInserts.Total.Packets > 0 || s.ConntrackInsertFailures.Total.Packets > 0)
+        {
+            w.WriteLine();
+            w.WriteLine($"conntrack: {s.ConntrackInserts.Total.Packets:N0} flows inserted, {s.ConntrackInsertFailures.Total.Packets:N0} refused");
+        }
         w.WriteLine();
     }
 
@@ -200,6 +205,10 @@ internal static class StatsCommand
             ["malformed"] = C(s.Malformed.Total),
             ["non_ip"] = C(s.NonIp.Total),
             ["no_ruleset"] = C(s.NoRuleset.Total),
+            ["conntrack"] = new Dictionary<string, object?>
+            {
+                ["inserts"] = s.ConntrackInserts.Total.Packets, ["insert_failures"] = s.ConntrackInsertFailures.Total.Packets,
+            },
             ["redirect_errors"] = C(s.RedirectErrors.Total),
         };
     }

@@ -218,6 +218,18 @@ public sealed class FirewallMetrics
             }
         }
 
+        foreach (var (what, help, pick) in new (string, string, Func<StatsSnapshot, Counter>)[]
+        {
+            ("inserts", "Flows put into the flow table (track rules, the egress program).", s => s.ConntrackInserts),
+            ("insert_failures", "Flows the flow table refused (the packet went on).", s => s.ConntrackInsertFailures),
+        })
+        {
+            string name = $"fw_conntrack_{what}_total";
+            p.Family(name, "counter", help);
+            foreach (var m in interfaces)
+                p.Sample(name, pick(m.Stats).Total.Packets, If(m));
+        }
+
         p.Family("fw_last_reload_successful", "gauge", "1 when the last read of the rules file (start, change, SIGHUP) was valid and applied everywhere, else 0.");
         p.Sample("fw_last_reload_successful", status.LastReloadOk ? 1UL : 0UL);
         p.Family("fw_last_reload_timestamp_seconds", "gauge", "Unix time of the last read of the rules file.");

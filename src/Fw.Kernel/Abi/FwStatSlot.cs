@@ -16,5 +16,7 @@ public enum FwStatSlot : uint
     NonIp = 5,
     NoRuleset = 6,
     RedirectErr = 7,
+    CtInsert = 8,
+    CtInsertFail = 9,
     RuleBase = 64,
 }

@@ -204,6 +204,13 @@ public sealed class ConntrackLifecycleTests : IDisposable
         Assert.Equal(XdpAction.Drop, Live(ack));                                   // no flow yet: new, default drop
         Assert.Equal(XdpAction.Pass, Live(Frame.Tcp("198.18.0.1", "192.0.2.10", 40000, 22)));   // ssh-in tracks it
         Assert.Equal(XdpAction.Pass, Live(ack));                                   // established
+        Assert.Equal(1UL, StatsSnapshot.Read(_veth.Name).ConntrackInserts.Total.Packets);
+        // A frame leaving (the pinned egress program, as TC runs it) starts its own flow, counted too.
+        using (var leaving = FdHandle.OpenPinned(PinLayout.Egress(_veth.Name)))
+            BpfObject.TestRun(leaving.Fd, Frame.Udp("192.0.2.10", "198.18.0.9", 5353, 53).Build());
+        Assert.Equal(2UL, StatsSnapshot.Read(_veth.Name).ConntrackInserts.Total.Packets);
+        Assert.Equal(XdpAction.Pass, Live(Frame.Udp("198.18.0.9", "192.0.2.10", 53, 5353)));   // its answer: established
+        Assert.Equal(0UL, StatsSnapshot.Read(_veth.Name).ConntrackInsertFailures.Total.Packets);
 
         uint tableId = FdHandle.IdOfPinned(PinLayout.Conntrack(_veth.Name));
         Firewall.Reload(_veth.Name, Image(V1.Replace("default: drop", "default: drop\nmalformed: drop")), origin);

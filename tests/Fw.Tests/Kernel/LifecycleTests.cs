@@ -73,11 +73,11 @@ public sealed class LifecycleTests : IDisposable
     {
         var (v1, _) = Rules(V1);
         Deployment.Attach(_veth.Name, v1, XdpMode.Auto);
-        const uint OldSlot = 9;   // a reason slot (below RuleBase), not yet used by any reason
+        const uint OldSlot = 12;   // a reason slot (below RuleBase), not yet used by any reason
         Assert.True(OldSlot < (uint)FwStatSlot.RuleBase && !Enum.IsDefined((FwStatSlot)OldSlot));
         using (var state = InterfaceState.Open(_veth.Name))
         {
-            // Make "ssh" count in slot 9, as a generation pinned by the older layout would.
+            // Make "ssh" count in a reason slot, as a generation pinned by the older layout (rules from 8) would.
             using var rules = BpfMap.OpenPinned(Path.Combine(state.GenerationDir, "fw_rules"));
             var r = rules.Lookup<uint, FwRule>(0);
             r.StatSlot = OldSlot;
