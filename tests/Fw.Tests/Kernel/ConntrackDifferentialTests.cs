@@ -232,7 +232,7 @@ public sealed class ConntrackLifecycleTests : IDisposable
 /// <summary>
 /// Real traffic through the lab (fw on fw0, the client's side, `default: drop`): a connection the server opens to the
 /// client leaves through fw0, its flow recorded by the egress program, so the client's answers come back as
-/// established; a connection the client opens is new and dropped; ping likewise, by echo identifier.
+/// established; a connection the client opens is new and dropped; ping (by echo identifier) and a UDP query likewise.
 /// </summary>
 public sealed class ConntrackLabTests : IDisposable
 {
@@ -265,6 +265,11 @@ public sealed class ConntrackLabTests : IDisposable
             var outbound6 = _lab.Tcp(Fw.Lab.LabNet.ServerV6, Fw.Lab.LabNet.ClientV6, 8081);
             Assert.True(outbound6.Delivered, outbound6.ToString());
             Assert.True(_lab.Ping(Fw.Lab.LabNet.ServerV4, Fw.Lab.LabNet.ClientV4).Replied);
+            // A UDP query from the server side and its answer; the client's own datagram to another port is new.
+            Assert.True(_lab.Udp(Fw.Lab.LabNet.ServerV4, 40053, Fw.Lab.LabNet.ClientV4, 5353).Delivered);
+            var answer = _lab.Udp(Fw.Lab.LabNet.ClientV4, 5353, Fw.Lab.LabNet.ServerV4, 40053);
+            Assert.True(answer.Delivered, answer.ToString());
+            Assert.False(_lab.Udp(Fw.Lab.LabNet.ClientV4, 5353, Fw.Lab.LabNet.ServerV4, 40054, timeout: TimeSpan.FromSeconds(1)).Arrived);
 
             var inbound = _lab.Tcp(Fw.Lab.LabNet.ClientV4, Fw.Lab.LabNet.ServerV4, 8082, timeout: TimeSpan.FromSeconds(1));
             Assert.False(inbound.Connected, inbound.ToString());
