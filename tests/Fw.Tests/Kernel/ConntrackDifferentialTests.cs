@@ -260,14 +260,16 @@ public sealed class ConntrackLabTests : IDisposable
                 Assert.True(EgressTracker.IsAttached(_lab.FwClientIf));
                 Assert.NotEqual(0u, TcFilter.QueryEgress(NetInterface.Index(_lab.FwClientIf), EgressTracker.Handle, EgressTracker.Priority));
             });
-            var outbound = _lab.Tcp(Fw.Lab.LabNet.ServerV4, Fw.Lab.LabNet.ClientV4, 8080);
+            // What must get through gets 5 s (the suite loads both CPUs; the lab's default is 2 s); what must not, 1 s.
+            var ample = TimeSpan.FromSeconds(5);
+            var outbound = _lab.Tcp(Fw.Lab.LabNet.ServerV4, Fw.Lab.LabNet.ClientV4, 8080, timeout: ample);
             Assert.True(outbound.Delivered, outbound.ToString());
-            var outbound6 = _lab.Tcp(Fw.Lab.LabNet.ServerV6, Fw.Lab.LabNet.ClientV6, 8081);
+            var outbound6 = _lab.Tcp(Fw.Lab.LabNet.ServerV6, Fw.Lab.LabNet.ClientV6, 8081, timeout: ample);
             Assert.True(outbound6.Delivered, outbound6.ToString());
-            Assert.True(_lab.Ping(Fw.Lab.LabNet.ServerV4, Fw.Lab.LabNet.ClientV4).Replied);
+            Assert.True(_lab.Ping(Fw.Lab.LabNet.ServerV4, Fw.Lab.LabNet.ClientV4, ample).Replied);
             // A UDP query from the server side and its answer; the client's own datagram to another port is new.
-            Assert.True(_lab.Udp(Fw.Lab.LabNet.ServerV4, 40053, Fw.Lab.LabNet.ClientV4, 5353).Delivered);
-            var answer = _lab.Udp(Fw.Lab.LabNet.ClientV4, 5353, Fw.Lab.LabNet.ServerV4, 40053);
+            Assert.True(_lab.Udp(Fw.Lab.LabNet.ServerV4, 40053, Fw.Lab.LabNet.ClientV4, 5353, timeout: ample).Delivered);
+            var answer = _lab.Udp(Fw.Lab.LabNet.ClientV4, 5353, Fw.Lab.LabNet.ServerV4, 40053, timeout: ample);
             Assert.True(answer.Delivered, answer.ToString());
             Assert.False(_lab.Udp(Fw.Lab.LabNet.ClientV4, 5353, Fw.Lab.LabNet.ServerV4, 40054, timeout: TimeSpan.FromSeconds(1)).Arrived);
 
