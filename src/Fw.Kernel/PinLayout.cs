@@ -51,10 +51,13 @@ public static class PinLayout
     public const string ClassifierPin = "classifier";
 
     /// <summary>Interfaces with fw state pinned.</summary>
-    public static IReadOnlyList<string> Interfaces() =>
-        OwnDirectory.Exists(Root) && CheckRootThen()
+    public static IReadOnlyList<string> Interfaces()
+    {
+        CheckRoot();
+        return Directory.Exists(Root)
             ? Directory.GetDirectories(Root).Select(Path.GetFileName).Where(n => File.Exists(Meta(n!))).Select(n => n!).Order().ToList()
             : [];
+    }
 
     /// <summary>
     /// Mounts bpffs at /sys/fs/bpf when nothing is mounted there, mode 0700: only root can then create entries
@@ -72,12 +75,6 @@ public static class PinLayout
         p.WaitForExit();
         if (p.ExitCode != 0 || !IsBpfFs(BpfFs))
             throw new BpfException($"mount bpffs at {BpfFs}", 0, err.Trim());
-    }
-
-    private static bool CheckRootThen()
-    {
-        OwnDirectory.Check(Root);
-        return true;
     }
 
     private static bool IsBpfFs(string path) =>

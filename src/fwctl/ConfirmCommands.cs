@@ -108,15 +108,13 @@ internal static class ConfirmCommands
     {
         try
         {
-            using var p = Process.Start(new ProcessStartInfo("logger", ["-t", "fwctl", "--", Printable(message)]) { UseShellExecute = false });
+            using var p = Process.Start(new ProcessStartInfo("logger", ["-t", "fwctl", "--", Fw.Rules.Printable.Clean(message)]) { UseShellExecute = false });
             p?.WaitForExit(5000);
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
         }
     }
-
-    private static string Printable(string s) => new(s.Select(c => char.IsControl(c) ? '?' : c).ToArray());
 
     /// <summary>
     /// Starts the timer of a change: `fwctl confirm-timer IFACE TOKEN` through setsid(1) in a new session, with
