@@ -38,6 +38,7 @@ const volatile __u32 fw_words = 0;
 const volatile __u32 fw_fields = 0;
 const volatile __u32 fw_trace = 0;
 const volatile __u32 fw_ct_enabled = 0;	/* 1: some rule names state or track (fw_conntrack.h) */
+const volatile __u32 fw_ct_readonly = 0;	/* 1: read the flow table, never write it (fwctl test's copy of the live one) */
 
 #define FW_NO_RULE	(~0u)
 
@@ -291,8 +292,9 @@ static __always_inline int fw_rule_verdict(const struct fw_rule *r, __u64 bytes)
 	return verdict;
 }
 
-/* fw_trace_out[0] = the verdict, its reason and rule (or FW_NO_RULE), seq + 1. */
-static __always_inline void fw_trace_verdict(int verdict, __u32 reason, __u32 rule)
+/* fw_trace_out[0] = the verdict, its reason and rule (or FW_NO_RULE), the state and its flow, seq + 1. */
+static __always_inline void fw_trace_verdict(int verdict, __u32 reason, __u32 rule, __u32 ct_state,
+					     const struct fw_ct_key *ct_key)
 {
 	__u32 key = 0;
 	struct fw_trace *t = bpf_map_lookup_elem(&fw_trace_out, &key);
@@ -302,6 +304,9 @@ static __always_inline void fw_trace_verdict(int verdict, __u32 reason, __u32 ru
 	t->verdict = verdict;
 	t->reason = reason;
 	t->rule = rule;
+	t->ct_state = ct_state;
+	if (ct_state != FW_CT_NEW)
+		t->ct_key = *ct_key;
 	t->seq++;
 }
 
@@ -336,7 +341,7 @@ int fw_classify(struct xdp_md *ctx)
 		rule = fw_match(&pkt, ct_state);
 		if (rule != FW_NO_RULE)
 			r = bpf_map_lookup_elem(&fw_rules, &rule);
-		if (fw_ct_enabled) {
+		if (fw_ct_enabled && !fw_ct_readonly) {
 			/* The table sees every packet of an established flow, whatever the verdict. */
 			if (ct.entry)
 				fw_ct_seen(&pkt, &ct);
@@ -368,7 +373,7 @@ int fw_classify(struct xdp_md *ctx)
 	fw_count(slot, bytes);
 	fw_count(fw_action_slot(verdict), bytes);
 	if (fw_trace)
-		fw_trace_verdict(verdict, reason, rule);
+		fw_trace_verdict(verdict, reason, rule, ct_state, &ct.key);
 	return verdict;
 }
 

@@ -71,7 +71,9 @@ enum fw_stat_slot {
 	FW_STAT_REDIRECT_ERR = 7,	/* redirect target missing from fw_tx: dropped */
 	FW_STAT_CT_INSERT = 8,		/* flows put into fw_ct (track rules, the egress program) */
 	FW_STAT_CT_INSERT_FAIL = 9,	/* flows fw_ct refused (an update failed); the packet went on */
-	/* next free: 10 */
+	FW_STAT_CT_REUSE = 10,		/* of the inserts, those that took over an existing entry of their key (no new element) */
+	FW_STAT_CT_REMOVED = 11,	/* entries the control plane removed (expired, flushed); written by it, never by BPF */
+	/* next free: 12 */
 	FW_STAT_RULE_BASE = 64,		/* slots 8..63 are kept for new reasons */
 };
 /* Old and new ruleset live side by side during a reload. */
@@ -127,6 +129,18 @@ struct fw_ct_entry {
 	__u8 pad;
 };
 _Static_assert(sizeof(struct fw_ct_entry) == 8, "fw_ct_entry size");
+
+/*
+ * fw_ct_conf [0]: the generation's connection-tracking settings as loaded (the
+ * const volatile fw_ct_* of its classifier), for the control plane: listing,
+ * expiry sweeps and fwctl test read them. XDP never reads it.
+ */
+struct fw_ct_conf {
+	__u32 enabled;			/* 1: the generation names state or track */
+	__u32 max;			/* conntrack.max of its ruleset */
+	__u32 timeout[FW_CT_PHASES];	/* seconds, by enum fw_ct_phase */
+};
+_Static_assert(sizeof(struct fw_ct_conf) == 32, "fw_ct_conf size");
 
 /* Fields some rule constrains (fw_fields): lookups for the others are skipped. */
 /*
@@ -299,8 +313,11 @@ struct fw_trace {
 	__u32 reason;		/* enum fw_reason */
 	__u32 rule;		/* rule index when reason == FW_REASON_RULE, else ~0 */
 	__u32 seq;		/* increments with every traced frame */
+	__u32 ct_state;		/* enum fw_ct_state of the frame (FW_CT_NEW when no rule names state) */
+	__u32 pad;
+	struct fw_ct_key ct_key;	/* established: the frame's flow; related: the flow its error quotes */
 };
-_Static_assert(sizeof(struct fw_trace) == 16, "fw_trace size");
+_Static_assert(sizeof(struct fw_trace) == 64, "fw_trace size");
 
 /* fw_meta value: what is loaded on an interface, for fwctl status/stats/test and fwd. */
 struct fw_meta {

@@ -210,8 +210,9 @@ static __always_inline int fw_ct_quoted_key(const struct fw_pkt *pkt, void *end,
 
 /* What the classifier knows of a packet's flow after fw_ct_state(). */
 struct fw_ct_pkt {
-	struct fw_ct_key key;
+	struct fw_ct_key key;		/* the packet's flow; for a related ICMP error, the flow it quotes */
 	struct fw_ct_entry *entry;	/* the packet's live flow when it is established */
+	struct fw_ct_entry *found;	/* the entry of the packet's key, live or not, or NULL */
 	__u32 has_key;
 	__u32 src_lo;			/* the packet's source is the key's lo end */
 	__u32 now;
@@ -227,13 +228,13 @@ static __always_inline __u32 fw_ct_state(const struct fw_pkt *pkt, void *end, st
 {
 	struct fw_ct_end src = {}, dst = {};
 	struct fw_ct_entry *e;
-	struct fw_ct_key qk;
 
 	ct->now = fw_ct_now();
 	if (fw_ct_ends(pkt, &src, &dst)) {
 		ct->has_key = 1;
 		ct->src_lo = fw_ct_make_key(&ct->key, &src, &dst, pkt->proto, pkt->is_ipv6);
 		e = bpf_map_lookup_elem(&fw_ct, &ct->key);
+		ct->found = e;
 		if (e && fw_ct_live(e, ct->now)) {
 			int from_starter = ct->src_lo == e->starter_lo;
 
@@ -244,8 +245,9 @@ static __always_inline __u32 fw_ct_state(const struct fw_pkt *pkt, void *end, st
 			}
 		}
 	}
-	if (fw_ct_quoted_key(pkt, end, &qk)) {
-		e = bpf_map_lookup_elem(&fw_ct, &qk);
+	/* An ICMP error has no flow of its own (has_key is 0): its key becomes the quoted flow's. */
+	if (fw_ct_quoted_key(pkt, end, &ct->key)) {
+		e = bpf_map_lookup_elem(&fw_ct, &ct->key);
 		if (e && fw_ct_live(e, ct->now))
 			return FW_CT_RELATED;
 	}
@@ -278,6 +280,33 @@ static __always_inline void fw_ct_seen(const struct fw_pkt *pkt, struct fw_ct_pk
 		e->last_seen = ct->now;
 }
 
+/*
+ * Puts @fresh into the table as @key's flow. An entry of the key already there
+ * (@found: expired, or live but not this packet's established flow) is taken
+ * over in place, one 8-byte store, counted as a reuse: no element is added. Else
+ * a new element, BPF_NOEXIST: when another CPU inserted the key in the same
+ * instant, its flow stands and nothing is counted. So inserts - reuses is the
+ * number of elements fw added, and the control plane derives the LRU's
+ * evictions from it (Fw.Kernel ConntrackTable).
+ */
+static __always_inline void fw_ct_insert(const struct fw_ct_key *key, struct fw_ct_entry *found,
+					 const struct fw_ct_entry *fresh)
+{
+	long rc;
+
+	if (found) {
+		*found = *fresh;
+		fw_count(FW_STAT_CT_INSERT, 0);
+		fw_count(FW_STAT_CT_REUSE, 0);
+		return;
+	}
+	rc = bpf_map_update_elem(&fw_ct, key, fresh, BPF_NOEXIST);
+	if (rc == 0)
+		fw_count(FW_STAT_CT_INSERT, 0);
+	else if (rc != -17 /* EEXIST */)
+		fw_count(FW_STAT_CT_INSERT_FAIL, 0);
+}
+
 /* A track rule passed @pkt, of no established flow: its flow goes into the table. */
 static __always_inline void fw_ct_track(const struct fw_pkt *pkt, struct fw_ct_pkt *ct)
 {
@@ -289,7 +318,7 @@ static __always_inline void fw_ct_track(const struct fw_pkt *pkt, struct fw_ct_p
 	};
 
 	if (ct->has_key)
-		fw_count(bpf_map_update_elem(&fw_ct, &ct->key, &e, BPF_ANY) ? FW_STAT_CT_INSERT_FAIL : FW_STAT_CT_INSERT, 0);
+		fw_ct_insert(&ct->key, ct->found, &e);
 }
 
 #endif /* FW_CONNTRACK_H */

@@ -51,7 +51,7 @@ int fw_egress(struct __sk_buff *skb)
 	fresh.origin = FW_CT_EGRESS;
 	fresh.phase = fw_ct_first_phase(pkt.proto);
 	fresh.starter_lo = src_lo;
-	fw_count(bpf_map_update_elem(&fw_ct, &key, &fresh, BPF_ANY) ? FW_STAT_CT_INSERT_FAIL : FW_STAT_CT_INSERT, 0);
+	fw_ct_insert(&key, e, &fresh);
 	return TC_ACT_OK;
 }
 

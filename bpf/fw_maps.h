@@ -324,6 +324,14 @@ struct {
 	__uint(max_entries, 1);
 } fw_trace_out SEC(".maps");
 
+/* [0]: the generation's conntrack settings (struct fw_ct_conf). Written by: control plane; XDP never reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_ct_conf);
+	__uint(max_entries, 1);
+} fw_ct_conf SEC(".maps");
+
 #endif /* FW_MAPS_DISPATCHER */
 
 #endif /* FW_MAPS_EGRESS */

@@ -27,6 +27,9 @@ public sealed unsafe class BpfMap : IDisposable
     public string Name { get; }
     public int Fd { get; }
 
+    /// <summary>Update flags: BPF_ANY (create or replace), BPF_NOEXIST (create only), BPF_EXIST (replace only).</summary>
+    public const ulong Any = 0, NoExist = 1, Exist = 2;
+
     public static int PossibleCpus => s_possibleCpus.Value;
 
     public static BpfMap OpenPinned(string path)
@@ -36,16 +39,18 @@ public sealed unsafe class BpfMap : IDisposable
     }
 
     /// <summary>The map's max_entries as the kernel created it (bpf_map_info).</summary>
-    public uint MaxEntries
+    public uint MaxEntries => Info(4);
+
+    /// <summary>The map's id: the same map, whoever opens it, for as long as it exists (bpf_map_info).</summary>
+    public uint Id => Info(1);
+
+    private uint Info(int field)
     {
-        get
-        {
-            var info = stackalloc uint[6];   // type, id, key_size, value_size, max_entries, map_flags
-            uint len = 6 * sizeof(uint);
-            BpfException.CheckFd(Interop.bpf_obj_get_info_by_fd(Fd, info, ref len), $"read {Name}'s info");
-            GC.KeepAlive(_owner);
-            return info[4];
-        }
+        var info = stackalloc uint[6];   // type, id, key_size, value_size, max_entries, map_flags
+        uint len = 6 * sizeof(uint);
+        BpfException.CheckFd(Interop.bpf_obj_get_info_by_fd(Fd, info, ref len), $"read {Name}'s info");
+        GC.KeepAlive(_owner);
+        return info[field];
     }
 
     public void Pin(string path)
@@ -124,6 +129,90 @@ public sealed unsafe class BpfMap : IDisposable
             int errno = Marshal.GetLastPInvokeError();
             return errno == 2 ? false : throw new BpfException($"delete from {Name}", errno);
         }
+    }
+
+    /// <summary>
+    /// Reads the element of <paramref name="key"/> and deletes it in one step (BPF_MAP_LOOKUP_AND_DELETE_ELEM): no
+    /// writer can change it in between. False when the key is not there.
+    /// </summary>
+    public bool TryLookupAndDelete<TKey, TValue>(in TKey key, out TValue value)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        value = default;
+        fixed (TKey* k = &key)
+        fixed (TValue* v = &value)
+        {
+            int rc = Interop.bpf_map_lookup_and_delete_elem(Fd, k, v);
+            GC.KeepAlive(_owner);
+            if (rc == 0)
+                return true;
+            int errno = Marshal.GetLastPInvokeError();
+            return errno == 2 ? false : throw new BpfException($"lookup and delete in {Name}", errno);
+        }
+    }
+
+    /// <summary>
+    /// Every element of a hash map, read with BPF_MAP_LOOKUP_BATCH a few thousand at a time (a bucket run each), at
+    /// most <paramref name="limit"/> of them (a bound for the caller: the map's max_entries). Elements written while
+    /// it reads may or may not come; none comes twice. Memory stays one chunk, whatever the map's size.
+    /// </summary>
+    public IEnumerable<(TKey Key, TValue Value)> Entries<TKey, TValue>(int limit)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        int chunk = Math.Clamp(limit, 1, 8192), read = 0;
+        var keys = new TKey[chunk];
+        var values = new TValue[chunk];
+        ulong cursor = 0;   // the kernel's position (a bucket index for hash maps)
+        bool first = true, done = false;
+        while (!done && read < limit)
+        {
+            int count = NextBatch(keys, values, Math.Min(keys.Length, limit - read), ref cursor, first, out done, out bool grow);
+            if (grow)
+            {
+                if (keys.Length >= 1 << 20)
+                    throw new BpfException($"read {Name}: a bucket holds over {keys.Length:N0} elements", 28);
+                keys = new TKey[keys.Length * 2];
+                values = new TValue[values.Length * 2];
+                continue;
+            }
+            first = false;
+            for (int i = 0; i < count && read < limit; i++, read++)
+                yield return (keys[i], values[i]);
+        }
+    }
+
+    /// <summary>Every element (see <see cref="Entries"/>), in a list.</summary>
+    public List<(TKey Key, TValue Value)> ReadAll<TKey, TValue>(int limit)
+        where TKey : unmanaged
+        where TValue : unmanaged => Entries<TKey, TValue>(limit).ToList();
+
+    // One BPF_MAP_LOOKUP_BATCH: the elements read; done at the map's end (ENOENT); grow when one bucket holds more
+    // elements than the buffers (ENOSPC: nothing was read, the cursor stays).
+    private int NextBatch<TKey, TValue>(TKey[] keys, TValue[] values, int max, ref ulong cursor, bool first, out bool done, out bool grow)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
+        uint count = (uint)max;
+        ulong inBatch = cursor, outBatch = 0;
+        int rc, errno;
+        fixed (TKey* k = keys)
+        fixed (TValue* v = values)
+        {
+            rc = Interop.bpf_map_lookup_batch(Fd, first ? null : &inBatch, &outBatch, k, v, ref count, opts);
+            errno = rc < 0 ? Marshal.GetLastPInvokeError() : 0;
+        }
+        GC.KeepAlive(_owner);
+        grow = rc < 0 && errno == 28 /* ENOSPC */;
+        done = rc < 0 && errno == 2 /* ENOENT: these were the last */;
+        if (grow)
+            return 0;
+        if (rc < 0 && !done)
+            throw new BpfException($"read {Name}", errno);
+        cursor = outBatch;
+        return (int)count;
     }
 
     /// <summary>Writes many elements with BPF_MAP_UPDATE_BATCH, in chunks that keep the kernel's copies small.</summary>

@@ -73,6 +73,12 @@ internal static unsafe partial class Interop
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_map_delete_elem(int fd, void* key);
 
+    [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_map_lookup_and_delete_elem(int fd, void* key, void* value);
+
+    [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_map_lookup_batch(int fd, void* inBatch, void* outBatch, void* keys, void* values, ref uint count, in BatchOpts opts);
+
 
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_map_update_batch(int fd, void* keys, void* values, ref uint count, in BatchOpts opts);

@@ -187,5 +187,6 @@ internal static unsafe partial class Interop
     internal const short PollIn = 0x1;
     internal const int ProtRead = 1, ProtWrite = 2, MapShared = 1;
     internal const int ClockThreadCputimeId = 3;
+    internal const int ClockMonotonicCoarse = 6;
     internal const int Eintr = 4, Eagain = 11, Enetdown = 100, Enobufs = 105;
 }

@@ -106,13 +106,35 @@ public sealed unsafe class Classifier : IDisposable
         }
         foreach (var f in MatchFields.All)
             FillField(img, f);
+        Map("fw_ct_conf").Update(0u, Conf(img.Conntrack));
+    }
+
+    /// <summary>fw_ct_conf: the settings this generation's classifier was loaded with, for the control plane.</summary>
+    private static unsafe FwCtConf Conf(Rules.ConntrackSettings? ct)
+    {
+        var conf = new FwCtConf { Enabled = ct is null ? 0u : 1u, Max = (uint)(ct?.Max ?? 0) };
+        var s = ct ?? Rules.ConntrackSettings.Default;
+        for (int p = 0; p < (int)FwCtPhase.Count; p++)
+            conf.Timeout[p] = s.Timeout(Rules.ConntrackSettings.TimeoutKeys[p]);
+        return conf;
+    }
+
+    /// <summary>The settings a generation was loaded with, read back from its fw_ct_conf; null when it names no state.</summary>
+    internal static unsafe Rules.ConntrackSettings? SettingsOf(FwCtConf conf)
+    {
+        if (conf.Enabled == 0)
+            return null;
+        var s = Rules.ConntrackSettings.Default with { Max = (int)conf.Max };
+        for (int p = 0; p < (int)FwCtPhase.Count; p++)
+            s = s.WithTimeout(Rules.ConntrackSettings.TimeoutKeys[p], conf.Timeout[p]);
+        return s;
     }
 
     /// <summary>
     /// The flow table's settings (bpf/fw_conntrack.h, fixed at load) and the table itself: the interface's shared one,
     /// or one of this object's own sized conntrack.max; without state or track, one unused entry and no lookups.
     /// </summary>
-    private static void SetConntrack(BpfObject obj, Rules.ConntrackSettings? ct, BpfMap? shared)
+    internal static void SetConntrack(BpfObject obj, Rules.ConntrackSettings? ct, BpfMap? shared)
     {
         obj.SetGlobal("fw_ct_enabled", ct is null ? 0u : 1u);
         if (ct is not null)

@@ -19,9 +19,13 @@ public static class EgressTracker
 
     public static bool IsAttached(string iface) => File.Exists(PinLayout.Egress(iface));
 
-    /// <summary>Loads fw_egress with the timeouts, sharing <paramref name="table"/>, and puts it at the interface's egress.</summary>
+    /// <summary>
+    /// Loads fw_egress with the timeouts, sharing <paramref name="table"/>, and puts it at the interface's egress. Its
+    /// program is pinned twice: as the interface's running one, and in the generation it belongs to, so a revert to
+    /// that generation puts it back (<see cref="Restore"/>).
+    /// </summary>
     /// <param name="stats">The interface's fw_stats, where the program counts its inserts.</param>
-    public static void Attach(string iface, int ifindex, ConntrackSettings settings, BpfMap table, BpfMap stats)
+    public static void Attach(string iface, int ifindex, ConntrackSettings settings, BpfMap table, BpfMap stats, string generationDir)
     {
         using var obj = BpfObject.Open(ObjectPath);
         obj.ReuseMap("fw_stats", stats);
@@ -29,10 +33,36 @@ public static class EgressTracker
             obj.SetGlobal($"fw_ct_timeout_{key}", settings.Timeout(key));
         obj.ReuseMap(Classifier.ConntrackMap, table);
         obj.Load();
+        string genPin = Path.Combine(generationDir, GenerationPin);
+        File.Delete(genPin);
+        obj.PinProgram(Program, genPin);
         TcFilter.AttachEgress(ifindex, obj.ProgramFd(Program), Handle, Priority, iface);
         string pin = PinLayout.Egress(iface);
         File.Delete(pin);   // the program it replaced (the filter holds the running one)
         obj.PinProgram(Program, pin);
+    }
+
+    /// <summary>The name of a generation's egress program in its directory.</summary>
+    public const string GenerationPin = "egress";
+
+    /// <summary>
+    /// Makes the egress side what generation <paramref name="generationDir"/> had: its pinned program back on the
+    /// filter, or no filter when it named no state.
+    /// </summary>
+    public static void Restore(string iface, string generationDir)
+    {
+        string genPin = Path.Combine(generationDir, GenerationPin);
+        if (!File.Exists(genPin))
+        {
+            if (IsAttached(iface))
+                Detach(iface);
+            return;
+        }
+        using var prog = FdHandle.OpenPinned(genPin);
+        TcFilter.AttachEgress(NetInterface.Index(iface), prog.Fd, Handle, Priority, iface);
+        string pin = PinLayout.Egress(iface);
+        File.Delete(pin);
+        prog.Pin(pin);
     }
 
     /// <summary>Removes the filter (when the interface is still there) and its pin.</summary>

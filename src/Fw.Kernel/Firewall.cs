@@ -101,7 +101,7 @@ public static class Firewall
             {
                 var table = classifier.Map(Classifier.ConntrackMap);
                 table.Pin(PinLayout.Conntrack(iface));
-                EgressTracker.Attach(iface, ifindex, ct, table, stats);
+                EgressTracker.Attach(iface, ifindex, ct, table, stats, PinLayout.Generation(iface, 1));
             }
             var meta = dispatcher.Map("fw_meta");
             meta.Update(0u, MakeMeta(1, image, origin, got));
@@ -225,7 +225,7 @@ public static class Firewall
                 {
                     // Before the commit: flows that leave are recorded before any rule asks for their replies.
                     egressAttached = !EgressTracker.IsAttached(iface);
-                    EgressTracker.Attach(iface, NetInterface.Index(iface), ct, sharedCt ?? classifier.Map(Classifier.ConntrackMap), state.Stats);
+                    EgressTracker.Attach(iface, NetInterface.Index(iface), ct, sharedCt ?? classifier.Map(Classifier.ConntrackMap), state.Stats, genDir);
                 }
                 FaultInjection.At(iface, ReloadStep.Pinned);
                 if (confirm is not null)
@@ -349,6 +349,7 @@ public static class Firewall
         using (var meta = BpfMap.OpenPinned(PinLayout.Meta(iface)))
             meta.Update(0u, previous);
         FinishSwitch(iface, pending.PreviousGeneration);
+        EgressTracker.Restore(iface, PinLayout.Generation(iface, pending.PreviousGeneration));   // its egress side too
         PendingConfirm.Delete(iface);
         PinLayout.RemoveTree(PinLayout.Generation(iface, pending.Generation));
     }

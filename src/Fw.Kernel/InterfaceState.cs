@@ -105,6 +105,19 @@ public sealed class InterfaceState : IDisposable
         return rules;
     }
 
+    /// <summary>
+    /// The live generation's connection-tracking settings (its fw_ct_conf), or null when the generation was pinned
+    /// by a build without them.
+    /// </summary>
+    public FwCtConf? ConntrackConf()
+    {
+        string path = Path.Combine(GenerationDir, "fw_ct_conf");
+        if (!File.Exists(path))
+            return null;
+        using var map = BpfMap.OpenPinned(path);
+        return map.Lookup<uint, FwCtConf>(0);
+    }
+
     /// <summary>One slot of fw_stats, per CPU.</summary>
     public FwCounter[] Counter(uint slot) => Stats.LookupPerCpu<uint, FwCounter>(slot);
 

@@ -43,7 +43,7 @@ public static class PinLayout
     public static string Generation(string iface, ulong gen) => $"{Dir(iface)}/gen-{gen}";
 
     /// <summary>The classifier's maps that are not per match field (those come from <see cref="MatchFields"/>).</summary>
-    public static readonly string[] RuleMaps = ["fw_rules", "fw_rule_names", "fw_bitmaps", "fw_summary", "fw_tx", "fw_trace_out"];
+    public static readonly string[] RuleMaps = ["fw_rules", "fw_rule_names", "fw_bitmaps", "fw_summary", "fw_tx", "fw_trace_out", "fw_ct_conf"];
 
     /// <summary>The maps of a generation that are pinned: all the classifier's own maps (not the shared fw_stats).</summary>
     public static readonly string[] GenerationMaps = [.. RuleMaps, .. MatchFields.All.SelectMany(f => f.Maps)];

@@ -1,3 +1,5 @@
+using Fw.Bpf;
+
 namespace Fw.Kernel;
 
 /// <summary>
@@ -27,6 +29,9 @@ public sealed record StatsSnapshot(
     /// <summary>Flows the flow table refused (the packet went on); packets only.</summary>
     public Counter ConntrackInsertFailures => Slots[FwStatSlot.CtInsertFail];
 
+    /// <summary>The flow table's size, entries and counters; null when no ruleset of the interface named state or track.</summary>
+    public ConntrackCounts? Conntrack { get; init; }
+
     public int Cpus => Pass.PerCpu.Count;
 
     /// <summary>The action and reason slots: every <see cref="FwStatSlot"/> but the rule base.</summary>
@@ -44,6 +49,29 @@ public sealed record StatsSnapshot(
         var rules = state.Rules
             .Select(r => new RuleCounter(r.Index, r.Name, r.Action, Counter.From(state.Counter(r.Slot))))
             .ToList();
-        return new StatsSnapshot(state.Interface, state.Meta.Generation, DateTimeOffset.UtcNow, slots, rules);
+        return new StatsSnapshot(state.Interface, state.Meta.Generation, DateTimeOffset.UtcNow, slots, rules)
+        {
+            Conntrack = ReadConntrack(state.Interface, slots),
+        };
+    }
+
+    /// <summary>The table's counts: its entries are counted by reading it whole (bounded by its size).</summary>
+    private static ConntrackCounts? ReadConntrack(string iface, Dictionary<FwStatSlot, Counter> slots)
+    {
+        string pin = PinLayout.Conntrack(iface);
+        if (!File.Exists(pin))
+            return null;
+        try
+        {
+            using var map = BpfMap.OpenPinned(pin);
+            uint max = map.MaxEntries;
+            int entries = map.Entries<FwCtKey, FwCtEntry>((int)max).Count();
+            return new ConntrackCounts(max, entries, slots[FwStatSlot.CtInsert].Total.Packets, slots[FwStatSlot.CtInsertFail].Total.Packets,
+                slots[FwStatSlot.CtReuse].Total.Packets, slots[FwStatSlot.CtRemoved].Total.Packets) { TableId = map.Id };
+        }
+        catch (BpfException e) when (e.Errno == 2 /* ENOENT */)
+        {
+            return null;   // detached in that instant
+        }
     }
 }

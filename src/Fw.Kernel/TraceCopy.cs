@@ -4,13 +4,15 @@ namespace Fw.Kernel;
 
 /// <summary>
 /// A copy of an attached interface's live generation for fwctl test: the same program with the generation's
-/// pinned maps (so exactly the live rules), but its own fw_stats and trace on, so running packets through it
-/// leaves the live counters untouched. Made by <see cref="Firewall.OpenTrace"/>.
+/// pinned maps (so exactly the live rules) and the live flow table, read only, but its own fw_stats and trace on,
+/// so running packets through it leaves the live counters and flows untouched. Made by <see cref="Firewall.OpenTrace"/>.
 /// </summary>
 public sealed class TraceCopy : IDisposable
 {
     private readonly BpfObject _obj;
     private readonly List<BpfMap> _reused;
+    private BpfMap? _table;
+    private FwCtConf _conf;
 
     private TraceCopy(InterfaceState state, BpfObject obj, List<BpfMap> reused)
     {
@@ -32,10 +34,26 @@ public sealed class TraceCopy : IDisposable
         string genDir = state.GenerationDir;
         var obj = BpfObject.Open(objectPath ?? Classifier.DefaultObjectPath());
         var reused = new List<BpfMap>();
+        BpfMap? table = null;
         try
         {
             obj.SetProgramFrags(Classifier.ProgramName, true);   // as every generation of this build (fwctl test runs it alone)
-            obj.SetMaxEntries(Classifier.ConntrackMap, 1);   // not the live table: a test run must not add flows to it
+            // The live table with the live timeouts, read only (fw_ct_readonly): a test run neither adds flows nor
+            // refreshes them. Without state, one unused entry of its own.
+            var conf = state.ConntrackConf() ?? default;
+            var ct = Classifier.SettingsOf(conf);
+            string ctPin = PinLayout.Conntrack(state.Interface);
+            if (ct is not null && File.Exists(ctPin))
+            {
+                table = BpfMap.OpenPinned(ctPin);
+                reused.Add(table);
+                Classifier.SetConntrack(obj, ct, table);
+                obj.SetGlobal("fw_ct_readonly", 1u);
+            }
+            else
+            {
+                Classifier.SetConntrack(obj, null, null);
+            }
             Classifier.SetSettings(obj, (uint)meta.DefaultAction, (uint)meta.MalformedAction, (uint)meta.NonIpAction, meta.Words, meta.Fields, trace: true);
             // The copy has its own trace map; every other map is the generation's.
             string[] shared = PinLayout.GenerationMaps.Where(m => m != "fw_trace_out").ToArray();
@@ -53,7 +71,7 @@ public sealed class TraceCopy : IDisposable
                 obj.ReuseMap(map, pinned);
             }
             obj.Load();
-            return new TraceCopy(state, obj, reused);
+            return new TraceCopy(state, obj, reused) { _table = table, _conf = conf };
         }
         catch
         {
@@ -64,7 +82,14 @@ public sealed class TraceCopy : IDisposable
         }
     }
 
-    /// <summary>Runs one frame: the verdict and the trace (reason, rule index).</summary>
+    /// <summary>Whether the live generation names state or track: the copy then reads the live flow table.</summary>
+    public bool UsesConntrack => _table is not null;
+
+    /// <summary>The live flow of <paramref name="key"/> (a trace's CtKey), or null when it is not in the table (any more).</summary>
+    public ConntrackFlow? Flow(in FwCtKey key) =>
+        _table is not null && _table.TryLookup(key, out FwCtEntry e) ? ConntrackFlow.From(key, e, Bpf.KernelClock.CoarseSeconds(), _conf) : null;
+
+    /// <summary>Runs one frame: the verdict and the trace (reason, rule index, state and flow).</summary>
     public (XdpAction Verdict, FwTrace Trace) Run(ReadOnlySpan<byte> frame)
     {
         var r = BpfObject.TestRun(ProgramFd, frame);

@@ -29,6 +29,7 @@ public static class FwctlApp
             ConfirmCommands.CreateTimer(),
             StatsCommand.Create(stdout, stderr),
             StatusCommand.Create(stdout, stderr),
+            ConntrackCommand.Create(stdout, stderr),
             TestCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);

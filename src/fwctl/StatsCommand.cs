@@ -164,7 +164,13 @@ internal static class StatsCommand
             w.WriteLine();
             w.WriteLine($"dropped with no ruleset: {s.NoRuleset.Total.Packets:N0}; redirects to a missing target: {s.RedirectErrors.Total.Packets:N0}");
         }
-        if (s.ConntrackInserts.Total.Packets > 0 || s.ConntrackInsertFailures.Total.Packets > 0)
+        if (s.Conntrack is { } ct)
+        {
+            w.WriteLine();
+            w.WriteLine($"conntrack: {ct.Entries:N0} of {ct.Max:N0} entries ({ct.Fill:P1}); {ct.Inserts:N0} flows inserted, "
+                + $"{ct.InsertFailures:N0} refused, {ct.Evictions:N0} evicted, {ct.Removed:N0} removed (expired or flushed)");
+        }
+        else if (s.ConntrackInserts.Total.Packets > 0 || s.ConntrackInsertFailures.Total.Packets > 0)
         {
             w.WriteLine();
             w.WriteLine($"conntrack: {s.ConntrackInserts.Total.Packets:N0} flows inserted, {s.ConntrackInsertFailures.Total.Packets:N0} refused");
@@ -208,6 +214,8 @@ internal static class StatsCommand
             ["conntrack"] = new Dictionary<string, object?>
             {
                 ["inserts"] = s.ConntrackInserts.Total.Packets, ["insert_failures"] = s.ConntrackInsertFailures.Total.Packets,
+                ["entries"] = s.Conntrack?.Entries ?? 0, ["max"] = s.Conntrack?.Max ?? 0,
+                ["evictions"] = s.Conntrack?.Evictions ?? 0, ["removed"] = s.Conntrack?.Removed ?? 0,
             },
             ["redirect_errors"] = C(s.RedirectErrors.Total),
         };

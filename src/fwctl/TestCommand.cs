@@ -68,7 +68,14 @@ internal static class TestCommand
     private sealed record Input(byte[] Bytes, string Text, bool IsSpec, string? Note);
 
     /// <summary>What happened to one frame. <see cref="Verdict"/> of a frame not run is the one the ruleset gives malformed frames.</summary>
-    private sealed record Outcome(int Index, Input Input, XdpAction Verdict, FwReason Reason, int? Rule, string? RuleName, string? Note);
+    private sealed record Outcome(int Index, Input Input, XdpAction Verdict, FwReason Reason, int? Rule, string? RuleName, string? Note)
+    {
+        /// <summary>The frame's connection state (new, established, related) when the ruleset names state or track, else null.</summary>
+        public string? State { get; init; }
+
+        /// <summary>Established: the frame's flow; related: the flow its ICMP error quotes.</summary>
+        public ConntrackFlow? Flow { get; init; }
+    }
 
     public static int Run(string iface, IReadOnlyList<string> specs, string? pcap, bool json, TextWriter stdout, TextWriter stderr)
     {
@@ -173,12 +180,14 @@ internal static class TestCommand
             throw new BpfException($"packet #{index}: the program recorded no verdict (trace unchanged)", 0);
         seq = trace.Seq;
         var reason = (FwReason)trace.Reason;
+        string? connState = !copy.UsesConntrack ? null : trace.CtState switch { 1 => "established", 2 => "related", _ => "new" };
+        var flow = connState is "established" or "related" ? copy.Flow(trace.CtKey) : null;
         if (reason == FwReason.Rule && trace.Rule < state.Rules.Count)
         {
             var rule = state.Rules[(int)trace.Rule];
-            return new Outcome(index, input, verdict, reason, rule.Index, rule.Name, input.Note);
+            return new Outcome(index, input, verdict, reason, rule.Index, rule.Name, input.Note) { State = connState, Flow = flow };
         }
-        return new Outcome(index, input, verdict, reason, null, null, input.Note);
+        return new Outcome(index, input, verdict, reason, null, null, input.Note) { State = connState, Flow = flow };
     }
 
     private static string? Join(string? a, string b) => a is null ? b : $"{a}; {b}";
@@ -197,11 +206,20 @@ internal static class TestCommand
                 FwReason.NonIp => "non-IP",
                 FwReason.NoRuleset => "no ruleset",
                 _ => $"reason {(uint)o.Reason}",
-            } + (o.Note is null ? "" : $" ({o.Note})"))).ToList();
+            } + StateText(o) + (o.Note is null ? "" : $" ({o.Note})"))).ToList();
         int wi = rows.Max(r => r.Index.Length), wp = rows.Max(r => r.Packet.Length), wv = rows.Max(r => r.Verdict.Length);
         foreach (var r in rows)
             w.WriteLine($"{r.Index.PadRight(wi)}  {r.Packet.PadRight(wp)}  {r.Verdict.PadRight(wv)}  {r.Cause}");
     }
+
+    // "; state established: tcp 198.18.0.1:40000 -> 198.18.1.2:80 (egress, tcp_established)"
+    private static string StateText(Outcome o) => o.State switch
+    {
+        null => "",
+        "new" => "; state new",
+        _ when o.Flow is { } f => $"; state {o.State}: {f.Tuple} ({f.OriginName}, {f.PhaseName})",
+        _ => $"; state {o.State}",
+    };
 
     private static Dictionary<string, object?> ToJson(Outcome o) => new()
     {
@@ -221,6 +239,8 @@ internal static class TestCommand
         ["rule"] = o.RuleName,
         ["rule_index"] = o.Rule,
         ["note"] = o.Note,
+        ["state"] = o.State,
+        ["flow"] = o.Flow is { } f ? ConntrackCommand.ToJson(f) : null,
     };
 
     private static string VerdictName(XdpAction a) => a switch

@@ -230,6 +230,19 @@ public sealed class FirewallMetrics
                 p.Sample(name, pick(m.Stats).Total.Packets, If(m));
         }
 
+        p.Family("fw_conntrack_entries", "gauge", "Entries in the flow table (expired ones not yet swept included); absent without a table.");
+        foreach (var m in interfaces.Where(m => m.Stats.Conntrack is not null))
+            p.Sample("fw_conntrack_entries", (ulong)m.Stats.Conntrack!.Entries, If(m));
+        p.Family("fw_conntrack_max", "gauge", "The flow table's size (conntrack.max when it was made).");
+        foreach (var m in interfaces.Where(m => m.Stats.Conntrack is not null))
+            p.Sample("fw_conntrack_max", (ulong)m.Stats.Conntrack!.Max, If(m));
+        p.Family("fw_conntrack_evictions_total", "counter", "Flows the full table evicted, least recently used first, to make room for a new one.");
+        foreach (var m in interfaces.Where(m => m.Stats.Conntrack is not null))
+            p.Sample("fw_conntrack_evictions_total", Monotonic(m.Stats.Conntrack!), If(m));
+        p.Family("fw_conntrack_removed_total", "counter", "Entries fw removed: expired (fwd's sweep, fwctl conntrack) or flushed.");
+        foreach (var m in interfaces.Where(m => m.Stats.Conntrack is not null))
+            p.Sample("fw_conntrack_removed_total", m.Stats.Conntrack!.Removed, If(m));
+
         p.Family("fw_last_reload_successful", "gauge", "1 when the last read of the rules file (start, change, SIGHUP) was valid and applied everywhere, else 0.");
         p.Sample("fw_last_reload_successful", status.LastReloadOk ? 1UL : 0UL);
         p.Family("fw_last_reload_timestamp_seconds", "gauge", "Unix time of the last read of the rules file.");
@@ -241,6 +254,13 @@ public sealed class FirewallMetrics
         p.Sample("fw_reloads_total", (ulong)status.Failures, ("result", "failure"));
         return p.ToString();
     }
+
+    // Evictions are derived from counters read a moment apart from the entries (ConntrackCounts): a packet inserting
+    // in between can make one reading lower than the last, and a counter must never go back.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<uint, ulong> s_evictions = new();
+
+    private static ulong Monotonic(ConntrackCounts ct) =>
+        s_evictions.AddOrUpdate(ct.TableId, ct.Evictions, (_, last) => Math.Max(last, ct.Evictions));
 
     private static IEnumerable<(string, Counter)> ByAction(StatsSnapshot s) =>
         [("pass", s.Pass), ("drop", s.Drop), ("redirect", s.Redirect)];

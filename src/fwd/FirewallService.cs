@@ -246,6 +246,27 @@ internal sealed class FirewallService : IHostedService, IDisposable
         }
     }
 
+    /// <summary>When the watch last swept each interface's flow table (worker thread only).</summary>
+    private readonly Dictionary<string, long> _sweptAt = new(StringComparer.Ordinal);
+
+    /// <summary>Removes the expired entries of the interface's flow table, every <see cref="FwdOptions.ConntrackSweepInterval"/>.</summary>
+    private void SweepConntrack(string iface)
+    {
+        if (_sweptAt.TryGetValue(iface, out long at) && Stopwatch.GetElapsedTime(at) < _options.ConntrackSweepInterval)
+            return;
+        _sweptAt[iface] = Stopwatch.GetTimestamp();
+        try
+        {
+            using var table = ConntrackTable.Open(iface);
+            if (table is not null && table.Sweep() is var removed and > 0)
+                _log.LogDebug("{Iface}: {Removed} expired flows removed", iface, removed);
+        }
+        catch (Exception e) when (e is BpfException or FirewallException or IOException)
+        {
+            _log.LogWarning("sweeping the flow table of {Iface} failed: {Error}", iface, e.Message);
+        }
+    }
+
     /// <summary>How long past a confirm deadline fwd leaves the revert to its timer.</summary>
     private static readonly TimeSpan OverdueGrace = TimeSpan.FromSeconds(2);
 
@@ -272,6 +293,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
             if (state == AttachState.Attached)
             {
                 RevertOverdue(iface);
+                SweepConntrack(iface);
                 if (known)
                 {
                     _unfiltered.Remove(iface);

@@ -26,6 +26,12 @@ public sealed class FwdOptions
     /// </summary>
     public TimeSpan WatchInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// How often the watch removes the expired entries of each attached interface's flow table. Correctness does not
+    /// wait for it (the data plane checks expiry where it reads an entry): it keeps dead flows from filling the table.
+    /// </summary>
+    public TimeSpan ConntrackSweepInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The metrics endpoint, parsed; only valid after validation.</summary>
     public IPEndPoint? MetricsEndpoint => Metrics is null ? null : ParseEndpoint(Metrics, out _);
 
@@ -145,6 +151,8 @@ public sealed class FwdOptionsValidator : IValidateOptions<FwdOptions>
             failures.Add("debounce must be between 0 and 10 seconds");
         if (o.WatchInterval < TimeSpan.FromMilliseconds(10) || o.WatchInterval > TimeSpan.FromSeconds(10))
             failures.Add("the watch interval must be between 10 ms and 10 seconds");
+        if (o.ConntrackSweepInterval < TimeSpan.FromMilliseconds(100) || o.ConntrackSweepInterval > TimeSpan.FromHours(1))
+            failures.Add("the conntrack sweep interval must be between 100 ms and 1 hour");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

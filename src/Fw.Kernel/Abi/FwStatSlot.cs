@@ -18,5 +18,11 @@ public enum FwStatSlot : uint
     RedirectErr = 7,
     CtInsert = 8,
     CtInsertFail = 9,
+
+    /// <summary>Of the inserts, those that took over an existing entry of their key: no new element.</summary>
+    CtReuse = 10,
+
+    /// <summary>Entries the control plane removed (expired, flushed). Written by it, never by BPF.</summary>
+    CtRemoved = 11,
     RuleBase = 64,
 }

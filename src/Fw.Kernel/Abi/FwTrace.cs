@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Fw.Kernel;
 
-/// <summary>struct fw_trace (fw_trace_out): the last verdict of a traced run and its cause.</summary>
+/// <summary>struct fw_trace (fw_trace_out): the last verdict of a traced run and its cause, and the state the frame had with its flow.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct FwTrace
 {
@@ -10,4 +10,7 @@ public struct FwTrace
     public uint Reason;
     public uint Rule;
     public uint Seq;
+    public uint CtState;
+    public uint Pad;
+    public FwCtKey CtKey;
 }

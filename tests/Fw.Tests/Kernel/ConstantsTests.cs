@@ -110,6 +110,17 @@ public partial class ConstantsTests
             string c = "FW_FIELD_" + Regex.Replace(field.ToString(), "(?<=[a-z])([A-Z])", "_$1").ToUpperInvariant();
             Assert.Equal((long)field, Value(c));
         }
+        foreach (var phase in Enum.GetValues<FwCtPhase>().Where(p => p != FwCtPhase.Count))
+        {
+            string c = "FW_CT_" + Regex.Replace(phase.ToString(), "(?<=[a-z])([A-Z])", "_$1").ToUpperInvariant();
+            Assert.Equal((long)phase, Value(c));
+            // conntrack.timeouts keys name the phases, in enum order (fw_ct_conf.timeout is indexed by phase).
+            Assert.Equal(Regex.Replace(phase.ToString(), "(?<=[a-z])([A-Z])", "_$1").ToLowerInvariant(), ConntrackSettings.TimeoutKeys[(int)phase]);
+        }
+        Assert.Equal((long)FwCtPhase.Count, Value("FW_CT_ICMP") + 1);   // FW_CT_PHASES follows the last phase
+        Assert.Equal((int)FwCtPhase.Count, ConntrackSettings.TimeoutKeys.Length);
+        Assert.Equal((long)FwCtOrigin.Egress, Value("FW_CT_EGRESS"));
+        Assert.Equal((long)FwCtOrigin.Tracked, Value("FW_CT_TRACKED"));
         Assert.Equal((long)Fw.Rules.RuleAction.Redirect, Value("FW_ACTION_REDIRECT"));
         Assert.Equal(FwRule.Track, (uint)Value("FW_RULE_TRACK"));
         // ConnState's bit v is enum fw_ct_state v (the compiler's state classes).
