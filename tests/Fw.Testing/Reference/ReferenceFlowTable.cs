@@ -104,7 +104,7 @@ public sealed class ReferenceFlowTable(ConntrackSettings settings)
     {
         known = null;
         // An echo request is never a reply, whatever its identifier; a tracked flow's packets are established either way.
-        bool request = IsIcmp(p) && p.IcmpType is 8 or 128;
+        bool request = IsIcmp(p) && p.IcmpType == EchoRequest(p.Family);
         if (KeyOf(p, frame) is { } key)
         {
             if (Live(key.Reversed, now) is { } other && (!request || other.Origin == FlowOrigin.Tracked))
@@ -180,13 +180,11 @@ public sealed class ReferenceFlowTable(ConntrackSettings settings)
             return new FlowKey(p.Family, p.Proto, p.Src, p.SrcPort!.Value, p.Dst, p.DstPort!.Value);
         if (IsIcmp(p))
         {
+            // The family's own echo types only: ICMPv6 128 in an IPv4 packet (or 8 in ICMPv6) is no echo.
             int id = Be16(frame, at + 4);
-            return p.IcmpType switch
-            {
-                8 or 128 => new FlowKey(p.Family, p.Proto, p.Src, id, p.Dst, id),   // echo request
-                0 or 129 => new FlowKey(p.Family, p.Proto, p.Src, id, p.Dst, id),   // echo reply: its request's reverse
-                _ => null,
-            };
+            return p.IcmpType == EchoRequest(p.Family) || p.IcmpType == EchoReply(p.Family)
+                ? new FlowKey(p.Family, p.Proto, p.Src, id, p.Dst, id)   // a reply's key is its request's reverse
+                : null;
         }
         return new FlowKey(p.Family, p.Proto, p.Src, 0, p.Dst, 0);
     }
@@ -237,10 +235,14 @@ public sealed class ReferenceFlowTable(ConntrackSettings settings)
         {
             byte type = frame[l4];
             int id = Be16(frame, l4 + 4);
-            return type is 8 or 128 ? new FlowKey(p.Family, proto, src, id, dst, id) : null;
+            return type == EchoRequest(p.Family) ? new FlowKey(p.Family, proto, src, id, dst, id) : null;
         }
         return new FlowKey(p.Family, proto, src, 0, dst, 0);
     }
+
+    private static byte EchoRequest(IpFamily family) => family == IpFamily.V4 ? (byte)8 : (byte)128;
+
+    private static byte EchoReply(IpFamily family) => family == IpFamily.V4 ? (byte)0 : (byte)129;
 
     private static bool IsIcmp(PacketFields p) =>
         (p.Family == IpFamily.V4 && p.Proto == 1) || (p.Family == IpFamily.V6 && p.Proto == 58);
