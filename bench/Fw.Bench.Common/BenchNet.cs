@@ -76,6 +76,17 @@ public sealed partial class BenchNet : IDisposable
         Ns.Exec("ip", "link", "set", "dev", SutIf, "xdp", "off").Check();
     }
 
+    /// <summary>
+    /// The clsact qdisc of the system under test's end, if any (fw's detach removes its egress filter, not the
+    /// qdisc the filter needed); none there is fine.
+    /// </summary>
+    public void RemoveClsact()
+    {
+        var shown = Ns.Exec("tc", "qdisc", "show", "dev", SutIf, "clsact").Check();
+        if (shown.Stdout.Contains("clsact"))
+            Ns.Exec("tc", "qdisc", "del", "dev", SutIf, "clsact").Check();
+    }
+
     public void Dispose()
     {
         if (_disposed)

@@ -19,7 +19,12 @@ namespace Fw.Bench;
 /// like a blocklist feed: 80% IPv4 /16-/32 over 1.0.0.0-191.255.255.255, 20% IPv6 /48-/128 in 2001:db8:8000::/33
 /// (set contents only: no traffic is sent there);</item>
 /// <item>no-match traffic: from 198.18.128.0/17 and 2001:db8:4000::/34 to ports 32768-65535, which no rule
-/// and no set prefix covers.</item>
+/// and no set prefix covers;</item>
+/// <item>stateful variant (connection-tracking cost): two pass rules on top of the same rules, <c>established</c>
+/// (<c>state: established</c>) and <c>track-bench</c> (<c>track: true</c>, TCP from 198.18.64.1 or
+/// 2001:db8:2000::1 to port 443: the <see cref="Established"/> flows, by the fields the rules below already use, so
+/// the per-packet lookups differ only by the state class and the flow table); no other rule, set prefix or
+/// no-match packet is there.</item>
 /// </list>
 /// <para>For reloads (bench/Fw.Bench.ControlPlane), a variant v &gt; 0 moves every rule's port by 10,000 v, so two
 /// variants differ in digest and in every port class; the mixes are those of variant 0. An interface name adds
@@ -29,15 +34,33 @@ public static class Synthetic
 {
     public const string SetName = "big";
 
+    /// <summary>Rules the stateful variant puts on top: <see cref="EstablishedRule"/>, then the track rule.</summary>
+    public const int StateRules = 2;
+
+    /// <summary>The stateful variant's rule 0, <c>state: established</c>, <c>action: pass</c>.</summary>
+    public const string EstablishedRule = "established";
+
+    /// <summary>The stateful variant's rule 1, which admits the <see cref="Established"/> flows (<c>track: true</c>).</summary>
+    public const string TrackRule = "track-bench";
+
+    /// <summary>The established mix's flows: these sources, TCP, to this port, source ports varied over <see cref="FlowPortBits"/> bits.</summary>
+    public const string FlowSrc4 = "198.18.64.1", FlowSrc6 = "2001:db8:2000::1";
+    public const ushort FlowDport = 443, FlowSport = 40000;
+    public const int FlowPortBits = 3;
+
+    /// <summary>Flows of the established mix: 2^<see cref="FlowPortBits"/> source ports for each family.</summary>
+    public const int Flows = 2 << FlowPortBits;
+
     /// <summary>
-    /// Writes rules-N-P[-pass][-vV][-IFACE].yaml (and its set file) into <paramref name="dir"/>; returns its path.
+    /// Writes rules-N-P[-pass][-vV][-IFACE][-state].yaml (and its set file) into <paramref name="dir"/>; returns its path.
     /// <paramref name="variant"/> shifts every rule's port by 10,000 per variant (0-2: the ports stay below the
-    /// no-match range, 32,768 up); <paramref name="iface"/> adds an <c>interfaces:</c> line.
+    /// no-match range, 32,768 up); <paramref name="iface"/> adds an <c>interfaces:</c> line; <paramref name="stateful"/>
+    /// puts the <see cref="StateRules"/> connection-tracking rules on top of the <paramref name="rules"/> rules.
     /// </summary>
-    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null)
+    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null, bool stateful = false)
     {
-        if (rules < 1 || rules > 4096)
-            throw new ArgumentOutOfRangeException(nameof(rules), rules, "1-4,096 rules");
+        if (rules < 1 || rules > 4096 - (stateful ? StateRules : 0))
+            throw new ArgumentOutOfRangeException(nameof(rules), rules, $"1-{4096 - (stateful ? StateRules : 0):N0} rules");
         if (variant < 0 || variant > 2)
             throw new ArgumentOutOfRangeException(nameof(variant), variant, "variants 0-2");
         var yaml = new StringBuilder($"default: {(defaultDrop ? "drop" : "pass")}\n");
@@ -51,6 +74,11 @@ public static class Synthetic
             yaml.Append($"sets:\n  {SetName}: {{ file: {Path.GetFileName(set)} }}\n");
         }
         yaml.Append("rules:\n");
+        if (stateful)
+        {
+            yaml.Append($"  - name: {EstablishedRule}\n    state: established\n    action: pass\n");
+            yaml.Append($"  - name: {TrackRule}\n    src: [{FlowSrc4}, \"{FlowSrc6}\"]\n    proto: tcp\n    dport: {FlowDport}\n    track: true\n    action: pass\n");
+        }
         int first = 0;
         if (prefixes > 0)
         {
@@ -59,7 +87,7 @@ public static class Synthetic
         }
         for (int i = first; i < rules; i++)
             yaml.Append($"  - name: r{i}\n    src: {RuleSource(i)}\n    proto: {RuleProto(i)}\n    dport: {1000 + i + 10_000 * variant}\n    action: drop\n");
-        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}";
+        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}{(stateful ? "-state" : "")}";
         string path = Path.Combine(dir, name + ".yaml");
         File.WriteAllText(path, yaml.ToString());
         return path;
@@ -100,6 +128,23 @@ public static class Synthetic
         [
             new MixPart(v4, [VaryField.Low32(V4Src, 15), VaryField.Low16(V4Sport, 15), VaryField.Low16(V4Dport, 15)], 3),
             new MixPart(v6, [VaryField.Low32(V6Src + 12, 32), VaryField.Low32(V6Src + 8, 32), VaryField.Low16(V6Sport, 15), VaryField.Low16(V6Dport, 15)], 1),
+        ]);
+    }
+
+    /// <summary>
+    /// Packets of a few fixed flows that the stateful variant's track rule admits: 3 IPv4 frames to 1 IPv6, TCP ACK
+    /// from <see cref="FlowSrc4"/> / <see cref="FlowSrc6"/> to port <see cref="FlowDport"/>, the source port varied over
+    /// 2^<see cref="FlowPortBits"/> values (<see cref="Flows"/> flows). The first packet of each flow is new and goes
+    /// into the table (rule <see cref="TrackRule"/>); every later one is established (rule 0, <see cref="EstablishedRule"/>).
+    /// </summary>
+    public static Mix Established()
+    {
+        var v4 = Frame.Tcp(FlowSrc4, "198.18.255.1", FlowSport, FlowDport, TcpFlags.Ack).WithPayload(18).Build();
+        var v6 = Frame.Tcp(FlowSrc6, "2001:db8:ffff::1", FlowSport, FlowDport, TcpFlags.Ack).WithPayload(18).Build();
+        return new Mix("established", 0,
+        [
+            new MixPart(v4, [VaryField.Low16(V4Sport, FlowPortBits)], 3),
+            new MixPart(v6, [VaryField.Low16(V6Sport, FlowPortBits)], 1),
         ]);
     }
 

@@ -21,7 +21,9 @@ public static class Machine
                 "(BPF_ENABLE_STATS; fw's dispatcher figure includes the tail-called classifier, xdp-filter's its libxdp dispatcher). Whole path: the sending threads' CPU time " +
                 "(CLOCK_THREAD_CPUTIME_ID: this kernel has no IRQ time accounting, so the softirq run on the thread is charged to it) plus ksoftirqd's on those CPUs, per frame sent. " +
                 "Delivered: the receiving interface's rx_packets delta per wall second. Checked every time: frames sent = frames received = program runs"),
-            ("verdicts", "every packet of every fw scenario ends in XDP_DROP (all rules drop, default: drop), like the bare XDP_DROP baseline; the system's own counter of the expected rule (or default) must equal the frames received"),
+            ("verdicts", "every packet of every fw scenario ends in XDP_DROP (all rules drop, default: drop), like the bare XDP_DROP baseline" +
+                (o.State && o.Live ? ", but fw + state's established packets, which its `established` rule passes (XDP_PASS; the stack behind drops them)" : "") +
+                "; the system's own counter of the expected rule (or default) must equal the frames received"),
             ("tools", $"{Version("nft", "--version")}; {Version("xdp-filter", "load", "--version")}; .NET {Environment.Version}"),
         ];
     }

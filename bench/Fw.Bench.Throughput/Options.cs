@@ -9,8 +9,9 @@ public sealed record Options
           --runs N               runs per scenario; figures are medians (default 5)
           --duration S           seconds of traffic per scenario and run, after a warm-up (default 1)
           --threads N            sending threads, one per CPU from CPU 0 (default: every CPU)
-          --quick                a quick look (under 3 minutes): bare XDP_DROP, fw and xdp-filter at the peer
-                                 comparison's rules and set, no-match mix; no cost grid, no nftables
+          --quick                a quick look (under 4 minutes): bare XDP_DROP, fw, fw + state and xdp-filter at
+                                 the peer comparison's rules and set, no-match mix (fw + state: established and
+                                 no-match mixes); no cost grid, no nftables
           --rules N,N,...        rule counts (default 10,100,1000,4096)
           --prefixes N,N,...     set sizes of the live grid (default 0,10000,100000,1000000)
           --cost-prefixes N,...  set sizes of the TEST_RUN grid (default 0,1000,10000,100000,1000000)
@@ -20,7 +21,8 @@ public sealed record Options
           --peer-prefixes N      set size of the peer comparison (default 100000)
           --fw-object LABEL=PATH another build's fw.bpf.o, measured as "fw (LABEL)" beside fw in the peer comparison
                                  (repeatable): to compare data-plane changes in one run, paired with the same bare runs
-          --no-cost | --no-live | --no-peers   leave a part out
+          --no-cost | --no-live | --no-peers | --no-state   leave a part out (--no-state: fw + state, the
+                                 connection-tracking cost at the peer comparison's rules and set)
           --write-rules DIR      write the grid's rulesets (and nft, xdp-filter translations of the peer's) to DIR and stop
         """;
 
@@ -39,6 +41,9 @@ public sealed record Options
     public bool Cost { get; init; } = true;
     public bool Live { get; init; } = true;
     public bool Peers { get; init; } = true;
+
+    /// <summary>fw + state: the peer comparison's ruleset with a `state: established` rule and a track rule on top.</summary>
+    public bool State { get; init; } = true;
     public string? WriteRules { get; init; }
     public FwBuild[] FwObjects { get; init; } = [];
 
@@ -69,6 +74,7 @@ public sealed record Options
                     "--no-cost" => o with { Cost = false },
                     "--no-live" => o with { Live = false },
                     "--no-peers" => o with { Peers = false },
+                    "--no-state" => o with { State = false },
                     "--write-rules" => o with { WriteRules = Next() },
                     "--fw-object" => o with { FwObjects = [.. o.FwObjects, ParseBuild(Next())] },
                     "-h" or "--help" => throw new HelpRequested(),
@@ -77,7 +83,8 @@ public sealed record Options
             }
             if (o.Runs < 1 || o.Duration <= 0 || o.Threads < 1 || o.Threads > Environment.ProcessorCount || o.Repeat < 1)
                 throw new ArgumentException($"runs, duration, repeat must be positive; threads 1-{Environment.ProcessorCount}");
-            // The quick look: the headline scenario only (fw at the peers' ruleset, no-match mix, beside bare and xdp-filter).
+            // The quick look: the headline scenario only (fw at the peers' ruleset, no-match mix, beside bare and
+            // xdp-filter; fw + state at the same ruleset unless --no-state).
             return o.Quick ? o with { Rules = [o.PeerRules], Prefixes = [o.PeerPrefixes], CostPrefixes = [], Mixes = ["no match"], Cost = false, Peers = true } : o;
         }
         catch (HelpRequested)

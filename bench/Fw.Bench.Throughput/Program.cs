@@ -7,8 +7,9 @@ using Fw.Kernel;
 // fw under real traffic (frames from an AF_PACKET TX ring into a veth pair, src/Fw.Traffic) over the
 // rule-count x set-size grid and three packet mixes, beside a bare XDP_DROP program (the floor), xdp-filter and
 // nftables (plain chain and sets) in the same run on the same veth pair, timed by the kernel's BPF statistics
-// and by the sender's CPU time per frame; plus the BPF_PROG_TEST_RUN cost grid. Writes throughput.md,
-// throughput.csv and throughput.png. Usage: see Options.Usage.
+// and by the sender's CPU time per frame; fw + state (the peers' ruleset with a `state: established` rule and a
+// track rule on top: packets of established flows, and packets of no rule and no flow); plus the
+// BPF_PROG_TEST_RUN cost grid. Writes throughput.md, throughput.csv and throughput.png. Usage: see Options.Usage.
 
 var o = Options.Parse(args);
 if (o is null)
@@ -59,11 +60,19 @@ try
     }
     var peerCase = cases[(o.PeerRules, o.PeerPrefixes)];
     var passCase = o.Quick ? null : RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, defaultDrop: false, mixes: [Synthetic.NoMatch()]);
+    RulesetCase? stateCase = null;
+    if (o.State && (o.Live || o.Cost))
+    {
+        stateCase = RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, stateful: true);
+        log.WriteLine($"compiled {stateCase.Label}: {stateCase.CompileMs:N0} ms, {stateCase.Check.Image!.ClassCount:N0} classes, {stateCase.Check.Image.PrefixEntries:N0} trie entries");
+    }
     var results = new Results(o, Machine.Describe(o));
 
     if (o.Cost)
     {
         var costCases = cases.Values.Where(c => o.CostPrefixes.Contains(c.Prefixes) && o.Rules.Contains(c.Rules)).Append(passCase!).ToList();
+        if (stateCase is not null)
+            costCases.Add(stateCase);   // its flow table is the classifier's own: the first run inserts, every later packet is established
         var (bare, cost) = CostGrid.Run(costCases, o.Repeat, o.Runs, log);
         results.CostBare.AddRange(bare);
         results.Cost.AddRange(cost);
@@ -86,6 +95,12 @@ try
                 steps.Add((bare, null, [noMatch]));
                 steps.Add((new FwSut(net, cases[(n, p)]), cases[(n, p)], cases[(n, p)].Mixes.Where(m => o.Mixes.Contains(m.Name)).ToList()));
             }
+        }
+        if (stateCase is not null && o.Live)
+        {
+            // The connection-tracking cost, beside the stateless fw of the same rules and set (the grid's).
+            steps.Add((bare, null, [noMatch]));
+            steps.Add((new FwSut(net, stateCase), stateCase, stateCase.Mixes));
         }
         if (o.Peers)
         {
@@ -135,13 +150,20 @@ try
                     {
                         ulong rx0 = net.RxPackets();
                         ulong? c0 = sut.Counted(mix);
+                        ulong? f0 = sut.FlowsInserted();
                         var rate = gen.Measure(mix, duration, progId);
                         ulong? c1 = sut.Counted(mix);
+                        ulong? f1 = sut.FlowsInserted();
                         ulong rx1 = net.RxPackets();
-                        Verify(sut, mix, rate, c0 is not null && c1 is not null ? c1.Value - c0.Value : null, rx1 - rx0);
-                        results.Add(sut.Name, c, mix, rate);
+                        ulong? counted = c0 is not null && c1 is not null ? c1.Value - c0.Value : null;
+                        ulong? inserted = f0 is not null && f1 is not null ? f1.Value - f0.Value : null;
+                        if (c is { Stateful: true })
+                            VerifyFlows(sut, mix, counted, rx1 - rx0, inserted, o.Threads);
+                        Verify(sut, mix, rate, counted, rx1 - rx0);
+                        results.Add(sut.Name, c, mix, rate, counted is ulong n ? new Tally(n, rx1 - rx0, inserted) : null);
                         string prog = rate.ProgNs is double p ? $"program {p,7:N1} ns" : "program    none  ";
-                        log.WriteLine($"run {run + 1}/{o.Runs}  {sut.Name,-22} {c?.Label ?? "",-34} {mix.Name,-9}  {prog}  path {rate.PathNs,7:N1} ns  delivered {rate.RxPps / 1e6,6:N3} Mpps");
+                        string flows = inserted is ulong fl ? $"  {fl:N0} flow(s) inserted" : "";
+                        log.WriteLine($"run {run + 1}/{o.Runs}  {sut.Name,-22} {c?.Label ?? "",-34} {mix.Name,-11}  {prog}  path {rate.PathNs,7:N1} ns  delivered {rate.RxPps / 1e6,6:N3} Mpps{flows}");
                     }
                 }
                 finally
@@ -182,4 +204,25 @@ static void Verify(Sut sut, Mix mix, Rate rate, ulong? counted, ulong rx)
         throw new InvalidOperationException($"{sut.Name}, {mix.Name}: the interface received {rate.Rx:N0} frames, its XDP program ran {rate.ProgRuns:N0} times");
     if (counted is ulong n && !Near(n, rx))
         throw new InvalidOperationException($"{sut.Name}, {mix.Name}: the interface received {rx:N0} frames, the system counted {n:N0} as the mix expects");
+}
+
+// fw + state: the established mix's frames all matched the `established` rule but the first of each flow (the
+// track rule's, at most one per flow and sending CPU, racing), and no other traffic put a flow into the table.
+static void VerifyFlows(Sut sut, Mix mix, ulong? counted, ulong rx, ulong? inserted, int threads)
+{
+    if (counted is not ulong n || inserted is not ulong ins)
+        throw new InvalidOperationException($"{sut.Name}, {mix.Name}: no counters of the rule and the flow table");
+    double share = rx == 0 ? 0 : (double)n / rx;
+    if (mix.Rule == 0)
+    {
+        if (share < Tally.AllButFirst)
+            throw new InvalidOperationException($"{sut.Name}, {mix.Name}: only {n:N0} of {rx:N0} frames ({share:P3}) matched `{Synthetic.EstablishedRule}`: " +
+                $"the flows were not established (expected all but the first of each of {Synthetic.Flows} flows; {ins:N0} flow(s) inserted)");
+        if (ins > (ulong)(Synthetic.Flows * threads))
+            throw new InvalidOperationException($"{sut.Name}, {mix.Name}: {ins:N0} flows inserted for {Synthetic.Flows} flows: flows went out of the table and came back");
+    }
+    else if (ins != 0)
+    {
+        throw new InvalidOperationException($"{sut.Name}, {mix.Name}: {ins:N0} flow(s) inserted by traffic that matches no rule and no flow");
+    }
 }

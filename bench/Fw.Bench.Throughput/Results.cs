@@ -5,6 +5,18 @@ using Fw.Lab;
 namespace Fw.Bench.Throughput;
 
 /// <summary>
+/// What a system counted over one measurement, warm-up included: frames its counter of the mix's rule (or the
+/// default) counted, frames the interface received, flows put into fw's table (null: no table).
+/// </summary>
+public readonly record struct Tally(ulong Counted, ulong Rx, ulong? Inserted)
+{
+    /// <summary>The least share of an established mix's frames the `established` rule must count (all but each flow's first).</summary>
+    public const double AllButFirst = 0.999;
+
+    public double Share => Rx == 0 ? double.NaN : (double)Counted / Rx;
+}
+
+/// <summary>
 /// Every measurement of a run, and what is written from them: throughput.md (tables, targets, machine facts),
 /// throughput.csv (one row per scenario) and throughput.png (gnuplot). Real-traffic figures are medians of the
 /// measurements with their spread (min-max), by two per-packet measures (<see cref="Rate.ProgNs"/>: the attached
@@ -18,6 +30,10 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
 
     private const string NoMatch = "no match";
 
+    private const string Established = "established";
+
+    private const string Stateful = FwSut.StatefulName;
+
     private static readonly Key BareKey = new(Bare, 0, 0, true, NoMatch);
 
     /// <summary>The peers fw is held against on the whole path, in table order.</summary>
@@ -25,6 +41,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
 
     private readonly Dictionary<Key, List<Rate>> _live = [];
     private readonly Dictionary<Key, List<Rate>> _pairedBare = [];
+    private readonly Dictionary<Key, List<Tally>> _tallies = [];
     private readonly List<Key> _order = [];
     private Rate? _lastBare;
 
@@ -37,16 +54,22 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
 
     private readonly record struct Key(string Sut, int Rules, int Prefixes, bool DefaultDrop, string Mix);
 
-    /// <summary>A measurement; each is paired with the bare XDP_DROP measurement nearest before it in time.</summary>
-    public void Add(string sut, RulesetCase? c, Mix mix, Rate r)
+    /// <summary>
+    /// A measurement, with what the system counted over it (null: it counts nothing); each is paired with the bare
+    /// XDP_DROP measurement nearest before it in time.
+    /// </summary>
+    public void Add(string sut, RulesetCase? c, Mix mix, Rate r, Tally? tally = null)
     {
         var k = new Key(sut, c?.Rules ?? 0, c?.Prefixes ?? 0, c?.DefaultDrop ?? true, mix.Name);
         if (!_live.TryGetValue(k, out var list))
         {
             _live[k] = list = [];
             _pairedBare[k] = [];
+            _tallies[k] = [];
             _order.Add(k);
         }
+        if (tally is Tally t)
+            _tallies[k].Add(t);
         if (sut == Bare)
             _lastBare = r;
         list.Add(r);
@@ -84,8 +107,8 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
     /// <summary>Whether fw was measured anywhere but at the peers' ruleset (a quick run measures only that one).</summary>
     private bool FwGrid => _live.Keys.Any(k => k.Sut == "fw" && (k.Rules, k.Prefixes) != (o.PeerRules, o.PeerPrefixes));
 
-    private CostResult? CostOf(int rules, int prefixes, bool defaultDrop, string mix) =>
-        Cost.FirstOrDefault(c => c.Case.Rules == rules && c.Case.Prefixes == prefixes && c.Case.DefaultDrop == defaultDrop && c.Mix.Name == mix);
+    private CostResult? CostOf(int rules, int prefixes, bool defaultDrop, string mix, bool stateful = false) =>
+        Cost.FirstOrDefault(c => c.Case.Rules == rules && c.Case.Prefixes == prefixes && c.Case.DefaultDrop == defaultDrop && c.Case.Stateful == stateful && c.Mix.Name == mix);
 
     public void Write(string dir)
     {
@@ -127,8 +150,10 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         md.AppendLine($"- **packet mixes** (the sender rewrites the varied fields of each frame in its TX ring; checksums not fixed up): " +
             "*first rule*: TCP from 198.19.0.0/16, source and destination ports varied, which the set's 256 /24s cover (with no set: rule r0, its /32, source port and destination address varied); " +
             "*last rule*: UDP to the last rule's port from its /32 (the last rule is alike at every rule count), source port and destination varied; " +
-            "*no match*: 3 IPv4 to 1 IPv6 TCP ACK frames from 198.18.128.0/17 and 2001:db8:4000::/34, source and destination ports varied over 32768-65535: no rule, no set prefix.");
-        md.AppendLine("- **rulesets** (bench/Fw.Bench.Common/Synthetic.cs): rule 0 `src: \"@big\"` (the set; 80% IPv4 /16-/32, 20% IPv6 /48-/128, blocklist-like), then rules of their own /32 or /64 source, protocol and port, all `action: drop`; `default: drop`.");
+            "*no match*: 3 IPv4 to 1 IPv6 TCP ACK frames from 198.18.128.0/17 and 2001:db8:4000::/34, source and destination ports varied over 32768-65535: no rule, no set prefix" +
+            (StateMeasured ? $"; *established* (fw + state): {EstablishedMixText}." : "."));
+        md.AppendLine("- **rulesets** (bench/Fw.Bench.Common/Synthetic.cs): rule 0 `src: \"@big\"` (the set; 80% IPv4 /16-/32, 20% IPv6 /48-/128, blocklist-like), then rules of their own /32 or /64 source, protocol and port, all `action: drop`; `default: drop`" +
+            (StateMeasured ? $"; fw + state: {StateRulesText}." : "."));
         md.AppendLine("- Figures from the earlier live-frames method (BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, up to 2026-12-01) are not comparable with these: " +
             "that generator ran the receiver's NAPI after XDP batches with no skb and no socket in between; here every frame is an skb sent through AF_PACKET and veth, and the kernel times the program itself.");
         md.AppendLine();
@@ -162,7 +187,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
     private string Grid()
     {
         var liveRows = FwGrid ? _order.Where(k => k.Sut == "fw").Select(k => (k.Rules, k.Prefixes, k.Mix)) : [];
-        var rows = Cost.Where(c => c.Case.DefaultDrop).Select(c => (c.Case.Rules, c.Case.Prefixes, Mix: c.Mix.Name))
+        var rows = Cost.Where(c => c.Case.DefaultDrop && !c.Case.Stateful).Select(c => (c.Case.Rules, c.Case.Prefixes, Mix: c.Mix.Name))
             .Union(liveRows)
             .OrderBy(r => r.Prefixes).ThenBy(r => r.Rules).ThenBy(r => MixOrder(r.Mix)).ToList();
         if (rows.Count == 0)
@@ -237,9 +262,110 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
             md.AppendLine();
         }
 
+        md.Append(StateSection(h));
+
         md.AppendLine($"![fw throughput and per-packet cost]({png})");
         md.AppendLine();
         return md.ToString();
+    }
+
+    // ---- Connection tracking ------------------------------------------------------------------------------
+
+    private Key StateKey(string mix) => new(Stateful, o.PeerRules, o.PeerPrefixes, true, mix);
+
+    private Key StatelessKey => new("fw", o.PeerRules, o.PeerPrefixes, true, NoMatch);
+
+    /// <summary>Whether fw + state was measured in this run.</summary>
+    private bool StateMeasured => _live.ContainsKey(StateKey(Established)) || _live.ContainsKey(StateKey(NoMatch)) || Cost.Any(c => c.Case.Stateful);
+
+    private static string EstablishedMixText =>
+        $"3 IPv4 to 1 IPv6 TCP ACK frames from {Synthetic.FlowSrc4} and {Synthetic.FlowSrc6} to port {Synthetic.FlowDport}, the source port varied over {1 << Synthetic.FlowPortBits} values: " +
+        $"{Synthetic.Flows} fixed flows, the first packet of each put into the flow table by the track rule, every later one established";
+
+    private static string StateRulesText =>
+        $"two pass rules on top of the same rules and set, `{Synthetic.EstablishedRule}` (`state: established`) and `{Synthetic.TrackRule}` " +
+        $"(`track: true`, `src: [{Synthetic.FlowSrc4}, \"{Synthetic.FlowSrc6}\"]`, `proto: tcp`, `dport: {Synthetic.FlowDport}`: fields the rules below already use, " +
+        "so its per-packet lookups differ from fw's only by the state class and the flow table); `conntrack:` defaults";
+
+    /// <summary>
+    /// fw + state's added program ns less fw's, median over rounds: each round's figures are paired with their own
+    /// bare measurement, so this is the state rule's and the flow table's cost with the machine's drift taken out.
+    /// </summary>
+    private double OverStateless(Key k)
+    {
+        var state = AddedProg(k);
+        var fw = AddedProg(StatelessKey);
+        return Stats.Median(state.Zip(fw, (a, b) => a - b).ToList());
+    }
+
+    /// <summary>Each measurement's program ns less its paired bare one, in run order (NaN without BPF statistics).</summary>
+    private List<double> AddedProg(Key k) => _live.TryGetValue(k, out var rs)
+        ? rs.Select((r, i) => (r.ProgNs - _pairedBare[k][i].ProgNs) ?? double.NaN).ToList()
+        : [];
+
+    /// <summary>The lowest share of received frames the expected rule (or the default) counted, over the rounds.</summary>
+    private double ShareMin(Key k) => _tallies.TryGetValue(k, out var ts) && ts.Count > 0 ? ts.Min(t => t.Share) : double.NaN;
+
+    private static string Share(double share) => double.IsNaN(share) ? "—" : (share * 100).ToString(share >= 0.9999 && share < 1 ? "N4" : "N2", Inv) + "%";
+
+    /// <summary>fw + state beside the stateless fw and bare XDP_DROP of the same run; empty when not measured.</summary>
+    private string StateSection(string h)
+    {
+        if (!StateMeasured)
+            return "";
+        int n = o.PeerRules, p = o.PeerPrefixes;
+        var md = new StringBuilder();
+        md.AppendLine($"{h} Connection tracking: {n:N0} rules, {p:N0}-prefix set, a `state` rule on top");
+        md.AppendLine();
+        bool testRun = Cost.Any(c => c.Case.Stateful);
+        md.AppendLine("| system | packets | program ns per packet (BPF stats) | spread | added ns over bare (program) | over stateless fw (program) | whole path ns per frame | added ns (whole path) | delivered Mpps | counted as expected (lowest round) |" +
+            (testRun ? " TEST_RUN ns | + ns over bare |" : ""));
+        md.AppendLine("|---|---|---:|---|---:|---:|---:|---:|---:|---|" + (testRun ? "---:|---:|" : ""));
+        var rows = new List<(Key K, string System, string Packets)>
+        {
+            (BareKey, Bare, "no match"),
+            (StatelessKey, "fw (stateless)", "no match"),
+            (StateKey(Established), $"{Stateful}", "an established flow's"),
+            (StateKey(NoMatch), $"{Stateful}", "no match, no flow"),
+        };
+        foreach (var (k, system, packets) in rows)
+        {
+            bool bare = k.Sut == Bare;
+            var f = Live(k);
+            double cost = bare ? BareCost : CostOf(k.Rules, k.Prefixes, k.DefaultDrop, k.Mix, k.Sut == Stateful)?.Median ?? double.NaN;
+            if (f is null && double.IsNaN(cost))
+                continue;
+            string live = f is null ? "| — | — | — | — | — | — | — | — " :
+                $"| {Plain(f.Prog.Median)} | {Spread(f.Prog)} | {(bare ? "0" : Ns(f.ProgAdded))} | {(k.Sut == Stateful ? Ns(OverStateless(k)) : k == StatelessKey ? "0" : "—")} | " +
+                $"{Plain(f.Path.Median)} | {(bare ? "0" : Ns(f.PathAdded))} | {Mpps(f.Rx.Median)} | {Counted(k)} ";
+            string tr = !testRun ? "" : double.IsNaN(cost) ? "| — | — " : $"| {Plain(cost)} | {(bare ? "0" : Ns(cost - BareCost))} ";
+            md.AppendLine($"| {system} | {packets} {live}{tr}|");
+        }
+        md.AppendLine();
+        md.AppendLine($"- fw + state: {StateRulesText}. Established packets: {EstablishedMixText}. No match: the no-match mix, whose packets match no rule and no flow (the flow-table lookup misses), to the default (drop).");
+        md.AppendLine("- *over stateless fw*: each round's fw + state added ns less that round's stateless fw added ns, median over the rounds: the cost of the state rule and the flow table alone. " +
+            "The flow table is made when fw attaches (every round), so each round's first packet of every flow is new.");
+        md.AppendLine("- The established packets are passed (XDP_PASS, the `established` rule's action) and the stack behind the veth drops them (not for this host): their whole-path figure carries the stack's work, as fw with `default: pass` does; " +
+            "the program figure is fw's own. No-match packets end in XDP_DROP like every other scenario.");
+        md.AppendLine("- *counted as expected*: frames the `established` rule (or the default, for no match) counted over the lowest round, warm-up included, of the frames the interface received; " +
+            "the run stops unless it is at least 99.9% and no-match traffic inserts no flow.");
+        if (Cost.Any(c => c.Case.Stateful))
+            md.AppendLine("- TEST_RUN: the classifier alone with one frame of the mix repeated (warm caches; the established frame's flow is inserted by the first run), as in the grid: what the program costs without the cache misses of real traffic.");
+        md.AppendLine();
+        return md.ToString();
+    }
+
+    /// <summary>The lowest round's share, with the flows inserted (fw + state).</summary>
+    private string Counted(Key k)
+    {
+        double share = ShareMin(k);
+        if (double.IsNaN(share))
+            return "—";
+        string what = k.Sut == Stateful && k.Mix == Established ? $"by `{Synthetic.EstablishedRule}`" : k.Mix == NoMatch && k.Sut.StartsWith("fw") ? "by the default" : "";
+        var inserted = _tallies[k].Where(t => t.Inserted is not null).Select(t => t.Inserted!.Value).ToList();
+        string range = inserted.Count == 0 ? "" : inserted.Min() == inserted.Max() ? $"{inserted.Max():N0}" : $"{inserted.Min():N0}-{inserted.Max():N0}";
+        string flows = inserted.Count == 0 ? "" : inserted.Max() == 0 ? "; no flow inserted" : $"; {range} flows inserted a round by `{Synthetic.TrackRule}`";
+        return $"{Share(share)} {what}{flows}".Replace("  ", " ");
     }
 
     /// <summary>README's part: the machine in one line, the targets, the peers, the plot, the no-match grid, a link to the rest.</summary>
@@ -270,7 +396,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         return md.ToString();
     }
 
-    private static int MixOrder(string mix) => mix switch { "first" => 0, "last" => 1, _ => 2 };
+    private static int MixOrder(string mix) => mix switch { "first" => 0, "last" => 1, Established => 2, _ => 3 };
 
     private IEnumerable<Key> PeerKeys()
     {
@@ -321,6 +447,17 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
 
             // (c) the whole path: ahead of every peer, run by run.
             yield return WholePathTarget(fwKey, fw);
+        }
+        if (Live(StateKey(Established)) is { } est)
+        {
+            // (d) connection tracking: a packet of an established flow, by the kernel's BPF statistics.
+            var none = Live(StateKey(NoMatch));
+            string beside = $"stateless fw beside it {Ns(fw?.ProgAdded ?? double.NaN)}, so the state rule and the flow-table hit add {Ns(OverStateless(StateKey(Established)))}" +
+                (none is null ? "" : $"; a no-match packet with the state rule {Ns(none.ProgAdded)} ({Ns(OverStateless(StateKey(NoMatch)))} over stateless: the lookup that misses)");
+            yield return double.IsNaN(est.ProgAdded)
+                ? $"- a packet of an established flow, a `state` rule on top of {n:N0} rules + {p:N0}-prefix set: at most +40 ns over bare XDP_DROP: **not measured** (no BPF statistics)."
+                : $"- a packet of an established flow, a `state` rule on top of {n:N0} rules + {p:N0}-prefix set: fw + state adds **{Ns(est.ProgAdded)}** per packet over bare XDP_DROP by the kernel's BPF statistics " +
+                  $"(program {Plain(est.Prog.Median)} ns; {beside}); goal at most +40 ns: **{Verdict(est.ProgAdded <= 40)}**.";
         }
         if (Cost.Count > 0)
         {
@@ -391,7 +528,8 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         "prog_ns,prog_ns_min,prog_ns_max,prog_added_ns," +
         "path_ns,path_ns_min,path_ns_max,path_added_ns," +
         "delivered_mpps,delivered_mpps_min,delivered_mpps_max," +
-        "testrun_ns,testrun_ns_min,testrun_ns_max,testrun_added_ns";
+        "testrun_ns,testrun_ns_min,testrun_ns_max,testrun_added_ns," +
+        "counted_share_min,ct_inserts_max,over_stateless_prog_ns";
 
     /// <summary>A CSV number: invariant, empty when not measured.</summary>
     private static string F(double x) => double.IsNaN(x) ? "" : x.ToString("0.####", Inv);
@@ -406,28 +544,36 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         ? Enumerable.Repeat("", 4)
         : [F(c.Median), F(c.Ns.Min()), F(c.Ns.Max()), F(c.Median - BareCost)];
 
+    /// <summary>The lowest counted share, the most flows inserted in a round, and fw + state's cost over stateless fw.</summary>
+    private IEnumerable<string> CountCells(Key k)
+    {
+        var ts = _tallies.TryGetValue(k, out var list) ? list : [];
+        var inserted = ts.Where(t => t.Inserted is not null).Select(t => (double)t.Inserted!.Value).ToList();
+        return [F(ShareMin(k)), inserted.Count == 0 ? "" : F(inserted.Max()), k.Sut == Stateful ? F(OverStateless(k)) : ""];
+    }
+
     private string Csv()
     {
         var sb = new StringBuilder(CsvHeader).Append('\n');
         var keys = _order.ToList();
         foreach (var c in Cost)
         {
-            var k = new Key(c.Case.DefaultDrop ? "fw" : "fw, default: pass", c.Case.Rules, c.Case.Prefixes, c.Case.DefaultDrop, c.Mix.Name);
+            var k = new Key(c.Case.Stateful ? Stateful : c.Case.DefaultDrop ? "fw" : "fw, default: pass", c.Case.Rules, c.Case.Prefixes, c.Case.DefaultDrop, c.Mix.Name);
             if (!keys.Contains(k))
                 keys.Add(k);
         }
         foreach (var k in keys.OrderBy(k => k.Sut != Bare).ThenBy(k => k.Sut).ThenBy(k => k.Prefixes).ThenBy(k => k.Rules).ThenBy(k => MixOrder(k.Mix)))
         {
             var f = Live(k);
-            var c = k.Sut is "fw" or "fw, default: pass" ? CostOf(k.Rules, k.Prefixes, k.DefaultDrop, k.Mix) : null;
+            var c = k.Sut is "fw" or "fw, default: pass" or Stateful ? CostOf(k.Rules, k.Prefixes, k.DefaultDrop, k.Mix, k.Sut == Stateful) : null;
             string[] head = [$"\"{k.Sut}\"", $"{k.Rules}", $"{k.Prefixes}", k.DefaultDrop ? "drop" : "pass", $"\"{k.Mix}\"", $"{f?.Runs ?? c?.Ns.Count ?? 0}"];
-            sb.Append(string.Join(',', head.Concat(LiveCells(f)).Concat(CostCells(c)))).Append('\n');
+            sb.Append(string.Join(',', head.Concat(LiveCells(f)).Concat(CostCells(c)).Concat(CountCells(k)))).Append('\n');
         }
         if (CostBare.Count > 0)
         {
             string[] head = [$"\"{Bare} (TEST_RUN)\"", "0", "0", "drop", $"\"{NoMatch}\"", $"{CostBare.Count}"];
             string[] cost = [F(BareCost), F(CostBare.Min()), F(CostBare.Max()), "0"];
-            sb.Append(string.Join(',', head.Concat(LiveCells(null)).Concat(cost))).Append('\n');
+            sb.Append(string.Join(',', head.Concat(LiveCells(null)).Concat(cost).Concat(["", "", ""]))).Append('\n');
         }
         return sb.ToString();
     }

@@ -23,6 +23,9 @@ public abstract class Sut : IDisposable
 
     public virtual ulong? Counted(Mix mix) => null;
 
+    /// <summary>Flows the system has put into its flow table so far (null: it keeps none).</summary>
+    public virtual ulong? FlowsInserted() => null;
+
     /// <summary>Whether the system runs an XDP program on the interface (whose BPF statistics are then read).</summary>
     public virtual bool HasXdpProgram => true;
 
@@ -60,16 +63,26 @@ public sealed class BareSut : Sut
 /// <summary>
 /// fw itself, attached with Firewall.Attach (dispatcher and generation 1, native XDP), as fwctl attach does;
 /// with <paramref name="build"/>, another build's classifier object (--fw-object), to compare builds in one run.
+/// A stateful case ("fw + state") also has fw's flow table and its TC egress program on the interface while
+/// attached; <see cref="Stop"/> removes the clsact qdisc fw's detach leaves, so the next system finds the
+/// interface as bare as before (an empty clsact still turns on the ingress hook's checks).
 /// </summary>
 public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : Sut
 {
+    public const string StatefulName = "fw + state";
+
     public RulesetCase Case => c;
 
-    public override string Name => build is not null ? $"fw ({build.Label})" : c.DefaultDrop ? "fw" : "fw, default: pass";
+    public override string Name => build is not null ? $"fw ({build.Label})" : c.Stateful ? StatefulName : c.DefaultDrop ? "fw" : "fw, default: pass";
 
     public override void Start() => net.Ns.Run(() => Deployment.Attach(net.SutIf, c.Check, XdpMode.Native, build?.ObjectPath));
 
-    public override void Stop() => net.Ns.Run(() => Firewall.Detach(net.SutIf));
+    public override void Stop()
+    {
+        net.Ns.Run(() => Firewall.Detach(net.SutIf));
+        if (c.Stateful)
+            net.RemoveClsact();
+    }
 
     /// <summary>The counter of the rule the mix matches, or of the default.</summary>
     public override ulong? Counted(Mix mix)
@@ -77,6 +90,8 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
         var s = StatsSnapshot.Read(net.SutIf);
         return mix.Rule is int i ? s.Rules[i].Counter.Total.Packets : s.Default.Total.Packets;
     }
+
+    public override ulong? FlowsInserted() => c.Stateful ? StatsSnapshot.Read(net.SutIf).ConntrackInserts.Total.Packets : null;
 }
 
 /// <summary>
