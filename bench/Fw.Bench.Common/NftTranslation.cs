@@ -23,7 +23,8 @@ public enum NftForm
 /// rule's src/dst is the union of its prefixes and sets (one nft rule per alternative); ports and tcp_flags
 /// never match a non-first fragment (nft's <c>th</c> and <c>tcp</c> do not either); non-IP frames get
 /// <c>non_ip</c> before any rule. Not translated: <c>malformed</c> (nft sees only what the stack parsed) and
-/// VLAN tags (nft's <c>meta protocol</c> is the outer EtherType). Every rule counts, as fw does.
+/// VLAN tags (nft's <c>meta protocol</c> is the outer EtherType). Every rule counts, as fw does. Refused: a ruleset
+/// with <c>state</c> or <c>track</c> (the netdev hook sees packets before conntrack does).
 /// </para>
 /// </summary>
 public sealed class NftRuleset
@@ -75,6 +76,10 @@ public sealed class NftRuleset
 
     public static NftRuleset Translate(Ruleset rs, string device, string table = "fw_bench")
     {
+        // nft's netdev ingress hook runs before conntrack: a `state` rule has no translation there, and dropping it
+        // would make the peer pass what fw drops.
+        if (rs.UsesConntrack)
+            throw new NotSupportedException($"{rs.File}: a ruleset with state or track has no nftables netdev translation (no conntrack at ingress)");
         var sets = new SetNames(rs);
         var variants = rs.Rules.SelectMany(r => Variants(r, sets)).ToList();
         var defs = new StringBuilder($"table netdev {table} {{\n");

@@ -127,6 +127,9 @@ internal static unsafe partial class Interop
     [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_tc_query(in TcHook hook, ref TcOpts opts);
 
+    [LibraryImport(Libbpf)]
+    internal static partial int bpf_tc_hook_destroy(ref TcHook hook);
+
     // ---- BTF -------------------------------------------------------------------------------------
     [LibraryImport(Libbpf, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint btf__parse(string path, nint btfExt);
@@ -311,6 +314,7 @@ internal static unsafe partial class Interop
         private uint _pad;
     }
 
+    internal const int BpfTcIngress = 1 << 0;
     internal const int BpfTcEgress = 1 << 1;
     internal const uint BpfTcFReplace = 1 << 0;
 

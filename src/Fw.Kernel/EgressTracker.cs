@@ -36,10 +36,30 @@ public static class EgressTracker
         string genPin = Path.Combine(generationDir, GenerationPin);
         File.Delete(genPin);
         obj.PinProgram(Program, genPin);
-        TcFilter.AttachEgress(ifindex, obj.ProgramFd(Program), Handle, Priority, iface);
+        Hooked(iface, TcFilter.AttachEgress(ifindex, obj.ProgramFd(Program), Handle, Priority, iface));
         string pin = PinLayout.Egress(iface);
         File.Delete(pin);   // the program it replaced (the filter holds the running one)
         obj.PinProgram(Program, pin);
+    }
+
+    /// <summary>
+    /// /run/fw/IFACE.clsact: fw made the interface's clsact qdisc (it had none), so detaching removes it again and leaves
+    /// the interface as it found it. A qdisc that was there before fw stays, with whatever else is on it.
+    /// </summary>
+    public static string ClsactMarker(string iface) => Path.Combine(PinLayout.LockDir, InterfaceName.Checked(iface) + ".clsact");
+
+    private static void Hooked(string iface, bool created)
+    {
+        if (!created)
+            return;
+        OwnDirectory.Ensure(PinLayout.LockDir);
+        string path = ClsactMarker(iface);
+        File.Delete(path);   // unlinks, never follows
+        using var marker = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            Options = FileOptions.None,
+        });
     }
 
     /// <summary>The name of a generation's egress program in its directory.</summary>
@@ -59,17 +79,23 @@ public static class EgressTracker
             return;
         }
         using var prog = FdHandle.OpenPinned(genPin);
-        TcFilter.AttachEgress(NetInterface.Index(iface), prog.Fd, Handle, Priority, iface);
+        Hooked(iface, TcFilter.AttachEgress(NetInterface.Index(iface), prog.Fd, Handle, Priority, iface));
         string pin = PinLayout.Egress(iface);
         File.Delete(pin);
         prog.Pin(pin);
     }
 
-    /// <summary>Removes the filter (when the interface is still there) and its pin.</summary>
+    /// <summary>Removes the filter (when the interface is still there), the clsact qdisc if fw made it, and the pin.</summary>
     public static void Detach(string iface)
     {
+        string marker = ClsactMarker(iface);
         if (NetInterface.TryIndex(iface) is var ifindex and > 0)
+        {
             TcFilter.DetachEgress(ifindex, Handle, Priority, iface);
+            if (File.Exists(marker))
+                TcFilter.RemoveClsact(ifindex, iface);   // fw made it: the interface goes back as fw found it
+        }
+        File.Delete(marker);
         File.Delete(PinLayout.Egress(iface));
     }
 }

@@ -26,7 +26,10 @@ public static class Leftovers
         if (forgetLocks)
         {
             foreach (string iface in names)
+            {
                 File.Delete(InterfaceLock.PathOf(iface));
+                File.Delete(EgressTracker.ClsactMarker(iface));
+            }
         }
     }
 

@@ -201,4 +201,21 @@ public sealed class ConntrackTableTests : IDisposable
         Firewall.Revert(_veth.Name);
         Assert.Equal(first, Egress());
     }
+
+    private string Qdiscs() => TestVeth.Tc("qdisc", "show", "dev", _veth.Name);
+
+    [Fact]
+    public void DetachRemovesTheClsactQdiscFwMadeAndKeepsOneItFound()
+    {
+        Firewall.Attach(_veth.Name, Image(Fw.Testing.ConntrackPolicies.RepliesAndSshIn), Origin, XdpMode.Native);
+        Assert.Contains("clsact", Qdiscs());
+        Firewall.Detach(_veth.Name);
+        Assert.DoesNotContain("clsact", Qdiscs());   // as fw found the interface
+        Assert.False(File.Exists(EgressTracker.ClsactMarker(_veth.Name)));
+
+        TestVeth.Tc("qdisc", "add", "dev", _veth.Name, "clsact");   // someone else's
+        Firewall.Attach(_veth.Name, Image(Fw.Testing.ConntrackPolicies.RepliesAndSshIn), Origin, XdpMode.Native);
+        Firewall.Detach(_veth.Name);
+        Assert.Contains("clsact", Qdiscs());
+    }
 }

@@ -78,14 +78,19 @@ public sealed class TestVeth : IDisposable
         }
     }
 
-    public static string Ip(params string[] args)
+    public static string Ip(params string[] args) => Run("ip", args);
+
+    /// <summary>tc with these arguments: its output; a failure throws.</summary>
+    public static string Tc(params string[] args) => Run("tc", args);
+
+    private static string Run(string tool, string[] args)
     {
-        var p = Process.Start(new ProcessStartInfo("ip", args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var p = Process.Start(new ProcessStartInfo(tool, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         string output = p.StandardOutput.ReadToEnd();
         string err = p.StandardError.ReadToEnd();
         p.WaitForExit();
         if (p.ExitCode != 0 && !(args is ["link", "del", ..] && err.Contains("Cannot find device")))
-            throw new InvalidOperationException($"ip {string.Join(' ', args)}: {err.Trim()}");
+            throw new InvalidOperationException($"{tool} {string.Join(' ', args)}: {err.Trim()}");
         return output;
     }
 }
