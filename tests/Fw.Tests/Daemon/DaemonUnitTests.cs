@@ -201,6 +201,31 @@ public sealed class DaemonUnitTests : IDisposable
             Assert.Contains(types, t => sample.StartsWith(t + "{") || sample.StartsWith(t + " "));
     }
 
+    [Fact]
+    public void ConntrackMetricsFromASnapshotAndEvictionsNeverGoBack()
+    {
+        var zero = new Counter(new Count(0, 0), [new Count(0, 0)]);
+        var slots = StatsSnapshot.ReasonSlots.ToDictionary(s => s, _ => zero);
+        string Text(ulong inserts, int entries, uint tableId)
+        {
+            var ct = new ConntrackCounts(1024, entries, inserts, 2, 10, 5) { TableId = tableId };
+            var snap = new StatsSnapshot("fw0", 1, DateTimeOffset.UnixEpoch, slots, Rules: []) { Conntrack = ct };
+            var status = new DaemonStatus();
+            status.Record(true, ["fw0"], [], null, DateTimeOffset.FromUnixTimeSeconds(1_700_000_000));
+            return FirewallMetrics.Format([new InterfaceMetrics("fw0", 1, "ab", "/r.yaml", DateTimeOffset.UnixEpoch, snap)], [], status);
+        }
+        uint table = (uint)Random.Shared.Next(1_000_000, int.MaxValue);   // keyed by table: other tests' tables are others
+        string[] lines = Text(inserts: 1000, entries: 600, table).Split('\n');
+        Assert.Contains("fw_conntrack_entries{interface=\"fw0\"} 600", lines);
+        Assert.Contains("fw_conntrack_max{interface=\"fw0\"} 1024", lines);
+        Assert.Contains("fw_conntrack_evictions_total{interface=\"fw0\"} 385", lines);   // 1000 - 10 reused - 5 removed - 600
+        Assert.Contains("fw_conntrack_removed_total{interface=\"fw0\"} 5", lines);
+        // Read while a packet inserts: the derived figure dips; the counter stays.
+        Assert.Contains("fw_conntrack_evictions_total{interface=\"fw0\"} 385", Text(inserts: 1000, entries: 601, table).Split('\n'));
+        // A table made anew (detach, attach) starts over.
+        Assert.Contains("fw_conntrack_evictions_total{interface=\"fw0\"} 0", Text(inserts: 10, entries: 600, table + 1).Split('\n'));
+    }
+
     /// <summary>A clock that moves only when told to.</summary>
     private sealed class ManualClock : TimeProvider
     {

@@ -72,6 +72,18 @@ public sealed class ConntrackExpiryLabTests(ITestOutputHelper output) : IDisposa
             Assert.Equal(0UL, Moved(afterFirst, afterLate, "replies"));
             Assert.True(afterLate.Default.Total.Packets > afterFirst.Default.Total.Packets, "the late answer was not dropped by the default");
 
+            // Its entry is still in the table, expired (nothing swept it: no fwd runs), until a sweep removes it.
+            _lab.Fw.Run(() =>
+            {
+                using var table = ConntrackTable.Open(iface)!;
+                var flow = new ConntrackFilter(Proto: 17, Src: ConntrackFilter.ParsePrefix(LabNet.ServerV4.ToString()));
+                var before = table.Flows(flow).ToList();
+                Assert.Contains(before, f => f.Sport == 40100 && f.Dport == 5400);
+                Assert.All(before, f => Assert.True(f.Expired, $"{f.Tuple} expires in {f.ExpiresIn} s"));
+                Assert.True(table.Sweep() >= before.Count);
+                Assert.Empty(table.Flows(flow));
+            });
+
             // A new query makes a new flow: its answer comes back again (the sockets were fine all along).
             server.SendTo("query 2"u8.ToArray(), clientEnd);
             Assert.True(Received(client, Ample) == "query 2", "the server's second datagram did not reach the client");
