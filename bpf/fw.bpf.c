@@ -292,9 +292,25 @@ static __always_inline int fw_rule_verdict(const struct fw_rule *r, __u64 bytes)
 	return verdict;
 }
 
-/* fw_trace_out[0] = the verdict, its reason and rule (or FW_NO_RULE), the state and its flow, seq + 1. */
-static __always_inline void fw_trace_verdict(int verdict, __u32 reason, __u32 rule, __u32 ct_state,
-					     const struct fw_ct_key *ct_key)
+/*
+ * fw_trace_out[0]: the frame's state and its flow's key, written as soon as the
+ * state is known so that neither stays live to the end of the program (values
+ * live across the match would multiply the verifier's states).
+ */
+static __always_inline void fw_trace_state(__u32 ct_state, const struct fw_ct_key *ct_key)
+{
+	__u32 key = 0;
+	struct fw_trace *t = bpf_map_lookup_elem(&fw_trace_out, &key);
+
+	if (!t)
+		return;
+	t->ct_state = ct_state;
+	if (ct_state != FW_CT_NEW)
+		t->ct_key = *ct_key;
+}
+
+/* fw_trace_out[0] = the verdict, its reason and rule (or FW_NO_RULE), seq + 1. */
+static __always_inline void fw_trace_verdict(int verdict, __u32 reason, __u32 rule)
 {
 	__u32 key = 0;
 	struct fw_trace *t = bpf_map_lookup_elem(&fw_trace_out, &key);
@@ -304,9 +320,6 @@ static __always_inline void fw_trace_verdict(int verdict, __u32 reason, __u32 ru
 	t->verdict = verdict;
 	t->reason = reason;
 	t->rule = rule;
-	t->ct_state = ct_state;
-	if (ct_state != FW_CT_NEW)
-		t->ct_key = *ct_key;
 	t->seq++;
 }
 
@@ -335,9 +348,11 @@ int fw_classify(struct xdp_md *ctx)
 	int ret, verdict;
 
 	ret = parse_frame(&c, &pkt);
+	if (ret >= 0 && fw_ct_enabled)
+		ct_state = fw_ct_state(&pkt, data_end, &ct);
+	if (fw_trace)
+		fw_trace_state(ct_state, &ct.key);
 	if (ret >= 0) {
-		if (fw_ct_enabled)
-			ct_state = fw_ct_state(&pkt, data_end, &ct);
 		rule = fw_match(&pkt, ct_state);
 		if (rule != FW_NO_RULE)
 			r = bpf_map_lookup_elem(&fw_rules, &rule);
@@ -373,7 +388,7 @@ int fw_classify(struct xdp_md *ctx)
 	fw_count(slot, bytes);
 	fw_count(fw_action_slot(verdict), bytes);
 	if (fw_trace)
-		fw_trace_verdict(verdict, reason, rule, ct_state, &ct.key);
+		fw_trace_verdict(verdict, reason, rule);
 	return verdict;
 }
 

@@ -212,7 +212,6 @@ static __always_inline int fw_ct_quoted_key(const struct fw_pkt *pkt, void *end,
 struct fw_ct_pkt {
 	struct fw_ct_key key;		/* the packet's flow; for a related ICMP error, the flow it quotes */
 	struct fw_ct_entry *entry;	/* the packet's live flow when it is established */
-	struct fw_ct_entry *found;	/* the entry of the packet's key, live or not, or NULL */
 	__u32 has_key;
 	__u32 src_lo;			/* the packet's source is the key's lo end */
 	__u32 now;
@@ -234,7 +233,6 @@ static __always_inline __u32 fw_ct_state(const struct fw_pkt *pkt, void *end, st
 		ct->has_key = 1;
 		ct->src_lo = fw_ct_make_key(&ct->key, &src, &dst, pkt->proto, pkt->is_ipv6);
 		e = bpf_map_lookup_elem(&fw_ct, &ct->key);
-		ct->found = e;
 		if (e && fw_ct_live(e, ct->now)) {
 			int from_starter = ct->src_lo == e->starter_lo;
 
@@ -282,7 +280,7 @@ static __always_inline void fw_ct_seen(const struct fw_pkt *pkt, struct fw_ct_pk
 
 /*
  * Puts @fresh into the table as @key's flow. An entry of the key already there
- * (@found: expired, or live but not this packet's established flow) is taken
+ * (@found: expired, or live but not the packet's established flow) is taken
  * over in place, one 8-byte store, counted as a reuse: no element is added. Else
  * a new element, BPF_NOEXIST: when another CPU inserted the key in the same
  * instant, its flow stands and nothing is counted. So inserts - reuses is the
@@ -317,8 +315,10 @@ static __always_inline void fw_ct_track(const struct fw_pkt *pkt, struct fw_ct_p
 		.starter_lo = ct->src_lo,
 	};
 
+	/* Looked up again rather than kept from fw_ct_state: a pointer live across the match would multiply the
+	 * verifier's states, and this runs once per new flow, not per packet. */
 	if (ct->has_key)
-		fw_ct_insert(&ct->key, ct->found, &e);
+		fw_ct_insert(&ct->key, bpf_map_lookup_elem(&fw_ct, &ct->key), &e);
 }
 
 #endif /* FW_CONNTRACK_H */
