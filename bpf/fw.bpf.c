@@ -342,7 +342,7 @@ int fw_classify(struct xdp_md *ctx)
 	__u64 bytes = bpf_xdp_get_buff_len(ctx);
 	__u32 rule = FW_NO_RULE, reason, slot;
 	struct fw_rule *r = NULL;
-	struct fw_ct_pkt ct = {};
+	struct fw_ct_pkt ct;	/* fw_ct_state() sets it; read only when fw_ct_enabled */
 	__u32 ct_state = FW_CT_NEW;
 	struct fw_pkt pkt;
 	int ret, verdict;

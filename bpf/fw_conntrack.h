@@ -6,6 +6,12 @@
  * state" is the contract; tests/Fw.Testing/Reference/ReferenceFlowTable.cs is
  * the same written plainly, and the differential tests hold the two together.
  * Settings are fixed at load (fw_ct_timeout, seconds by enum fw_ct_phase).
+ *
+ * Per packet this costs one read of the clock (only when the packet's key is
+ * in the table) and one lookup of fw_ct (two for an ICMP error); no division
+ * (times are compared in nanoseconds, whole seconds are taken only to write
+ * last_seen) and, in the steady state of a flow, no write. The lookup itself,
+ * the kernel's jhash over the 40-byte key, is most of what remains.
  */
 #ifndef FW_CONNTRACK_H
 #define FW_CONNTRACK_H
@@ -34,10 +40,18 @@ struct fw_ct_end {
 	__u16 port;
 };
 
-/* Whole seconds of the coarse monotonic clock: what last_seen counts in. */
-static __always_inline __u32 fw_ct_now(void)
+#define FW_NSEC_PER_SEC	1000000000ULL
+
+/* The coarse monotonic clock, nanoseconds; last_seen counts its whole seconds. */
+static __always_inline __u64 fw_ct_clock(void)
 {
-	return bpf_ktime_get_coarse_ns() / 1000000000ULL;
+	return bpf_ktime_get_coarse_ns();
+}
+
+/* Whole seconds of @ns: what last_seen holds. A division, so only where last_seen is written. */
+static __always_inline __u32 fw_ct_seconds(__u64 ns)
+{
+	return ns / FW_NSEC_PER_SEC;
 }
 
 static __always_inline __u32 fw_ct_timeout(__u32 phase)
@@ -58,10 +72,17 @@ static __always_inline __u32 fw_ct_timeout(__u32 phase)
 	}
 }
 
-/* Live: its phase's timeout has not passed since its last packet. */
-static __always_inline int fw_ct_live(const struct fw_ct_entry *e, __u32 now)
+/*
+ * Live: its phase's timeout has not passed since its last packet, in whole
+ * seconds: fw_ct_seconds(@ns) < last_seen + timeout, which for a whole number
+ * of seconds is @ns < (last_seen + timeout) * 10^9 (a multiplication, not a
+ * division per packet).
+ */
+static __always_inline int fw_ct_live(const struct fw_ct_entry *e, __u64 ns)
 {
-	return now < e->last_seen + fw_ct_timeout(e->phase);
+	__u32 until = e->last_seen + fw_ct_timeout(e->phase);
+
+	return ns < (__u64)until * FW_NSEC_PER_SEC;
 }
 
 /* The first phase of a flow of @proto. */
@@ -84,24 +105,42 @@ static __always_inline int fw_ct_end_less(const struct fw_ct_end *a, const struc
 	return a->port < b->port;
 }
 
-/* The key of the flow between @src and @dst; returns 1 when @src is its lo end. */
+/*
+ * The key of the flow between @src and @dst; returns 1 when @src is its lo end.
+ * One decision (the comparison), then the ends are placed with masks, not with a
+ * branch per field: under real traffic either direction comes, unpredictably.
+ */
 static __always_inline int fw_ct_make_key(struct fw_ct_key *k, const struct fw_ct_end *src,
 					  const struct fw_ct_end *dst, __u32 proto, __u32 is_ipv6)
 {
 	int src_lo = !fw_ct_end_less(dst, src);
-	const struct fw_ct_end *lo = src_lo ? src : dst, *hi = src_lo ? dst : src;
+	__u64 m = -(__u64)src_lo;	/* all ones: src is lo */
+	__u64 x_hi = (src->hi ^ dst->hi) & m, x_lo = (src->lo ^ dst->lo) & m;
+	__u16 x_port = (src->port ^ dst->port) & m;
 
-	k->lo_hi = lo->hi;
-	k->lo_lo = lo->lo;
-	k->hi_hi = hi->hi;
-	k->hi_lo = hi->lo;
-	k->lo_port = lo->port;
-	k->hi_port = hi->port;
+	k->lo_hi = dst->hi ^ x_hi;
+	k->lo_lo = dst->lo ^ x_lo;
+	k->hi_hi = src->hi ^ x_hi;
+	k->hi_lo = src->lo ^ x_lo;
+	k->lo_port = dst->port ^ x_port;
+	k->hi_port = src->port ^ x_port;
 	k->proto = proto;
 	k->is_ipv6 = is_ipv6;
 	k->pad[0] = 0;
 	k->pad[1] = 0;
 	return src_lo;
+}
+
+/*
+ * An IPv6 address as host-order halves, read as four 32-bit words (the packet
+ * may be 2-byte aligned only; the architectures BPF JITs for read it unaligned,
+ * as the parser's IPv4 address reads do): a byte-wise copy costs ~50
+ * instructions an address.
+ */
+static __always_inline void fw_ct_load6(const struct in6_addr *a, __u64 *hi, __u64 *lo)
+{
+	*hi = (__u64)bpf_ntohl(a->in6_u.u6_addr32[0]) << 32 | bpf_ntohl(a->in6_u.u6_addr32[1]);
+	*lo = (__u64)bpf_ntohl(a->in6_u.u6_addr32[2]) << 32 | bpf_ntohl(a->in6_u.u6_addr32[3]);
 }
 
 static __always_inline int fw_ct_is_icmp(const struct fw_pkt *pkt)
@@ -125,8 +164,8 @@ static __always_inline int fw_ct_ends(const struct fw_pkt *pkt, struct fw_ct_end
 	if (pkt->nonfirst_frag)
 		return 0;
 	if (pkt->is_ipv6) {
-		fw_pop_load6(&pkt->ip6h->saddr, &src->hi, &src->lo);
-		fw_pop_load6(&pkt->ip6h->daddr, &dst->hi, &dst->lo);
+		fw_ct_load6(&pkt->ip6h->saddr, &src->hi, &src->lo);
+		fw_ct_load6(&pkt->ip6h->daddr, &dst->hi, &dst->lo);
 	} else {
 		src->hi = bpf_ntohl(pkt->iph->saddr);
 		dst->hi = bpf_ntohl(pkt->iph->daddr);
@@ -188,8 +227,8 @@ static __always_inline int fw_ct_quoted_key(const struct fw_pkt *pkt, void *end,
 		if ((void *)(ip6h + 1) > end || ip6h->version != 6)
 			return 0;
 		proto = ip6h->nexthdr;
-		fw_pop_load6(&ip6h->saddr, &src.hi, &src.lo);
-		fw_pop_load6(&ip6h->daddr, &dst.hi, &dst.lo);
+		fw_ct_load6(&ip6h->saddr, &src.hi, &src.lo);
+		fw_ct_load6(&ip6h->daddr, &dst.hi, &dst.lo);
 		l4 = q + sizeof(*ip6h);
 	}
 	p = l4;
@@ -208,14 +247,25 @@ static __always_inline int fw_ct_quoted_key(const struct fw_pkt *pkt, void *end,
 	return 1;
 }
 
-/* What the classifier knows of a packet's flow after fw_ct_state(). */
+/*
+ * What the classifier knows of a packet's flow after fw_ct_state(), which sets
+ * every field but @key (written when has_key, or when the state is related).
+ */
 struct fw_ct_pkt {
 	struct fw_ct_key key;		/* the packet's flow; for a related ICMP error, the flow it quotes */
 	struct fw_ct_entry *entry;	/* the packet's live flow when it is established */
+	__u64 ns;			/* the clock (fw_ct_clock) once read for this packet, else 0 */
 	__u32 has_key;
 	__u32 src_lo;			/* the packet's source is the key's lo end */
-	__u32 now;
 };
+
+/* The clock for @ct's packet: read once, at the first entry found (a packet of no known flow reads none). */
+static __always_inline __u64 fw_ct_pkt_clock(struct fw_ct_pkt *ct)
+{
+	if (!ct->ns)
+		ct->ns = fw_ct_clock();
+	return ct->ns;
+}
 
 /*
  * The packet's state: established when its flow is live and the packet comes
@@ -225,15 +275,18 @@ struct fw_ct_pkt {
  */
 static __always_inline __u32 fw_ct_state(const struct fw_pkt *pkt, void *end, struct fw_ct_pkt *ct)
 {
-	struct fw_ct_end src = {}, dst = {};
+	struct fw_ct_end src, dst;
 	struct fw_ct_entry *e;
 
-	ct->now = fw_ct_now();
+	ct->entry = NULL;
+	ct->ns = 0;
+	ct->has_key = 0;
+	ct->src_lo = 0;
 	if (fw_ct_ends(pkt, &src, &dst)) {
 		ct->has_key = 1;
 		ct->src_lo = fw_ct_make_key(&ct->key, &src, &dst, pkt->proto, pkt->is_ipv6);
 		e = bpf_map_lookup_elem(&fw_ct, &ct->key);
-		if (e && fw_ct_live(e, ct->now)) {
+		if (e && fw_ct_live(e, fw_ct_pkt_clock(ct))) {
 			int from_starter = ct->src_lo == e->starter_lo;
 
 			if (e->origin == FW_CT_TRACKED ||
@@ -246,7 +299,7 @@ static __always_inline __u32 fw_ct_state(const struct fw_pkt *pkt, void *end, st
 	/* An ICMP error has no flow of its own (has_key is 0): its key becomes the quoted flow's. */
 	if (fw_ct_quoted_key(pkt, end, &ct->key)) {
 		e = bpf_map_lookup_elem(&fw_ct, &ct->key);
-		if (e && fw_ct_live(e, ct->now))
+		if (e && fw_ct_live(e, fw_ct_pkt_clock(ct)))
 			return FW_CT_RELATED;
 	}
 	return FW_CT_NEW;
@@ -256,13 +309,16 @@ static __always_inline __u32 fw_ct_state(const struct fw_pkt *pkt, void *end, st
  * A packet of an established flow: its second, and its phase moves on. A reply
  * (from the end that did not start the flow) takes SYN to established and UDP to
  * replied; a FIN or RST either way, TCP to closing. Written through the looked-up
- * entry, at most once a second unless the phase changes.
+ * entry, at most once a second unless the phase changes: last_seen is rewritten
+ * when ct->ns is not in its second, [last_seen, last_seen + 1) * 10^9, so the
+ * division is taken once a second per flow, not per packet.
  */
 static __always_inline void fw_ct_seen(const struct fw_pkt *pkt, struct fw_ct_pkt *ct)
 {
 	struct fw_ct_entry *e = ct->entry;
 	__u8 phase = e->phase;
 	int reply = ct->src_lo != e->starter_lo;
+	__u64 second = (__u64)e->last_seen * FW_NSEC_PER_SEC;
 
 	if (pkt->proto == IPPROTO_TCP && pkt->tcp_flags != FW_BYTE_ABSENT) {
 		if (pkt->tcp_flags & (FW_TCP_FIN | FW_TCP_RST))
@@ -274,8 +330,8 @@ static __always_inline void fw_ct_seen(const struct fw_pkt *pkt, struct fw_ct_pk
 	}
 	if (phase != e->phase)
 		e->phase = phase;
-	if (e->last_seen != ct->now)
-		e->last_seen = ct->now;
+	if (ct->ns < second || ct->ns - second >= FW_NSEC_PER_SEC)
+		e->last_seen = fw_ct_seconds(ct->ns);
 }
 
 /*
@@ -309,7 +365,7 @@ static __always_inline void fw_ct_insert(const struct fw_ct_key *key, struct fw_
 static __always_inline void fw_ct_track(const struct fw_pkt *pkt, struct fw_ct_pkt *ct)
 {
 	struct fw_ct_entry e = {
-		.last_seen = ct->now,
+		.last_seen = fw_ct_seconds(fw_ct_pkt_clock(ct)),
 		.origin = FW_CT_TRACKED,
 		.phase = fw_ct_first_phase(pkt->proto),
 		.starter_lo = ct->src_lo,

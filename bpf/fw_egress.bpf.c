@@ -23,12 +23,13 @@
 SEC("tc")
 int fw_egress(struct __sk_buff *skb)
 {
-	struct fw_ct_end src = {}, dst = {};
+	struct fw_ct_end src, dst;
 	struct fw_ct_entry *e, fresh = {};
 	struct fw_ct_key key;
 	struct fw_cursor c;
 	struct fw_pkt pkt;
-	__u32 now, len = skb->len;
+	__u32 len = skb->len;
+	__u64 ns;
 	int src_lo;
 
 	/* Headers of a frame that leaves may sit in fragments: make them direct (a failure only means no flow). */
@@ -39,15 +40,15 @@ int fw_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 
 	src_lo = fw_ct_make_key(&key, &src, &dst, pkt.proto, pkt.is_ipv6);
-	now = fw_ct_now();
+	ns = fw_ct_clock();
 	e = bpf_map_lookup_elem(&fw_ct, &key);
-	if (e && fw_ct_live(e, now)) {
-		struct fw_ct_pkt ct = { .entry = e, .src_lo = src_lo, .now = now };
+	if (e && fw_ct_live(e, ns)) {
+		struct fw_ct_pkt ct = { .entry = e, .src_lo = src_lo, .ns = ns };
 
 		fw_ct_seen(&pkt, &ct);
 		return TC_ACT_OK;
 	}
-	fresh.last_seen = now;
+	fresh.last_seen = fw_ct_seconds(ns);
 	fresh.origin = FW_CT_EGRESS;
 	fresh.phase = fw_ct_first_phase(pkt.proto);
 	fresh.starter_lo = src_lo;
