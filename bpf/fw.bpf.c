@@ -86,9 +86,12 @@ static __always_inline __u32 fw_array_class(void *map, __u32 idx)
 static __always_inline __u32 fw_port_class(void *dir, void *pages, __u32 port)
 {
 	__u32 zero = 0, hi = port >> FW_PORT_PAGE_SHIFT, e;
-	const struct fw_port_dir *d = bpf_map_lookup_elem(dir, &zero);
+	const struct fw_port_dir *d;
 	const struct fw_port_page *p;
 
+	if (port > FW_PORT_ABSENT)	/* never (the parser's ports); bounds hi for the verifier */
+		return FW_POP_NO_MATCH;
+	d = bpf_map_lookup_elem(dir, &zero);
 	if (!d || hi >= FW_PORT_DIR)
 		return FW_POP_NO_MATCH;
 	e = d->e[hi];
@@ -147,57 +150,81 @@ static __always_inline __u32 fw_dst_class(__u32 is_ipv6, const struct fw_addr *a
 	return fw_pop4_class(&fw_dst4_dir, &fw_dst4_node, &fw_dst4_leaf, &fw_dst4_tail, a->hi);
 }
 
-/* Index of the first rule that matches @pkt, or FW_NO_RULE. */
-static __always_inline __u32 fw_match(const struct fw_pkt *pkt, __u32 ct_state)
+/*
+ * What fw_match reads of a packet: scalars only (the addresses some rule
+ * constrains already read out of the packet), so that fw_match can be a global
+ * function.
+ */
+struct fw_match_in {
+	struct fw_addr saddr;
+	struct fw_addr daddr;
+	__u32 is_ipv6;
+	__u32 proto;
+	__u32 sport;
+	__u32 dport;
+	__u32 tcp_flags;
+	__u32 icmp_type;
+	__u32 ct_state;		/* enum fw_ct_state */
+	__u32 pad;
+};
+
+/*
+ * Index of the first rule that matches @in, or FW_NO_RULE. A global function:
+ * the verifier checks it once, for any input, instead of once for every state
+ * the parser, the flow table and the caller reach it with (inlined, rulesets
+ * with many fields and state came near its limit of a million instructions).
+ */
+__attribute__((noinline)) __u32 fw_match(const struct fw_match_in *in)
 {
 	const __u64 *proto = NULL, *sport = NULL, *dport = NULL, *flags = NULL;
 	const __u64 *icmp = NULL, *src = NULL, *dst = NULL, *state = NULL;
 	__u32 c_proto = 0, c_sport = 0, c_dport = 0, c_flags = 0, c_icmp = 0, c_src = 0, c_dst = 0, c_state = 0;
-	__u32 fields = fw_fields, words = fw_words, is_ipv6 = pkt->is_ipv6;
-	struct fw_addr saddr = {}, daddr = {};
+	__u32 fields = fw_fields, words = fw_words, is_ipv6;
+	struct fw_addr saddr, daddr;
 	__u64 sum = ~0ULL, acc;
 	__u32 i, w;
 
-	if (!words)
+	if (!in || !words)
 		return FW_NO_RULE;
 	if (!fields)
 		return 0;	/* no rule has a condition: the first one matches */
-	if (fields & (FW_FIELD_SRC | FW_FIELD_DST))
-		fw_read_addrs(pkt, fields, &saddr, &daddr);
+	is_ipv6 = in->is_ipv6;
+	saddr = in->saddr;
+	daddr = in->daddr;
 
 	/* The summaries first (fw_summary, 8 bytes a class): most frames stop here. */
 	if (fields & FW_FIELD_STATE) {
-		c_state = fw_array_class(&fw_state, ct_state);
+		c_state = fw_array_class(&fw_state, in->ct_state);
 		sum &= fw_class_summary(c_state);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_PROTO) {
-		c_proto = fw_array_class(&fw_proto, pkt->proto);
+		c_proto = fw_array_class(&fw_proto, in->proto);
 		sum &= fw_class_summary(c_proto);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_SPORT) {
-		c_sport = fw_port_class(&fw_sport_dir, &fw_sport_page, pkt->sport);
+		c_sport = fw_port_class(&fw_sport_dir, &fw_sport_page, in->sport);
 		sum &= fw_class_summary(c_sport);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_DPORT) {
-		c_dport = fw_port_class(&fw_dport_dir, &fw_dport_page, pkt->dport);
+		c_dport = fw_port_class(&fw_dport_dir, &fw_dport_page, in->dport);
 		sum &= fw_class_summary(c_dport);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_TCP_FLAGS) {
-		c_flags = fw_array_class(&fw_tcp_flags, pkt->tcp_flags);
+		c_flags = fw_array_class(&fw_tcp_flags, in->tcp_flags);
 		sum &= fw_class_summary(c_flags);
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_ICMP_TYPE) {
-		c_icmp = fw_array_class(&fw_icmp_type, pkt->icmp_type);
+		c_icmp = fw_array_class(&fw_icmp_type, in->icmp_type);
 		sum &= fw_class_summary(c_icmp);
 		if (!sum)
 			return FW_NO_RULE;
@@ -344,7 +371,7 @@ int fw_classify(struct xdp_md *ctx)
 	struct fw_rule *r = NULL;
 	struct fw_ct_pkt ct;	/* fw_ct_state() sets it; read only when fw_ct_enabled */
 	__u32 ct_state = FW_CT_NEW;
-	struct fw_pkt pkt;
+	struct fw_pkt pkt = {};	/* zeroed: clang -mcpu=v3 spills fields no path set, which the verifier refuses to read */
 	int ret, verdict;
 
 	ret = parse_frame(&c, &pkt);
@@ -353,7 +380,14 @@ int fw_classify(struct xdp_md *ctx)
 	if (fw_trace)
 		fw_trace_state(ct_state, &ct.key);
 	if (ret >= 0) {
-		rule = fw_match(&pkt, ct_state);
+		struct fw_match_in in = {
+			.is_ipv6 = pkt.is_ipv6, .proto = pkt.proto, .sport = pkt.sport, .dport = pkt.dport,
+			.tcp_flags = pkt.tcp_flags, .icmp_type = pkt.icmp_type, .ct_state = ct_state,
+		};
+
+		if (fw_fields & (FW_FIELD_SRC | FW_FIELD_DST))
+			fw_read_addrs(&pkt, fw_fields, &in.saddr, &in.daddr);
+		rule = fw_match(&in);
 		if (rule != FW_NO_RULE)
 			r = bpf_map_lookup_elem(&fw_rules, &rule);
 		if (fw_ct_enabled && !fw_ct_readonly) {
