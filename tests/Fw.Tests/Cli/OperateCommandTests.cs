@@ -41,7 +41,7 @@ public sealed class OperateCommandTests : IDisposable
         string v1 = Write(Rules);
         var (rc, stdout, stderr) = Run("attach", _veth.Name, "--rules", v1);
         Assert.True(rc == 0, stderr);
-        Assert.Matches($@"^{_veth.Name}: attached .*: generation 1, native XDP, 2 rules, 0 prefixes \(\d+ ms\)", stdout);
+        Assert.Matches($@"^{_veth.Name}: attached .*: generation 1, native XDP, 2 rules, 0 prefixes \([\d,]+ ms\)", stdout);
 
         var again = Run("attach", _veth.Name, "--rules", v1);
         Assert.Equal(1, again.Exit);
