@@ -22,7 +22,7 @@ public sealed class MetricsGoldenTests
 
     /// <summary>
     /// fw0: four CPUs, rules of every action (one never matched), a flow table, a change waiting for confirmation,
-    /// byte counters past 10^15 and past 2^53 (a 100 Gbit/s link gets there in a day and in a week). fw1: a file
+    /// byte counters past 10^15, 2^53 and 10^17 (a 100 Gbit/s link gets there in a day, a week, three months). fw1: a file
     /// name that needs escaping, no flow table. fw2: named by the rules file, not attached. The last read of the
     /// rules file failed after two good ones.
     /// </summary>
@@ -31,7 +31,7 @@ public sealed class MetricsGoldenTests
         var slots0 = StatsSnapshot.ReasonSlots.ToDictionary(s => s, _ => Zero4);
         slots0[FwStatSlot.Pass] = C((10, 640), (20, 1_280), (12_345_678_901, 12_345_678_901_234_567), (0, 0));
         slots0[FwStatSlot.Drop] = C((5, 300), (7, 1_000_000_000_000_000), (0, 0), (1, 60));
-        slots0[FwStatSlot.Redirect] = C((0, 0), (3, 180), (0, 0), (0, 0));
+        slots0[FwStatSlot.Redirect] = C((0, 0), (3, 180), (0, 0), (0, 123_456_789_012_345_678));
         slots0[FwStatSlot.Default] = C((2, 120), (0, 0), (0, 0), (1, 64));
         slots0[FwStatSlot.Malformed] = C((0, 0), (0, 0), (4, 200), (0, 0));
         slots0[FwStatSlot.NonIp] = C((6, 360), (0, 0), (0, 0), (0, 0));
