@@ -1,6 +1,9 @@
+using System.Globalization;
+using System.Text;
 using Fw.Bpf;
 using Fw.Kernel;
 using Fw.Rules;
+using Prom = Prometheus;
 
 namespace Fw.Daemon;
 
@@ -11,10 +14,10 @@ public sealed record InterfaceMetrics(string Interface, ulong Generation, string
 
 /// <summary>
 /// /metrics: the pinned counters of every interface fwd manages (read as `fwctl stats` reads them, so the numbers
-/// are the same), rendered with <see cref="Format"/>. Scrapes are served from a snapshot: the kernel is read at
-/// most once a second however many scrapes arrive (parallel ones wait for the one read under way), and again at
-/// once when fwd's own state moved (<see cref="DaemonStatus.Version"/>: a reload, an interface found unfiltered),
-/// so the text never claims more than fwd knows.
+/// are the same), written by prometheus-net (<see cref="FormatAsync"/>). Scrapes are served from a snapshot: the
+/// kernel is read at most once a second however many scrapes arrive (parallel ones wait for the one read under
+/// way), and again at once when fwd's own state moved (<see cref="DaemonStatus.Version"/>: a reload, an interface
+/// found unfiltered), so the text never claims more than fwd knows.
 /// </summary>
 public sealed class FirewallMetrics
 {
@@ -58,11 +61,11 @@ public sealed class FirewallMetrics
             if (_reading is not null)
                 return _reading;
             long takenAt = _time.GetTimestamp();   // the age counts from before the read: at most one read a second
-            return _reading = Task.Run(() =>
+            return _reading = Task.Run(async () =>
             {
                 try
                 {
-                    string text = Render();
+                    string text = await RenderAsync();
                     lock (_lock)
                         _last = new Snapshot(text, takenAt, version);
                     return text;
@@ -77,7 +80,7 @@ public sealed class FirewallMetrics
     }
 
     /// <summary>Reads the kernel now and renders the text (no snapshot).</summary>
-    public string Render()
+    public Task<string> RenderAsync()
     {
         Interlocked.Increment(ref _kernelReads);
         var read = new List<InterfaceMetrics>();
@@ -90,7 +93,7 @@ public sealed class FirewallMetrics
             else
                 read.Add(m);
         }
-        return Format(read, missing, _status);
+        return FormatAsync(read, missing, _status);
     }
 
     /// <summary>
@@ -131,71 +134,89 @@ public sealed class FirewallMetrics
         _ => a.ToString().ToLowerInvariant(),
     };
 
-    /// <summary>The exposition text for what was read (pure: no kernel, testable as it is).</summary>
-    public static string Format(IReadOnlyList<InterfaceMetrics> interfaces, IReadOnlyList<string> notAttached, DaemonStatus status)
+    /// <summary>
+    /// The exposition text for what was read (pure: no kernel, testable as it is): a registry made for this read
+    /// alone (<see cref="Registry"/>), written out by prometheus-net in the Prometheus text format 0.0.4.
+    /// </summary>
+    public static async Task<string> FormatAsync(IReadOnlyList<InterfaceMetrics> interfaces, IReadOnlyList<string> notAttached, DaemonStatus status)
     {
-        var p = new PrometheusText();
-        (string, string) If(InterfaceMetrics m) => ("interface", m.Interface);
+        using var text = new MemoryStream();
+        await Registry(interfaces, notAttached, status).CollectAndExportAsTextAsync(text);
+        return Encoding.UTF8.GetString(text.GetBuffer(), 0, (int)text.Length);
+    }
 
-        p.Family("fw_attached", "gauge", "1 when fw is attached to the interface (one the rules file names), else 0.");
+    /// <summary>
+    /// Every series of one read, in a registry of its own. The kernel's counters are absolute values: each read
+    /// fills a new registry with them rather than moving long-lived prometheus-net counters, so a series whose
+    /// interface, rule or flow table went is simply not there, a counter the kernel started again (a table made
+    /// anew, detach and attach) starts again here too, and a scrape never mixes two reads. Not the default
+    /// registry: that one adds the process's and the runtime's metrics. Families are written in the order they
+    /// are made here, series in the order they are first set. prometheus-net holds values as doubles, as Prometheus
+    /// stores them: a counter past 2^53 is written as the nearest double, the sample a scraper stored anyway.
+    /// </summary>
+    public static Prom.CollectorRegistry Registry(IReadOnlyList<InterfaceMetrics> interfaces, IReadOnlyList<string> notAttached, DaemonStatus status)
+    {
+        var registry = Prom.Metrics.NewCustomRegistry();
+        var f = Prom.Metrics.WithCustomRegistry(registry);
+        const string If = "interface";
+
+        var attached = f.CreateGauge("fw_attached", "1 when fw is attached to the interface (one the rules file names), else 0.", If);
         foreach (var m in interfaces)
-            p.Sample("fw_attached", 1UL, If(m));
+            attached.WithLabels(m.Interface).Set(1);
         foreach (string iface in notAttached)
-            p.Sample("fw_attached", 0UL, ("interface", iface));
+            attached.WithLabels(iface).Set(0);
 
-        p.Family("fw_generation", "gauge", "Ruleset generation on the interface; rises by one on every reload that changes it.");
+        var generation = f.CreateGauge("fw_generation", "Ruleset generation on the interface; rises by one on every reload that changes it.", If);
         foreach (var m in interfaces)
-            p.Sample("fw_generation", m.Generation, If(m));
+            generation.WithLabels(m.Interface).Set(m.Generation);
 
-        p.Family("fw_rules", "gauge", "Rules in the running ruleset.");
+        var rules = f.CreateGauge("fw_rules", "Rules in the running ruleset.", If);
         foreach (var m in interfaces)
-            p.Sample("fw_rules", (ulong)m.Stats.Rules.Count, If(m));
+            rules.WithLabels(m.Interface).Set(m.Stats.Rules.Count);
 
-        p.Family("fw_ruleset_info", "gauge", "The running ruleset: its digest (same digest, same data plane) and file.");
+        var info = f.CreateGauge("fw_ruleset_info", "The running ruleset: its digest (same digest, same data plane) and file.", If, "digest", "file");
         foreach (var m in interfaces)
-            p.Sample("fw_ruleset_info", 1UL, If(m), ("digest", m.Digest), ("file", m.File));
+            info.WithLabels(m.Interface, m.Digest, m.File).Set(1);
 
-        p.Family("fw_ruleset_loaded_timestamp_seconds", "gauge", "Unix time the running generation was loaded.");
+        var loaded = f.CreateGauge("fw_ruleset_loaded_timestamp_seconds", "Unix time the running generation was loaded.", If);
         foreach (var m in interfaces)
-            p.Sample("fw_ruleset_loaded_timestamp_seconds", m.LoadedAt.ToUnixTimeMilliseconds() / 1000.0, If(m));
+            loaded.WithLabels(m.Interface).Set(m.LoadedAt.ToUnixTimeMilliseconds() / 1000.0);
 
-        p.Family("fw_pending_confirm_deadline_timestamp_seconds", "gauge",
-            "Unix time the change made with `fwctl reload --confirm` reverts unless `fwctl confirm` runs; absent when none waits.");
+        var pending = f.CreateGauge("fw_pending_confirm_deadline_timestamp_seconds",
+            "Unix time the change made with `fwctl reload --confirm` reverts unless `fwctl confirm` runs; absent when none waits.", If);
         foreach (var m in interfaces.Where(m => m.PendingDeadline is not null))
-            p.Sample("fw_pending_confirm_deadline_timestamp_seconds", m.PendingDeadline!.Value.ToUnixTimeMilliseconds() / 1000.0, If(m));
+            pending.WithLabels(m.Interface).Set(m.PendingDeadline!.Value.ToUnixTimeMilliseconds() / 1000.0);
 
-        foreach (string unit in new[] { "packets", "bytes" })
+        foreach (string unit in Units)
         {
-            string name = $"fw_rule_{unit}_total";
-            p.Family(name, "counter", $"{Cap(unit)} matched by each rule; a rule keeps its counter across reloads while its name stays.");
+            var c = f.CreateCounter($"fw_rule_{unit}_total",
+                $"{Cap(unit)} matched by each rule; a rule keeps its counter across reloads while its name stays.", If, "rule", "action");
             foreach (var m in interfaces)
             {
                 foreach (var r in m.Stats.Rules)
-                    p.Sample(name, Pick(r.Counter.Total, unit), If(m), ("rule", r.Name), ("action", ActionName(r.Action)));
+                    c.WithLabels(m.Interface, r.Name, ActionName(r.Action)).IncTo(Pick(r.Counter.Total, unit));
             }
         }
 
-        foreach (string unit in new[] { "packets", "bytes" })
+        foreach (string unit in Units)
         {
-            string name = $"fw_action_{unit}_total";
-            p.Family(name, "counter", $"{Cap(unit)} per verdict (rules, default, malformed and non-IP together).");
+            var c = f.CreateCounter($"fw_action_{unit}_total", $"{Cap(unit)} per verdict (rules, default, malformed and non-IP together).", If, "action");
             foreach (var m in interfaces)
             {
-                foreach (var (action, c) in ByAction(m.Stats))
-                    p.Sample(name, Pick(c.Total, unit), If(m), ("action", action));
+                foreach (var (action, counter) in ByAction(m.Stats))
+                    c.WithLabels(m.Interface, action).IncTo(Pick(counter.Total, unit));
             }
         }
 
-        foreach (string unit in new[] { "packets", "bytes" })
+        foreach (string unit in Units)
         {
-            string name = $"fw_cpu_{unit}_total";
-            p.Family(name, "counter", $"{Cap(unit)} per verdict on each CPU.");
+            var c = f.CreateCounter($"fw_cpu_{unit}_total", $"{Cap(unit)} per verdict on each CPU.", If, "cpu", "action");
             foreach (var m in interfaces)
             {
-                foreach (var (action, c) in ByAction(m.Stats))
+                foreach (var (action, counter) in ByAction(m.Stats))
                 {
-                    for (int cpu = 0; cpu < c.PerCpu.Count; cpu++)
-                        p.Sample(name, Pick(c.PerCpu[cpu], unit), If(m), ("cpu", cpu.ToString()), ("action", action));
+                    for (int cpu = 0; cpu < counter.PerCpu.Count; cpu++)
+                        c.WithLabels(m.Interface, cpu.ToString(CultureInfo.InvariantCulture), action).IncTo(Pick(counter.PerCpu[cpu], unit));
                 }
             }
         }
@@ -209,12 +230,11 @@ public sealed class FirewallMetrics
             ("redirect_error", "dropped because their redirect target was missing", s => s.RedirectErrors),
         })
         {
-            foreach (string unit in new[] { "packets", "bytes" })
+            foreach (string unit in Units)
             {
-                string name = $"fw_{what}_{unit}_total";
-                p.Family(name, "counter", $"{Cap(unit)} {help}.");
+                var c = f.CreateCounter($"fw_{what}_{unit}_total", $"{Cap(unit)} {help}.", If);
                 foreach (var m in interfaces)
-                    p.Sample(name, Pick(pick(m.Stats).Total, unit), If(m));
+                    c.WithLabels(m.Interface).IncTo(Pick(pick(m.Stats).Total, unit));
             }
         }
 
@@ -224,36 +244,38 @@ public sealed class FirewallMetrics
             ("insert_failures", "Flows the flow table refused (the packet went on).", s => s.ConntrackInsertFailures),
         })
         {
-            string name = $"fw_conntrack_{what}_total";
-            p.Family(name, "counter", help);
+            var c = f.CreateCounter($"fw_conntrack_{what}_total", help, If);
             foreach (var m in interfaces)
-                p.Sample(name, pick(m.Stats).Total.Packets, If(m));
+                c.WithLabels(m.Interface).IncTo(pick(m.Stats).Total.Packets);
         }
 
-        p.Family("fw_conntrack_entries", "gauge", "Entries in the flow table (expired ones not yet swept included); absent without a table.");
-        foreach (var m in interfaces.Where(m => m.Stats.Conntrack is not null))
-            p.Sample("fw_conntrack_entries", (ulong)m.Stats.Conntrack!.Entries, If(m));
-        p.Family("fw_conntrack_max", "gauge", "The flow table's size (conntrack.max when it was made).");
-        foreach (var m in interfaces.Where(m => m.Stats.Conntrack is not null))
-            p.Sample("fw_conntrack_max", (ulong)m.Stats.Conntrack!.Max, If(m));
-        p.Family("fw_conntrack_evictions_total", "counter", "Flows the full table evicted, least recently used first, to make room for a new one.");
-        foreach (var m in interfaces.Where(m => m.Stats.Conntrack is not null))
-            p.Sample("fw_conntrack_evictions_total", Monotonic(m.Stats.Conntrack!), If(m));
-        p.Family("fw_conntrack_removed_total", "counter", "Entries fw removed: expired (fwd's sweep, fwctl conntrack) or flushed.");
-        foreach (var m in interfaces.Where(m => m.Stats.Conntrack is not null))
-            p.Sample("fw_conntrack_removed_total", m.Stats.Conntrack!.Removed, If(m));
+        var withTable = interfaces.Where(m => m.Stats.Conntrack is not null).ToList();
+        var entries = f.CreateGauge("fw_conntrack_entries", "Entries in the flow table (expired ones not yet swept included); absent without a table.", If);
+        foreach (var m in withTable)
+            entries.WithLabels(m.Interface).Set(m.Stats.Conntrack!.Entries);
+        var max = f.CreateGauge("fw_conntrack_max", "The flow table's size (conntrack.max when it was made).", If);
+        foreach (var m in withTable)
+            max.WithLabels(m.Interface).Set(m.Stats.Conntrack!.Max);
+        var evictions = f.CreateCounter("fw_conntrack_evictions_total", "Flows the full table evicted, least recently used first, to make room for a new one.", If);
+        foreach (var m in withTable)
+            evictions.WithLabels(m.Interface).IncTo(Monotonic(m.Stats.Conntrack!));
+        var removed = f.CreateCounter("fw_conntrack_removed_total", "Entries fw removed: expired (fwd's sweep, fwctl conntrack) or flushed.", If);
+        foreach (var m in withTable)
+            removed.WithLabels(m.Interface).IncTo(m.Stats.Conntrack!.Removed);
 
-        p.Family("fw_last_reload_successful", "gauge", "1 when the last read of the rules file (start, change, SIGHUP) was valid and applied everywhere, else 0.");
-        p.Sample("fw_last_reload_successful", status.LastReloadOk ? 1UL : 0UL);
-        p.Family("fw_last_reload_timestamp_seconds", "gauge", "Unix time of the last read of the rules file.");
-        p.Sample("fw_last_reload_timestamp_seconds", Seconds(status.LastReloadAt));
-        p.Family("fw_last_reload_success_timestamp_seconds", "gauge", "Unix time of the last successful read of the rules file.");
-        p.Sample("fw_last_reload_success_timestamp_seconds", Seconds(status.LastSuccessAt));
-        p.Family("fw_reloads_total", "counter", "Reads of the rules file by result.");
-        p.Sample("fw_reloads_total", (ulong)status.Successes, ("result", "success"));
-        p.Sample("fw_reloads_total", (ulong)status.Failures, ("result", "failure"));
-        return p.ToString();
+        f.CreateGauge("fw_last_reload_successful", "1 when the last read of the rules file (start, change, SIGHUP) was valid and applied everywhere, else 0.")
+            .Set(status.LastReloadOk ? 1 : 0);
+        f.CreateGauge("fw_last_reload_timestamp_seconds", "Unix time of the last read of the rules file.")
+            .Set(Seconds(status.LastReloadAt));
+        f.CreateGauge("fw_last_reload_success_timestamp_seconds", "Unix time of the last successful read of the rules file.")
+            .Set(Seconds(status.LastSuccessAt));
+        var reloads = f.CreateCounter("fw_reloads_total", "Reads of the rules file by result.", "result");
+        reloads.WithLabels("success").IncTo(status.Successes);
+        reloads.WithLabels("failure").IncTo(status.Failures);
+        return registry;
     }
+
+    private static readonly string[] Units = ["packets", "bytes"];
 
     // Evictions are derived from counters read a moment apart from the entries (ConntrackCounts): a packet inserting
     // in between can make one reading lower than the last, and a counter must never go back.
@@ -265,7 +287,7 @@ public sealed class FirewallMetrics
     private static IEnumerable<(string, Counter)> ByAction(StatsSnapshot s) =>
         [("pass", s.Pass), ("drop", s.Drop), ("redirect", s.Redirect)];
 
-    private static ulong Pick(Count c, string unit) => unit == "packets" ? c.Packets : c.Bytes;
+    private static double Pick(Count c, string unit) => unit == "packets" ? c.Packets : c.Bytes;
 
     private static string Cap(string unit) => unit == "packets" ? "Packets" : "Bytes of packets";
 

@@ -114,7 +114,7 @@ public static class FirewallServiceCollectionExtensions
                     return;   // the read under way goes on and serves the next scrape
                 }
                 byte[] body = System.Text.Encoding.UTF8.GetBytes(text);
-                ctx.Response.ContentType = PrometheusText.ContentType;
+                ctx.Response.ContentType = Prometheus.PrometheusConstants.TextContentTypeWithVersionAndEncoding;
                 ctx.Response.ContentLength = body.Length;
                 if (!HttpMethods.IsHead(ctx.Request.Method))
                     await ctx.Response.Body.WriteAsync(body, deadline.Token);

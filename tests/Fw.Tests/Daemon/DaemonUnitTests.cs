@@ -151,20 +151,7 @@ public sealed class DaemonUnitTests : IDisposable
     }
 
     [Fact]
-    public void PrometheusTextFormat()
-    {
-        var p = new PrometheusText();
-        p.Family("fw_x_total", "counter", "Help with a \\ backslash.");
-        p.Sample("fw_x_total", 3UL, ("interface", "fw0"), ("rule", "a\"b\\c\nd"));
-        p.Sample("fw_y", 1.5);
-        Assert.Equal(
-            "# HELP fw_x_total Help with a \\\\ backslash.\n# TYPE fw_x_total counter\n" +
-            "fw_x_total{interface=\"fw0\",rule=\"a\\\"b\\\\c\\nd\"} 3\nfw_y 1.5\n",
-            p.ToString());
-    }
-
-    [Fact]
-    public void MetricsTextFromASnapshot()
+    public async Task MetricsTextFromASnapshot()
     {
         Counter C(params (ulong P, ulong B)[] perCpu) => new(
             Count.Sum(perCpu.Select(x => new Count(x.P, x.B))), perCpu.Select(x => new Count(x.P, x.B)).ToList());
@@ -178,7 +165,7 @@ public sealed class DaemonUnitTests : IDisposable
             Rules: [new RuleCounter(0, "ssh", RuleAction.Drop, C((5, 300), (0, 0)))]);
         var status = new DaemonStatus();
         status.Record(true, ["fw0", "fw1"], [], null, DateTimeOffset.FromUnixTimeSeconds(1_700_000_000));
-        string text = FirewallMetrics.Format(
+        string text = await FirewallMetrics.FormatAsync(
             [new InterfaceMetrics("fw0", 4, "ab", "/etc/fw/rules.yaml", DateTimeOffset.FromUnixTimeSeconds(1_700_000_000), snap)],
             ["fw1"], status);
         string[] lines = text.Split('\n');
@@ -202,28 +189,28 @@ public sealed class DaemonUnitTests : IDisposable
     }
 
     [Fact]
-    public void ConntrackMetricsFromASnapshotAndEvictionsNeverGoBack()
+    public async Task ConntrackMetricsFromASnapshotAndEvictionsNeverGoBack()
     {
         var zero = new Counter(new Count(0, 0), [new Count(0, 0)]);
         var slots = StatsSnapshot.ReasonSlots.ToDictionary(s => s, _ => zero);
-        string Text(ulong inserts, int entries, uint tableId)
+        async Task<string> Text(ulong inserts, int entries, uint tableId)
         {
             var ct = new ConntrackCounts(1024, entries, inserts, 2, 10, 5) { TableId = tableId };
             var snap = new StatsSnapshot("fw0", 1, DateTimeOffset.UnixEpoch, slots, Rules: []) { Conntrack = ct };
             var status = new DaemonStatus();
             status.Record(true, ["fw0"], [], null, DateTimeOffset.FromUnixTimeSeconds(1_700_000_000));
-            return FirewallMetrics.Format([new InterfaceMetrics("fw0", 1, "ab", "/r.yaml", DateTimeOffset.UnixEpoch, snap)], [], status);
+            return await FirewallMetrics.FormatAsync([new InterfaceMetrics("fw0", 1, "ab", "/r.yaml", DateTimeOffset.UnixEpoch, snap)], [], status);
         }
         uint table = (uint)Random.Shared.Next(1_000_000, int.MaxValue);   // keyed by table: other tests' tables are others
-        string[] lines = Text(inserts: 1000, entries: 600, table).Split('\n');
+        string[] lines = (await Text(inserts: 1000, entries: 600, table)).Split('\n');
         Assert.Contains("fw_conntrack_entries{interface=\"fw0\"} 600", lines);
         Assert.Contains("fw_conntrack_max{interface=\"fw0\"} 1024", lines);
         Assert.Contains("fw_conntrack_evictions_total{interface=\"fw0\"} 385", lines);   // 1000 - 10 reused - 5 removed - 600
         Assert.Contains("fw_conntrack_removed_total{interface=\"fw0\"} 5", lines);
         // Read while a packet inserts: the derived figure dips; the counter stays.
-        Assert.Contains("fw_conntrack_evictions_total{interface=\"fw0\"} 385", Text(inserts: 1000, entries: 601, table).Split('\n'));
+        Assert.Contains("fw_conntrack_evictions_total{interface=\"fw0\"} 385", (await Text(inserts: 1000, entries: 601, table)).Split('\n'));
         // A table made anew (detach, attach) starts over.
-        Assert.Contains("fw_conntrack_evictions_total{interface=\"fw0\"} 0", Text(inserts: 10, entries: 600, table + 1).Split('\n'));
+        Assert.Contains("fw_conntrack_evictions_total{interface=\"fw0\"} 0", (await Text(inserts: 10, entries: 600, table + 1)).Split('\n'));
     }
 
     /// <summary>A clock that moves only when told to.</summary>
