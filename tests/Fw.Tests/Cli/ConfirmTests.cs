@@ -85,7 +85,8 @@ public sealed class ConfirmTests() : VethCliTest("fwctl-confirm-")
         var s = StatsSnapshot.Read(Veth.Name);
         Assert.Equal(["ssh"], s.Rules.Select(r => r.Name));
         Assert.Equal(3UL, s.Rules[0].Counter.Total.Packets);   // one packet under A, one under B, one under A again
-        Assert.False(Directory.Exists(PinLayout.Generation(Veth.Name, 2)));
+        // The timer is another process: generation 1 runs from the commit on, the rest of its revert follows.
+        WaitUntil(() => !Directory.Exists(PinLayout.Generation(Veth.Name, 2)), TimeSpan.FromSeconds(5), "generation 2 removed");
         Assert.Null(Firewall.Pending(Veth.Name));
         WaitUntil(() => Timers().Length == 0, TimeSpan.FromSeconds(5), "the timer ends");
         Assert.Equal(0, Run("reload", Veth.Name, "--rules", b).Exit);   // no longer refused
