@@ -4,6 +4,8 @@ namespace Fw.Packets;
 
 // The layers a test frame is made of, as plain records. Every field a test may want wrong has a
 // nullable override: null means "write the correct value" (lengths, checksums, protocol numbers).
+// Frame.Build writes them: PacketDotNet builds the well-formed frame (Frame.ToPacket), and FrameEdits
+// writes what PacketDotNet cannot express (the overrides, IPv6 extension chains, truncation).
 
 /// <summary>TCP header byte 13. The same bit order as <see cref="Fw.Rules.TcpFlagsMatch"/>.</summary>
 [Flags]
@@ -36,8 +38,8 @@ public readonly record struct VlanTag(ushort Id, ushort Tpid = EtherTypes.Vlan, 
 
 public abstract record NetworkHeader
 {
-    /// <summary>The header's bytes (IPv6: with its extension chain), for <paramref name="upperLength"/> bytes after it.</summary>
-    internal abstract byte[] Encode(byte? transportProtocol, int upperLength);
+    /// <summary>The header's length in bytes as built (IPv4 with its options padded, IPv6 with its extension chain).</summary>
+    internal abstract int HeaderLength { get; }
 }
 
 public sealed record Ipv4Header(IPAddress Src, IPAddress Dst) : NetworkHeader
@@ -59,30 +61,7 @@ public sealed record Ipv4Header(IPAddress Src, IPAddress Dst) : NetworkHeader
     public ushort? TotalLength { get; init; }
     public ushort? Checksum { get; init; }
 
-    internal override byte[] Encode(byte? transportProtocol, int upperLength)
-    {
-        if (Src.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork
-            || Dst.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
-            throw new ArgumentException("IPv4 header needs IPv4 addresses");
-        int optionLength = (Options.Length + 3) / 4 * 4;
-        if (optionLength > 40 && Ihl is null)
-            throw new ArgumentException("IPv4 options past 40 bytes cannot be described by IHL; set Ihl to write them anyway");
-        int headerLength = 20 + optionLength;
-        var h = new byte[headerLength];
-        h[0] = (byte)((Version & 0xf) << 4 | ((Ihl ?? headerLength / 4) & 0xf));
-        h[1] = Tos;
-        Bytes.WriteBe16(h, 2, TotalLength ?? (ushort)(headerLength + upperLength));
-        Bytes.WriteBe16(h, 4, Id);
-        int fragment = (DontFragment ? 0x4000 : 0) | (MoreFragments ? 0x2000 : 0) | (FragmentOffset & 0x1fff);
-        Bytes.WriteBe16(h, 6, (ushort)fragment);
-        h[8] = Ttl;
-        h[9] = Protocol ?? transportProtocol ?? 253; // 253: RFC 3692 experimentation
-        Src.GetAddressBytes().CopyTo(h, 12);
-        Dst.GetAddressBytes().CopyTo(h, 16);
-        Options.CopyTo(h, 20);
-        Bytes.WriteBe16(h, 10, Checksum ?? InternetChecksum.Compute(h));
-        return h;
-    }
+    internal override int HeaderLength => 20 + (Options.Length + 3) / 4 * 4;
 }
 
 public sealed record Ipv6Header(IPAddress Src, IPAddress Dst) : NetworkHeader
@@ -99,36 +78,14 @@ public sealed record Ipv6Header(IPAddress Src, IPAddress Dst) : NetworkHeader
     public int Version { get; init; } = 6;
     public ushort? PayloadLength { get; init; }
 
-    internal override byte[] Encode(byte? transportProtocol, int upperLength)
-    {
-        if (Src.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6
-            || Dst.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
-            throw new ArgumentException("IPv6 header needs IPv6 addresses");
-        byte last = Protocol ?? transportProtocol ?? IpProtocols.NoNext;
-        var chain = new List<byte>();
-        for (int i = 0; i < Extensions.Count; i++)
-        {
-            byte next = i + 1 < Extensions.Count ? Extensions[i + 1].Type : last;
-            chain.AddRange(Extensions[i].Encode(next));
-        }
-        int headerLength = 40 + chain.Count;
-        var h = new byte[headerLength];
-        uint word0 = (uint)(Version & 0xf) << 28 | (uint)TrafficClass << 20 | (FlowLabel & 0xfffff);
-        Bytes.WriteBe32(h, 0, word0);
-        Bytes.WriteBe16(h, 4, PayloadLength ?? (ushort)(chain.Count + upperLength));
-        h[6] = NextHeader ?? (Extensions.Count > 0 ? Extensions[0].Type : last);
-        h[7] = HopLimit;
-        Src.GetAddressBytes().CopyTo(h, 8);
-        Dst.GetAddressBytes().CopyTo(h, 24);
-        chain.CopyTo(h, 40);
-        return h;
-    }
+    internal override int HeaderLength => 40 + Extensions.Sum(e => e.Size);
 }
 
 /// <summary>
 /// One IPv6 extension header: its type, and the bytes after its first two (next header and length;
 /// for a fragment header, next header and the reserved byte). The factories build well-formed ones;
-/// <see cref="LengthField"/> and <see cref="NextHeader"/> make wrong ones.
+/// <see cref="LengthField"/> and <see cref="NextHeader"/> make wrong ones. PacketDotNet builds no extension
+/// header, so these are bytes from the start, spliced in by <see cref="FrameEdits"/>.
 /// </summary>
 public sealed record Ipv6Ext(byte Type, byte[] Data)
 {
@@ -179,19 +136,13 @@ public sealed record Ipv6Ext(byte Type, byte[] Data)
         return new(IpProtocols.Ah, data);
     }
 
-    internal byte[] Encode(byte next)
+    /// <summary>The length byte a well-formed header carries: (len + 1) * 8 bytes, AH (len + 2) * 4, fragment 0 (reserved).</summary>
+    internal byte WellFormedLength => Type switch
     {
-        var b = new byte[Size];
-        b[0] = NextHeader ?? next;
-        b[1] = LengthField ?? Type switch
-        {
-            IpProtocols.Fragment => (byte)0,
-            IpProtocols.Ah => (byte)(Size / 4 - 2),
-            _ => (byte)(Size / 8 - 1),
-        };
-        Data.CopyTo(b, 2);
-        return b;
-    }
+        IpProtocols.Fragment => 0,
+        IpProtocols.Ah => (byte)(Size / 4 - 2),
+        _ => (byte)(Size / 8 - 1),
+    };
 
     static byte[] PadOptions(int size)
     {
@@ -218,42 +169,8 @@ public abstract record TransportHeader
     /// <summary>The protocol number the network header announces for this header.</summary>
     public abstract byte Protocol { get; }
 
-    /// <summary>The header followed by the payload, checksummed against the network header.</summary>
-    internal abstract byte[] Encode(NetworkHeader? network, ReadOnlySpan<byte> payload);
-
-    /// <summary>Sum of the pseudo-header (IPv4 RFC 793, IPv6 RFC 8200 8.1); 0 without a network header.</summary>
-    protected static uint PseudoHeaderSum(NetworkHeader? network, byte protocol, int upperLength)
-    {
-        switch (network)
-        {
-            case Ipv4Header v4:
-            {
-                Span<byte> p = stackalloc byte[12];
-                v4.Src.TryWriteBytes(p[..4], out _);
-                v4.Dst.TryWriteBytes(p[4..8], out _);
-                p[8] = 0;
-                p[9] = protocol;
-                p[10] = (byte)(upperLength >> 8);
-                p[11] = (byte)upperLength;
-                return InternetChecksum.Sum(p);
-            }
-            case Ipv6Header v6:
-            {
-                Span<byte> p = stackalloc byte[40];
-                p.Clear();
-                v6.Src.TryWriteBytes(p[..16], out _);
-                v6.Dst.TryWriteBytes(p[16..32], out _);
-                p[32] = (byte)(upperLength >> 24);
-                p[33] = (byte)(upperLength >> 16);
-                p[34] = (byte)(upperLength >> 8);
-                p[35] = (byte)upperLength;
-                p[39] = protocol;
-                return InternetChecksum.Sum(p);
-            }
-            default:
-                return 0;
-        }
-    }
+    /// <summary>The header's length in bytes as built (TCP: with its options padded).</summary>
+    internal abstract int HeaderLength { get; }
 }
 
 public sealed record TcpHeader(ushort SrcPort, ushort DstPort, TcpFlags Flags) : TransportHeader
@@ -270,23 +187,7 @@ public sealed record TcpHeader(ushort SrcPort, ushort DstPort, TcpFlags Flags) :
 
     public override byte Protocol => IpProtocols.Tcp;
 
-    internal override byte[] Encode(NetworkHeader? network, ReadOnlySpan<byte> payload)
-    {
-        int headerLength = 20 + (Options.Length + 3) / 4 * 4;
-        var b = new byte[headerLength + payload.Length];
-        Bytes.WriteBe16(b, 0, SrcPort);
-        Bytes.WriteBe16(b, 2, DstPort);
-        Bytes.WriteBe32(b, 4, Sequence);
-        Bytes.WriteBe32(b, 8, Acknowledgment);
-        b[12] = (byte)((DataOffset ?? headerLength / 4) << 4);
-        b[13] = (byte)Flags;
-        Bytes.WriteBe16(b, 14, Window);
-        Bytes.WriteBe16(b, 18, Urgent);
-        Options.CopyTo(b, 20);
-        payload.CopyTo(b.AsSpan(headerLength));
-        Bytes.WriteBe16(b, 16, Checksum ?? InternetChecksum.Compute(b, PseudoHeaderSum(network, Protocol, b.Length)));
-        return b;
-    }
+    internal override int HeaderLength => 20 + (Options.Length + 3) / 4 * 4;
 }
 
 public sealed record UdpHeader(ushort SrcPort, ushort DstPort) : TransportHeader
@@ -296,17 +197,7 @@ public sealed record UdpHeader(ushort SrcPort, ushort DstPort) : TransportHeader
 
     public override byte Protocol => IpProtocols.Udp;
 
-    internal override byte[] Encode(NetworkHeader? network, ReadOnlySpan<byte> payload)
-    {
-        var b = new byte[8 + payload.Length];
-        Bytes.WriteBe16(b, 0, SrcPort);
-        Bytes.WriteBe16(b, 2, DstPort);
-        Bytes.WriteBe16(b, 4, Length ?? (ushort)b.Length);
-        payload.CopyTo(b.AsSpan(8));
-        ushort sum = InternetChecksum.Compute(b, PseudoHeaderSum(network, Protocol, b.Length));
-        Bytes.WriteBe16(b, 6, Checksum ?? (sum == 0 ? (ushort)0xffff : sum)); // 0 would mean "no checksum"
-        return b;
-    }
+    internal override int HeaderLength => 8;
 }
 
 /// <summary>
@@ -321,17 +212,7 @@ public sealed record IcmpHeader(byte Type, byte Code, bool V6) : TransportHeader
 
     public override byte Protocol => V6 ? IpProtocols.IcmpV6 : IpProtocols.Icmp;
 
-    internal override byte[] Encode(NetworkHeader? network, ReadOnlySpan<byte> payload)
-    {
-        var b = new byte[8 + payload.Length];
-        b[0] = Type;
-        b[1] = Code;
-        Bytes.WriteBe32(b, 4, Rest);
-        payload.CopyTo(b.AsSpan(8));
-        uint pseudo = V6 && network is Ipv6Header ? PseudoHeaderSum(network, Protocol, b.Length) : 0;
-        Bytes.WriteBe16(b, 2, Checksum ?? InternetChecksum.Compute(b, pseudo));
-        return b;
-    }
+    internal override int HeaderLength => 8;
 }
 
 /// <summary>The RFC 1071 one's-complement sum.</summary>

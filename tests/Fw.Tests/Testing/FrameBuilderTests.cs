@@ -115,6 +115,40 @@ public class FrameBuilderTests
     }
 
     [Fact]
+    public void Overridden_fields_keep_the_checksums_that_cover_them_right()
+    {
+        // FrameEdits writes an override and adjusts the checksum over it: only a checksum override makes one wrong.
+        var v4 = FrameParser.Parse(Frame.Tcp("192.0.2.1", "198.18.0.1", 1, 2).WithPayload(9)
+            .WithIpv4(h => h with { Version = 7, Ihl = 5, TotalLength = 1000, Protocol = 99 })
+            .WithTcp(t => t with { DataOffset = 9 }).Build());
+        Assert.True(v4.Ipv4!.ChecksumOk);
+        Assert.Equal((7, 1000, 99), (v4.Ipv4.Version, (int)v4.Ipv4.TotalLength, (int)v4.Ipv4.Protocol));
+        var tcp = FrameParser.Parse(Frame.Tcp("192.0.2.1", "198.18.0.1", 1, 2).WithPayload(9).WithTcp(t => t with { DataOffset = 9 }).Build());
+        Assert.Equal(9, tcp.Tcp!.DataOffset);
+        Assert.True(tcp.Tcp.ChecksumOk);
+        var udp = FrameParser.Parse(Frame.Udp("2001:db8::1", "2001:db8::2", 1, 2).WithPayload(3).WithUdp(u => u with { Length = 4 }).Build());
+        Assert.Equal(4, udp.Udp!.Length);
+        Assert.True(udp.Udp.ChecksumOk);
+    }
+
+    [Fact]
+    public void PacketDotNet_builds_the_well_formed_frame()
+    {
+        // ToPacket is what PacketDotNet built, before FrameEdits: a frame without oddities is those bytes exactly.
+        var frame = Frame.Tcp("192.0.2.1", "198.18.0.1", 40000, 22).WithIpOptions([1, 1, 1, 0])
+            .WithTcp(t => t with { Options = [2, 4, 5, 0xb4] }).WithPayload(7).WithQinQ(10, 20);
+        byte[] bytes = frame.Build();
+        Assert.Equal(bytes, frame.ToPacket().Bytes);
+        var parsed = PacketDotNet.Packet.ParsePacket(PacketDotNet.LinkLayers.Ethernet, bytes);
+        Assert.True(parsed.Extract<PacketDotNet.IPv4Packet>().ValidIPChecksum);
+        Assert.True(parsed.Extract<PacketDotNet.TcpPacket>().ValidTcpChecksum);
+        Assert.Equal(24, parsed.Extract<PacketDotNet.TcpPacket>().DataOffset * 4);
+
+        var icmp6 = PacketDotNet.Packet.ParsePacket(PacketDotNet.LinkLayers.Ethernet, Frame.Icmpv6("2001:db8::1", "2001:db8::2", 135).WithPayload(16).Build());
+        Assert.True(icmp6.Extract<PacketDotNet.IcmpV6Packet>().ValidIcmpChecksum);
+    }
+
+    [Fact]
     public void The_parser_reads_back_what_was_built()
     {
         var p = FrameParser.Parse(Frame.Tcp("2001:db8::1", "2001:db8::2", 443, 50000, TcpFlags.Fin | TcpFlags.Ack)
