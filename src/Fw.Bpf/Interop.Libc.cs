@@ -4,7 +4,7 @@ namespace Fw.Bpf;
 
 /// <summary>
 /// libc: descriptors and errors, interface names, file locks, file types and real paths (statx, realpath),
-/// namespaces, AF_PACKET sockets and their TX ring (the lab and the traffic source), CPU affinity and CPU clocks. Calls return -1 and set errno (read with
+/// namespaces, AF_PACKET sockets and their TX ring (the traffic source), CPU affinity and CPU clocks. Calls return -1 and set errno (read with
 /// Marshal.GetLastPInvokeError).
 /// </summary>
 internal static unsafe partial class Interop
@@ -66,12 +66,6 @@ internal static unsafe partial class Interop
     internal static partial nint send(int fd, void* buf, nuint len, int flags);
 
     [LibraryImport(Libc, SetLastError = true)]
-    internal static partial nint recvfrom(int fd, byte* buf, nuint len, int flags, out SockaddrLl addr, ref int addrlen);
-
-    [LibraryImport(Libc, SetLastError = true)]
-    internal static partial int poll(PollFd* fds, nuint nfds, int timeoutMs);
-
-    [LibraryImport(Libc, SetLastError = true)]
     internal static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
 
     [LibraryImport(Libc, SetLastError = true)]
@@ -103,14 +97,6 @@ internal static unsafe partial class Interop
         public byte Pkttype;
         public byte Halen;
         public fixed byte Addr[8];
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
     }
 
     /// <summary>struct tpacket_req: a packet ring's geometry.</summary>
@@ -167,7 +153,7 @@ internal static unsafe partial class Interop
 
     // ---- constants (x86-64 and arm64 share these) ----------------------------------------------
     internal const int LockEx = 2, LockNb = 4, LockUn = 8;
-    internal const int ORdOnly = 0, ORdWr = 2, OCreat = 0x40, ONoctty = 0x100, ONonblock = 0x800, OCloexec = 0x80000;   // asm-generic fcntl.h
+    internal const int ORdOnly = 0, OWrOnly = 1, ORdWr = 2, OCreat = 0x40, ONoctty = 0x100, ONonblock = 0x800, ONofollow = 0x20000, OCloexec = 0x80000;   // asm-generic fcntl.h
     internal const int FGetfl = 3, FSetfl = 4;
     internal const int AtFdcwd = -100, AtSymlinkNofollow = 0x100, AtNoAutomount = 0x800, AtEmptyPath = 0x1000;
     internal const uint StatxBasicStats = 0x7ff;    // type, mode, nlink, uid, gid, times, ino, size, blocks
@@ -182,11 +168,8 @@ internal static unsafe partial class Interop
     internal const int PacketTxRing = 13;
     internal const int PacketQdiscBypass = 20;
     internal const int Tpacket2 = 1;                // enum tpacket_versions TPACKET_V2
-    internal const ushort EthPAll = 0x0003;
-    internal const byte PacketOutgoing = 4;
-    internal const short PollIn = 0x1;
     internal const int ProtRead = 1, ProtWrite = 2, MapShared = 1;
     internal const int ClockThreadCputimeId = 3;
     internal const int ClockMonotonicCoarse = 6;
-    internal const int Eintr = 4, Eagain = 11, Enetdown = 100, Enobufs = 105;
+    internal const int Eintr = 4, Eagain = 11, Eloop = 40, Enobufs = 105;
 }

@@ -1,4 +1,3 @@
-using Fw.Traffic;
 using System.Net;
 using System.Text.RegularExpressions;
 using Fw.Bpf;
@@ -119,35 +118,25 @@ public sealed partial class Lab : IDisposable
     public static Frame FromClient(Frame frame) => frame with { SrcMac = LabNet.ClientMac, DstMac = LabNet.FwClientMac };
 
     /// <summary>
-    /// Sends crafted frames from c0 (as they are; see <see cref="FromClient"/> for the MACs), in order, through the
-    /// traffic source the tests and benchmarks share (<see cref="PacketSender"/>, made inside the client namespace;
-    /// through the qdisc layer, so captures on c0 see them leave).
+    /// Sends crafted frames from c0 (as they are; see <see cref="FromClient"/> for the MACs), in order, with libpcap
+    /// inside the client namespace (<see cref="LiveCapture.Inject"/>: through the qdisc layer, so captures on c0 see
+    /// them leave).
     /// </summary>
-    public void SendFromClient(params Frame[] frames)
-    {
-        var built = frames.Select(f => f.Build()).ToList();
-        if (built.Count == 0)
-            return;
-        using var sender = Client.Run(() => new PacketSender(LabNet.ClientIf, Math.Max(PacketSender.MinFrame, built.Max(b => b.Length)), ringFrames: 16, bypassQdisc: false));
-        foreach (var b in built)
-        {
-            var r = sender.Send(b);
-            if (r.Refused > 0)
-                throw new BpfException($"{Client}: {LabNet.ClientIf} refused a {b.Length}-byte frame", 105 /* ENOBUFS */);
-        }
-    }
+    /// <exception cref="LabException">c0 refused a frame (ENOBUFS: fw0's queue is full).</exception>
+    public void SendFromClient(params Frame[] frames) =>
+        LiveCapture.Inject(Client, LabNet.ClientIf, frames.Select(f => f.Build()));
 
     /// <summary>A capture of what arrives on s0, the server's side; open it before sending.</summary>
-    public PacketSocket CaptureServer() => PacketSocket.Open(Server, LabNet.ServerIf);
+    public LiveCapture CaptureServer() => LiveCapture.Open(Server, LabNet.ServerIf);
 
     /// <summary>A capture of what arrives on k0, the sink (redirect target fw2's peer); open it before sending.</summary>
-    public PacketSocket CaptureSink() => PacketSocket.Open(Sink, LabNet.SinkIf);
+    public LiveCapture CaptureSink() => LiveCapture.Open(Sink, LabNet.SinkIf);
 
     /// <summary>A capture of what arrives back on c0, the client.</summary>
-    public PacketSocket CaptureClient() => PacketSocket.Open(Client, LabNet.ClientIf);
+    public LiveCapture CaptureClient() => LiveCapture.Open(Client, LabNet.ClientIf);
 
     /// <summary>A capture of what the client sends out of c0 (its sockets' traffic and crafted frames): what fw0 receives.</summary>
-    public PacketSocket CaptureClientSent() => PacketSocket.Open(Client, LabNet.ClientIf, CaptureDirection.Leaving);
+    public LiveCapture CaptureClientSent() => LiveCapture.Open(Client, LabNet.ClientIf, CaptureDirection.Leaving);
 
     /// <summary>What c0 sends, and what arrives on s0 and on k0, captured at once; open it before sending.</summary>
     public LabWatch Watch() => new(this);
@@ -194,20 +183,8 @@ public sealed partial class Lab : IDisposable
             });
         }
 
-        // Watch every link from before it comes up, to know when the lab has gone quiet (below).
-        var watch = new List<PacketSocket>();
-        try
-        {
-            foreach (var (ns, dev) in new[] { (Client, ClientIf), (Fw, FwClientIf), (Fw, FwServerIf), (Fw, FwSinkIf), (Server, ServerIf), (Sink, SinkIf) })
-                watch.Add(PacketSocket.Open(ns, dev));
-            Configure();
-            WaitUntilQuiet(watch);
-        }
-        finally
-        {
-            foreach (var w in watch)
-                w.Dispose();
-        }
+        Configure();
+        WaitUntilQuiet();
     }
 
     /// <summary>Addresses, links up, routes, neighbours.</summary>
@@ -261,13 +238,25 @@ public sealed partial class Lab : IDisposable
 
     /// <summary>
     /// IPv6 announces every link that comes up (MLD reports, a few milliseconds after its carrier), and a test
-    /// counting packets must not see them: waits until no frame has arrived on any link for
-    /// <see cref="QuietFor"/> (at most <see cref="QuietWithin"/>).
+    /// counting packets must not see them: watches every link and waits until no frame has arrived on any for
+    /// <see cref="QuietFor"/> (at most <see cref="QuietWithin"/>). The captures open once the links are up (libpcap
+    /// opens none on a down link); reports sent before that are over, and later ones are waited out here.
     /// </summary>
-    private void WaitUntilQuiet(List<PacketSocket> watch)
+    private void WaitUntilQuiet()
     {
-        if (PacketSocket.CollectUntilQuiet(watch, QuietFor, QuietWithin) is null)
-            throw new LabException($"lab {Id}: still not quiet after {QuietWithin.TotalSeconds:0} s");
+        var watch = new List<LiveCapture>();
+        try
+        {
+            foreach (var (ns, dev) in new[] { (Client, ClientIf), (Fw, FwClientIf), (Fw, FwServerIf), (Fw, FwSinkIf), (Server, ServerIf), (Sink, SinkIf) })
+                watch.Add(LiveCapture.Open(ns, dev));
+            if (LiveCapture.CollectUntilQuiet(watch, QuietFor, QuietWithin) is null)
+                throw new LabException($"lab {Id}: still not quiet after {QuietWithin.TotalSeconds:0} s");
+        }
+        finally
+        {
+            foreach (var w in watch)
+                w.Dispose();
+        }
     }
 
     private static readonly TimeSpan QuietFor = TimeSpan.FromMilliseconds(100);

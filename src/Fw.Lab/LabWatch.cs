@@ -17,11 +17,11 @@ public sealed class LabWatch : IDisposable
     public static readonly TimeSpan DefaultQuietFor = TimeSpan.FromMilliseconds(150);
 
     private static readonly TimeSpan SettleWithin = TimeSpan.FromSeconds(10);
-    private readonly PacketSocket[] _captures;
+    private readonly LiveCapture[] _captures;
 
     internal LabWatch(Lab lab)
     {
-        var open = new List<PacketSocket>();
+        var open = new List<LiveCapture>();
         try
         {
             open.Add(lab.CaptureClientSent());
@@ -44,7 +44,7 @@ public sealed class LabWatch : IDisposable
     public Seen Settle(TimeSpan? quietFor = null)
     {
         var q = quietFor ?? DefaultQuietFor;
-        var got = PacketSocket.CollectUntilQuiet(_captures, q, SettleWithin)
+        var got = LiveCapture.CollectUntilQuiet(_captures, q, SettleWithin)
             ?? throw new LabException($"{_captures[0].Namespace}: traffic still under way after {SettleWithin.TotalSeconds:0} s");
         return new Seen(got[0], got[1], got[2]);
     }

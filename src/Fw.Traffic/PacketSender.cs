@@ -20,6 +20,9 @@ public readonly record struct SendResult(long Frames, long Refused, TimeSpan Ela
 /// NAPI runs in the softirq at the end of each transmit.
 /// <para>The socket is created in the calling thread's network namespace and bound to the interface with
 /// protocol 0 (it receives nothing); sends may come from any thread after that, one at a time.</para>
+/// <para>Raw AF_PACKET and not SharpPcap (which the lab and the pcap files use): libpcap's pcap_sendpacket is one
+/// send(2) per frame through the qdisc layer, while the benchmark needs a TX ring that hands the kernel hundreds of
+/// frames per call with PACKET_QDISC_BYPASS, or it measures the sender rather than the program.</para>
 /// </summary>
 public sealed unsafe class PacketSender : IDisposable
 {

@@ -43,7 +43,7 @@ internal static class TestCommand
 
     private static readonly Option<string?> PcapOption = new("--pcap")
     {
-        Description = "Run every frame of a classic pcap file (Ethernet link type)",
+        Description = "Run every frame of a pcap or pcapng file (Ethernet link type)",
         HelpName = "FILE",
     };
 
@@ -102,17 +102,25 @@ internal static class TestCommand
         }
         if (pcap is not null)
         {
+            PcapSource? source = null;
             try
             {
-                // A regular file only (a FIFO or a device would block or never end), and bounded.
-                using var stream = RegularFile.OpenRead(pcap);
-                if (stream.Length > MaxPcapBytes)
-                    return Output.Fail(json, stdout, stderr, FwctlApp.ExitFailure, $"{pcap}: {stream.Length:N0} bytes; fwctl test reads at most {MaxPcapBytes:N0}");
-                using var reader = new PcapReader(stream, pcap);
-                foreach (var p in reader.ReadAll())
+                // A regular file only (a FIFO or a device would block or never end), and bounded: its size when
+                // opened, and the bytes read, should it grow meanwhile. pcap or pcapng, read by libpcap.
+                using (var file = RegularFile.OpenRead(pcap))
                 {
+                    if (file.Length > MaxPcapBytes)
+                        return Output.Fail(json, stdout, stderr, FwctlApp.ExitFailure, $"{pcap}: {file.Length:N0} bytes; fwctl test reads at most {MaxPcapBytes:N0}");
+                    source = PcapSource.Open(file, pcap);   // libpcap reads its own descriptor of the file checked here
+                }
+                long read = 0;
+                while (source.Read() is { } p)
+                {
+                    read += p.Data.Length;
                     if (inputs.Count == MaxPackets)
                         return Output.Fail(json, stdout, stderr, FwctlApp.ExitFailure, $"{pcap}: more than {MaxPackets:N0} frames; fwctl test runs at most that many");
+                    if (read > MaxPcapBytes)
+                        return Output.Fail(json, stdout, stderr, FwctlApp.ExitFailure, $"{pcap}: more than {MaxPcapBytes:N0} bytes of frames (the file grew while read); fwctl test reads at most {MaxPcapBytes:N0}");
                     inputs.Add(new Input(p.Data, PacketSpec.Describe(p.Data), false,
                         p.Snapped ? $"snapped: {p.Data.Length} of {p.OriginalLength} bytes captured" : null));
                 }
@@ -127,6 +135,10 @@ internal static class TestCommand
                     _ => $"{pcap}: {e.Message}",
                 };
                 return Output.Fail(json, stdout, stderr, FwctlApp.ExitFailure, msg);
+            }
+            finally
+            {
+                source?.Dispose();
             }
         }
 

@@ -82,9 +82,9 @@ public sealed class LabTests
         // No ARP, ND, DAD, router solicitation or late MLD report reaches the fw namespace once the lab is
         // built: counters on fw0 count exactly what a test sends.
         using var lab = new Fw.Lab.Lab();
-        using var fw0 = PacketSocket.Open(lab.Fw, lab.FwClientIf);
-        using var fw1 = PacketSocket.Open(lab.Fw, lab.FwServerIf);
-        using var fw2 = PacketSocket.Open(lab.Fw, lab.FwSinkIf);
+        using var fw0 = LiveCapture.Open(lab.Fw, lab.FwClientIf);
+        using var fw1 = LiveCapture.Open(lab.Fw, lab.FwServerIf);
+        using var fw2 = LiveCapture.Open(lab.Fw, lab.FwSinkIf);
         Assert.Empty(fw0.Collect(TimeSpan.FromSeconds(1)));
         Assert.Empty(fw1.Collect(TimeSpan.FromMilliseconds(10)));
         Assert.Empty(fw2.Collect(TimeSpan.FromMilliseconds(10)));
@@ -192,6 +192,41 @@ public sealed class LabTests
         lab.SendFromClient(Fw.Lab.Lab.FromClient(Frame.Udp(LabNet.ClientV4, LabNet.ServerV4, 40000, 8)));
         Assert.NotNull(cap.WaitFor(f => f.Parsed.Udp?.DstPort == 8, TimeSpan.FromSeconds(2)));
         Assert.Null(sink.WaitFor(f => f.Parsed.Udp is not null, TimeSpan.FromMilliseconds(200)));
+    }
+
+    /// <summary>
+    /// libpcap captures opened inside the namespaces: each sees from the very first frame after it opened (the
+    /// inbound/outbound filters would lose it), in its own direction only; a capture on a down link is refused
+    /// with a message that says so.
+    /// </summary>
+    [Fact]
+    public void CapturesSeeTheFirstFrameInTheirDirectionOnly()
+    {
+        using var lab = new Fw.Lab.Lab();
+        using var leaving = lab.CaptureClientSent();
+        using var arriving = lab.CaptureClient();
+        using var server = lab.CaptureServer();
+        var frame = Fw.Lab.Lab.FromClient(Frame.Udp(LabNet.ClientV4, LabNet.ServerV4, 40000, 9).WithPayload("first"u8.ToArray()));
+        lab.SendFromClient(frame);
+        byte[] udp = frame.Build();
+
+        var sent = leaving.Receive(TimeSpan.FromSeconds(2));
+        Assert.NotNull(sent);
+        Assert.Equal(udp, sent.Bytes);
+        var got = server.Receive(TimeSpan.FromSeconds(2));
+        Assert.NotNull(got);
+        Assert.Equal((ushort)9, got.Parsed.Udp?.DstPort);
+
+        // Nothing listens on port 9: the server's port-unreachable error comes back to c0, arriving, not leaving.
+        var back = arriving.Receive(TimeSpan.FromSeconds(2));
+        Assert.NotNull(back);
+        Assert.Equal(LabNet.ServerV4, back.Parsed.Ipv4?.Src);
+        Assert.Equal((byte)1, back.Parsed.Ipv4!.Protocol);   // ICMP
+        Assert.Null(leaving.Receive(TimeSpan.FromMilliseconds(200)));
+
+        lab.Sink.Exec("ip", "link", "set", lab.SinkIf, "down").Check();
+        var e = Assert.Throws<LabException>(() => lab.CaptureSink());
+        Assert.Equal($"{lab.Sink}: capture on {lab.SinkIf}: the interface is down (libpcap opens no capture on a down link)", e.Message);
     }
 
     [Fact]

@@ -173,25 +173,6 @@ public class FrameBuilderTests
     }
 
     [Fact]
-    public void Pcap_files_have_the_classic_header_and_records()
-    {
-        var ms = new MemoryStream();
-        using (var w = new PcapWriter(ms))
-        {
-            w.Write(new byte[] { 1, 2, 3 }, new DateTime(2024, 1, 1, 0, 0, 1, 500, DateTimeKind.Utc));
-            w.Write(new byte[] { 4 });
-        }
-        byte[] b = ms.ToArray();
-        Assert.Equal([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 0, 0, 0], b[..24]);
-        Assert.Equal(1704067201u, BitConverter.ToUInt32(b, 24));  // seconds
-        Assert.Equal(500_000u, BitConverter.ToUInt32(b, 28));     // microseconds
-        Assert.Equal(3u, BitConverter.ToUInt32(b, 32));           // captured
-        Assert.Equal(3u, BitConverter.ToUInt32(b, 36));           // on the wire
-        Assert.Equal([1, 2, 3], b[40..43]);
-        Assert.Equal(24 + 16 + 3 + 16 + 1, b.Length);
-    }
-
-    [Fact]
     public void Hex_round_trips()
     {
         byte[] f = Frame.Icmpv6("2001:db8::1", "2001:db8::2", 128).Build();

@@ -11,7 +11,7 @@ static class Tcpdump
         string path = Path.Combine(Path.GetTempPath(), $"fw-testing-{Guid.NewGuid():N}.pcap");
         try
         {
-            PcapWriter.WriteFile(path, frames);
+            PcapSink.WriteFile(path, frames);
             var psi = new ProcessStartInfo("tcpdump")
             {
                 RedirectStandardOutput = true,
