@@ -206,7 +206,7 @@ public class DecoderCrossCheckTests(ITestOutputHelper output)
         string path = Path.Combine(Path.GetTempPath(), $"fw-crosscheck-{Guid.NewGuid():N}.pcap");
         try
         {
-            PcapWriter.WriteFile(path, frames);
+            PcapSink.WriteFile(path, frames);
             var psi = new ProcessStartInfo("tshark") { RedirectStandardOutput = true, RedirectStandardError = true };
             // Fragments as they are (no reassembly, so a first fragment's transport header is read); first occurrences.
             foreach (string a in new[] { "-n", "-r", path, "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
