@@ -21,6 +21,7 @@
 #include "fw_parse.h"
 #include "fw_poptrie.h"
 #include "fw_conntrack.h"
+#include "fw_log.h"
 
 /*
  * Settings, written by the loader into .rodata before load; the verifier reads
@@ -421,6 +422,14 @@ int fw_classify(struct xdp_md *ctx)
 
 	fw_count(slot, bytes);
 	fw_count(fw_action_slot(verdict), bytes);
+	if (fw_log_enabled) {
+		__u32 every = reason == FW_REASON_RULE ? (r ? r->log_every : 0)
+			    : reason == FW_REASON_DEFAULT ? fw_log_default_every
+			    : reason == FW_REASON_MALFORMED ? fw_log_malformed_every
+			    : fw_log_non_ip_every;
+
+		fw_log_frame(ctx, every, verdict, reason, slot, rule, bytes);
+	}
 	if (fw_trace)
 		fw_trace_verdict(verdict, reason, rule);
 	return verdict;

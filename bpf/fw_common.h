@@ -8,6 +8,7 @@
 #define FW_COMMON_H
 
 #include <linux/types.h>
+#include <linux/bpf.h>	/* struct bpf_spin_lock */
 
 #define FW_MAX_RULES		4096
 #define FW_WORD_BITS		64
@@ -73,7 +74,10 @@ enum fw_stat_slot {
 	FW_STAT_CT_INSERT_FAIL = 9,	/* flows fw_ct refused (an update failed); the packet went on */
 	FW_STAT_CT_REUSE = 10,		/* of the inserts, those that took over an existing entry of their key (no new element) */
 	FW_STAT_CT_REMOVED = 11,	/* entries the control plane removed (expired, flushed); written by it, never by BPF */
-	/* next free: 12 */
+	FW_STAT_LOG = 12,		/* frames written to the packet log (fw_log) */
+	FW_STAT_LOG_RATE = 13,		/* frames to log over log.rate: not written */
+	FW_STAT_LOG_FULL = 14,		/* frames to log that found fw_log full: not written */
+	/* next free: 15 */
 	FW_STAT_RULE_BASE = 64,		/* slots 8..63 are kept for new reasons */
 };
 /* Old and new ruleset live side by side during a reload. */
@@ -171,10 +175,41 @@ struct fw_rule {
 	__u32 ifindex;		/* redirect target (key in fw_tx), else 0 */
 	__u32 stat_slot;	/* slot in fw_stats */
 	__u32 flags;		/* FW_RULE_* */
+	__u32 log_every;	/* log: one frame in N it decides goes to fw_log (1: every one); 0: none */
+	__u32 pad;
 };
 
 #define FW_RULE_TRACK		1u	/* track: true: a packet it passes puts its flow into fw_ct */
-_Static_assert(sizeof(struct fw_rule) == 16, "fw_rule size");
+_Static_assert(sizeof(struct fw_rule) == 24, "fw_rule size");
+
+/*
+ * The packet log (fw_log, a ring buffer shared by every generation): one record
+ * per logged frame, this header then the frame's first caplen bytes, padded to
+ * the snaplen the generation was loaded with.
+ */
+#define FW_LOG_MAX_SNAPLEN	256
+struct fw_log_rec {
+	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 cpu;
+	__u32 ifindex;		/* the interface it arrived on */
+	__u32 len;		/* the frame's length, every buffer */
+	__u16 caplen;		/* bytes of it in data */
+	__u8 verdict;		/* XDP_* returned */
+	__u8 reason;		/* enum fw_reason */
+	__u32 slot;		/* fw_stats slot of what decided it: the rule's, or FW_STAT_DEFAULT/MALFORMED/NON_IP */
+	__u32 rule;		/* the rule's index in its generation, or ~0 */
+	__u8 data[];
+};
+_Static_assert(sizeof(struct fw_log_rec) == 32, "fw_log_rec size");
+
+/* fw_log_bucket [0]: the log's token bucket, shared by every generation and CPU (log.rate). */
+struct fw_log_bucket {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 stamp_ns;		/* bpf_ktime_get_ns() of the last refill */
+	__u64 tokens;		/* in billionths of a record: a record takes 1,000,000,000 */
+};
+_Static_assert(sizeof(struct fw_log_bucket) == 24, "fw_log_bucket size");
 
 /*
  * Address lookups: one Poptrie (Asai & Ohara, SIGCOMM 2015) per address field

@@ -324,6 +324,24 @@ struct {
 	__uint(max_entries, 1);
 } fw_trace_out SEC(".maps");
 
+/*
+ * The packet log: struct fw_log_rec records to user space (fwctl log). Written
+ * by: XDP. Shared by every generation (pinned as `log`); resized: 4 MiB while
+ * something is logged, else one unused page.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} fw_log SEC(".maps");
+
+/* [0]: the log's token bucket (struct fw_log_bucket). Written by: XDP. Shared like fw_log (pinned as `log_bucket`). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_log_bucket);
+	__uint(max_entries, 1);
+} fw_log_bucket SEC(".maps");
+
 /* [0]: the generation's conntrack settings (struct fw_ct_conf). Written by: control plane; XDP never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

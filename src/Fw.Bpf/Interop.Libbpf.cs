@@ -130,6 +130,16 @@ internal static unsafe partial class Interop
     [LibraryImport(Libbpf)]
     internal static partial int bpf_tc_hook_destroy(ref TcHook hook);
 
+    // ---- ring buffers (libbpf.h) -------------------------------------------------------------------
+    [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial nint ring_buffer__new(int mapFd, delegate* unmanaged[Cdecl]<nint, void*, nuint, int> sample, nint ctx, nint opts);
+
+    [LibraryImport(Libbpf)]
+    internal static partial int ring_buffer__poll(nint rb, int timeoutMs);
+
+    [LibraryImport(Libbpf)]
+    internal static partial void ring_buffer__free(nint rb);
+
     // ---- BTF -------------------------------------------------------------------------------------
     [LibraryImport(Libbpf, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint btf__parse(string path, nint btfExt);

@@ -34,6 +34,9 @@ public sealed class MapImage
     /// <summary>Whether the data plane keeps a flow table (some rule names state or track), and its settings.</summary>
     public ConntrackSettings? Conntrack { get; init; }
 
+    /// <summary>The packet log's settings when something is logged, else null (no log code on the per-packet path).</summary>
+    public LogSettings? Log { get; init; }
+
     private PortTable? _sportTable, _dportTable;
 
     /// <summary>Sport as the maps hold it (fw_sport_dir, fw_sport_page); null when the field is unused.</summary>
@@ -107,7 +110,7 @@ public sealed class MapImage
         BitConverter.TryWriteBytes(head[12..], Rules.Count);
         h.AppendData(head);
         foreach (var r in Rules)
-            h.AppendData(System.Text.Encoding.UTF8.GetBytes($"{r.Name}\0{(int)r.Action}\0{r.RedirectTo}\0{(r.Track ? "track\0" : "")}"));
+            h.AppendData(System.Text.Encoding.UTF8.GetBytes($"{r.Name}\0{(int)r.Action}\0{r.RedirectTo}\0{(r.Track ? "track\0" : "")}{(r.LogEvery != 0 ? $"log\0{r.LogEvery}\0" : "")}"));
         h.AppendData(MemoryMarshal.AsBytes(Bitmaps.AsSpan()));
         // Arrays first, then tries: the order digests had before the field list (a digest names a ruleset).
         // Fields added since (state) enter only when used, so a ruleset without them keeps its digest.
@@ -117,6 +120,11 @@ public sealed class MapImage
         {
             h.AppendData(System.Text.Encoding.UTF8.GetBytes(
                 $"ct\0{ct.Max}\0{ct.TcpSyn}\0{ct.TcpEstablished}\0{ct.TcpClosing}\0{ct.Udp}\0{ct.UdpReplied}\0{ct.Icmp}\0"));
+        }
+        if (Log is { } log)
+        {
+            h.AppendData(System.Text.Encoding.UTF8.GetBytes(
+                $"log\0{log.Rate}\0{log.Snaplen}\0{log.DefaultEvery}\0{log.MalformedEvery}\0{log.NonIpEvery}\0"));
         }
         foreach (var f in MatchFields.All.Where(f => f.Kind == FieldKind.Prefix))
         {

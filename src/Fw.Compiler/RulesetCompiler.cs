@@ -22,14 +22,15 @@ public static class RulesetCompiler
             throw Bound(rs, rules[FwLimits.MaxRules].Pos, $"ruleset exceeds {FwLimits.MaxRules} rules");
 
         int words = (rules.Count + FwLimits.WordBits - 1) / FwLimits.WordBits;
-        var entries = rules.Select(r => new RuleEntry(r.Name, r.Action, r.To, r.Track)).ToArray();
+        var entries = rules.Select(r => new RuleEntry(r.Name, r.Action, r.To, r.Track, r.LogEvery ?? 0)).ToArray();
         var conntrack = rs.UsesConntrack ? rs.Conntrack : null;
+        var log = rs.UsesLog ? rs.Log : null;
         if (words == 0)
         {
             return new MapImage
             {
                 Default = rs.Default, Malformed = rs.Malformed, NonIp = rs.NonIp,
-                Words = 0, Fields = FieldMask.None, Rules = entries, Bitmaps = [], Conntrack = conntrack,
+                Words = 0, Fields = FieldMask.None, Rules = entries, Bitmaps = [], Conntrack = conntrack, Log = log,
             };
         }
 
@@ -87,7 +88,7 @@ public static class RulesetCompiler
         {
             Default = rs.Default, Malformed = rs.Malformed, NonIp = rs.NonIp,
             Words = words, Fields = fields, Rules = entries, Bitmaps = classes.ToArray(),
-            Proto = proto, Sport = sport, Dport = dport, TcpFlags = flags, IcmpType = icmp, State = state, Conntrack = conntrack,
+            Proto = proto, Sport = sport, Dport = dport, TcpFlags = flags, IcmpType = icmp, State = state, Conntrack = conntrack, Log = log,
             Src4 = src4, Src6 = src6, Dst4 = dst4, Dst6 = dst6,
         };
     }

@@ -46,6 +46,7 @@ public sealed unsafe class Classifier : IDisposable
         {
             SetSettings(obj, (uint)image.Default, (uint)image.Malformed, (uint)image.NonIp, (uint)image.Words, (uint)image.Fields, options.Trace);
             SetConntrack(obj, image.Conntrack, options.Conntrack);
+            SetLog(obj, image.Log, options.Log);
             // An empty map cannot be created: unused maps keep one (unused) slot.
             obj.SetMaxEntries("fw_rules", Math.Max(1, image.Rules.Count));
             obj.SetMaxEntries("fw_rule_names", Math.Max(1, image.Rules.Count));
@@ -86,7 +87,7 @@ public sealed unsafe class Classifier : IDisposable
                 rules[i] = new FwRule
                 {
                     Action = (uint)img.Rules[i].Action, Ifindex = (uint)ifindexes[i], StatSlot = slots[i],
-                    Flags = img.Rules[i].Track ? FwRule.Track : 0,
+                    Flags = img.Rules[i].Track ? FwRule.Track : 0, LogEvery = img.Rules[i].LogEvery,
                 };
                 names[i] = FwRuleName.From(img.Rules[i].Name);
             }
@@ -147,6 +148,41 @@ public sealed unsafe class Classifier : IDisposable
         else
             obj.SetMaxEntries(ConntrackMap, ct?.Max ?? 1);
     }
+
+    /// <summary>
+    /// The packet log's settings (bpf/fw_log.h, fixed at load) and its maps: the interface's shared ones, or the
+    /// object's own (a 4 MiB ring when something is logged, one unused page when nothing is).
+    /// </summary>
+    internal static void SetLog(BpfObject obj, Rules.LogSettings? log, (BpfMap Ring, BpfMap Bucket)? shared)
+    {
+        obj.SetGlobal("fw_log_enabled", log is null ? 0u : 1u);
+        if (log is not null)
+        {
+            obj.SetGlobal("fw_log_rate", (uint)log.Rate);
+            obj.SetGlobal("fw_log_snaplen", (uint)log.Snaplen);
+            obj.SetGlobal("fw_log_default_every", log.DefaultEvery ?? 0);
+            obj.SetGlobal("fw_log_malformed_every", log.MalformedEvery ?? 0);
+            obj.SetGlobal("fw_log_non_ip_every", log.NonIpEvery ?? 0);
+        }
+        if (shared is { } maps)
+        {
+            obj.ReuseMap(LogMap, maps.Ring);
+            obj.ReuseMap(LogBucketMap, maps.Bucket);
+        }
+        else
+        {
+            obj.SetMaxEntries(LogMap, log is null ? 4096 : LogBytes);
+        }
+    }
+
+    /// <summary>The packet log's ring (bpf/fw_maps.h), shared by every generation and pinned as PinLayout.Log.</summary>
+    public const string LogMap = "fw_log";
+
+    /// <summary>Its token bucket, pinned as PinLayout.LogBucket.</summary>
+    public const string LogBucketMap = "fw_log_bucket";
+
+    /// <summary>The ring's size while something is logged: about 14,000 records of the largest snaplen.</summary>
+    public const int LogBytes = 4 << 20;
 
     /// <summary>The flow table's map (bpf/fw_maps.h), shared by every generation and pinned as PinLayout.Conntrack.</summary>
     public const string ConntrackMap = "fw_ct";

@@ -11,6 +11,9 @@ public sealed class ClassifierOptions
     /// <summary>The flow table to share (the interface's pinned fw_ct); null: the object makes its own, sized by the image.</summary>
     public BpfMap? Conntrack { get; init; }
 
+    /// <summary>The packet log and its token bucket to share (the interface's pinned fw_log, fw_log_bucket); null: the object's own.</summary>
+    public (BpfMap Ring, BpfMap Bucket)? Log { get; init; }
+
     /// <summary>fw_stats slot of each rule, by index; null: <see cref="StatSlots.Initial"/>.</summary>
     public IReadOnlyList<uint>? StatSlots { get; init; }
 

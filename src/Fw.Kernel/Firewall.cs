@@ -97,6 +97,11 @@ public static class Firewall
             stats.Pin(PinLayout.Stats(iface));
             dispatcher.Map("fw_progs").Pin(PinLayout.Progs(iface));
             classifier.PinTo(PinLayout.Generation(iface, 1));
+            if (image.Log is not null)
+            {
+                classifier.Map(Classifier.LogMap).Pin(PinLayout.Log(iface));
+                classifier.Map(Classifier.LogBucketMap).Pin(PinLayout.LogBucket(iface));
+            }
             if (image.Conntrack is { } ct)
             {
                 var table = classifier.Map(Classifier.ConntrackMap);
@@ -199,15 +204,21 @@ public static class Firewall
             // The flow table is the interface's, kept across generations: connections outlive a reload.
             string ctPin = PinLayout.Conntrack(iface);
             using var sharedCt = image.Conntrack is not null && File.Exists(ctPin) ? BpfMap.OpenPinned(ctPin) : null;
+            // The packet log too: a reader following it sees every generation's records, a reload loses none.
+            string logPin = PinLayout.Log(iface), bucketPin = PinLayout.LogBucket(iface);
+            bool shareLog = image.Log is not null && File.Exists(logPin) && File.Exists(bucketPin);
+            using var sharedLog = shareLog ? BpfMap.OpenPinned(logPin) : null;
+            using var sharedBucket = shareLog ? BpfMap.OpenPinned(bucketPin) : null;
             using var classifier = Classifier.Load(image, new ClassifierOptions
             {
                 Stats = state.Stats,
                 StatSlots = plan.Slots,
                 Conntrack = sharedCt,
+                Log = shareLog ? (sharedLog!, sharedBucket!) : null,
                 Frags = frags,
                 MaxEntriesOverride = FaultInjection.MapSizes(iface),
             });
-            bool ctPinned = false, egressAttached = false;
+            bool ctPinned = false, logPinned = false, egressAttached = false;
             string genDir = PinLayout.Generation(iface, next);
             bool committed = false;
             PendingConfirm? record = null;
@@ -220,6 +231,14 @@ public static class Firewall
                 {
                     classifier.Map(Classifier.ConntrackMap).Pin(ctPin);   // the first ruleset of the interface to name state
                     ctPinned = true;
+                }
+                if (image.Log is not null && !shareLog)
+                {
+                    File.Delete(logPin);   // a half-pinned pair of a crashed reload
+                    File.Delete(bucketPin);
+                    logPinned = true;
+                    classifier.Map(Classifier.LogMap).Pin(logPin);   // the first ruleset of the interface to log
+                    classifier.Map(Classifier.LogBucketMap).Pin(bucketPin);
                 }
                 if (image.Conntrack is { } ct)
                 {
@@ -260,6 +279,11 @@ public static class Firewall
                     EgressTracker.Detach(iface);
                 if (ctPinned)
                     File.Delete(ctPin);
+                if (logPinned)
+                {
+                    File.Delete(logPin);
+                    File.Delete(bucketPin);
+                }
                 if (record is not null)
                     PendingConfirm.Delete(iface);
                 throw;

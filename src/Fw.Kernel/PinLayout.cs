@@ -12,6 +12,8 @@ namespace Fw.Kernel;
 /// /sys/fs/bpf/fw/IFACE/fw_stats   per-CPU counters, shared by every generation
 /// /sys/fs/bpf/fw/IFACE/fw_progs   the one-slot program array: the live generation
 /// /sys/fs/bpf/fw/IFACE/fw_meta    generation, ruleset file, digest, counts, load time
+/// /sys/fs/bpf/fw/IFACE/conntrack  the flow table (fw_ct), once a ruleset names state or track; egress: its TC program
+/// /sys/fs/bpf/fw/IFACE/log        the packet log (fw_log) and log_bucket, once a ruleset logs something
 /// /sys/fs/bpf/fw/IFACE/gen-N/     generation N: its classifier ("classifier") and maps
 /// </code>
 /// </summary>
@@ -36,6 +38,12 @@ public static class PinLayout
 
     /// <summary>The flow table (fw_ct), shared by every generation while a ruleset names state or track.</summary>
     public static string Conntrack(string iface) => $"{Dir(iface)}/conntrack";
+
+    /// <summary>The packet log's ring buffer (fw_log), shared by every generation once a ruleset logs something.</summary>
+    public static string Log(string iface) => $"{Dir(iface)}/log";
+
+    /// <summary>The packet log's token bucket (fw_log_bucket), beside it.</summary>
+    public static string LogBucket(string iface) => $"{Dir(iface)}/log_bucket";
 
     /// <summary>The egress program that records flows leaving the interface (attached as a TC filter).</summary>
     public static string Egress(string iface) => $"{Dir(iface)}/egress";

@@ -54,6 +54,7 @@ public sealed class TraceCopy : IDisposable
             {
                 Classifier.SetConntrack(obj, null, null);
             }
+            Classifier.SetLog(obj, null, null);   // a test run logs nothing
             Classifier.SetSettings(obj, (uint)meta.DefaultAction, (uint)meta.MalformedAction, (uint)meta.NonIpAction, meta.Words, meta.Fields, trace: true);
             // The copy has its own trace map; every other map is the generation's.
             string[] shared = PinLayout.GenerationMaps.Where(m => m != "fw_trace_out").ToArray();

@@ -153,6 +153,9 @@ public sealed class Rule
     /// <summary>`track: true` (pass rules only): the flow of a packet this rule passes goes into fw's table.</summary>
     public bool Track { get; init; }
 
+    /// <summary>`log`: the frames this rule decides are logged one in N (1: every one, `log: true`); null: not logged.</summary>
+    public uint? LogEvery { get; init; }
+
     /// <summary>Where each key of the rule stands ("src", "dport", ...), for diagnostics after parsing.</summary>
     public IReadOnlyDictionary<string, SourcePos> KeyPos { get; init; } = new Dictionary<string, SourcePos>();
 
@@ -180,6 +183,13 @@ public sealed class Ruleset
 
     /// <summary>Whether some rule names `state` or `track`: only then does the data plane keep a flow table.</summary>
     public bool UsesConntrack => Rules.Any(r => r.State is not null || r.Track);
+
+    /// <summary>The packet log's settings (`log:`), the defaults when absent.</summary>
+    public LogSettings Log { get; init; } = LogSettings.Default;
+
+    /// <summary>Whether anything is logged: a rule's `log`, or `log:` naming default, malformed or non_ip.</summary>
+    public bool UsesLog => Rules.Any(r => r.LogEvery is not null)
+        || Log.DefaultEvery is not null || Log.MalformedEvery is not null || Log.NonIpEvery is not null;
 
     /// <summary>Where each top-level key stands ("default", "rules", ...), for diagnostics after parsing.</summary>
     public IReadOnlyDictionary<string, SourcePos> KeyPos { get; init; } = new Dictionary<string, SourcePos>();

@@ -11,8 +11,8 @@ namespace Fw.Rules;
 internal sealed class RulesReader
 {
 
-    private static readonly string[] TopKeys = ["default", "malformed", "non_ip", "interfaces", "conntrack", "sets", "rules"];
-    private static readonly string[] RuleKeys = ["name", "src", "dst", "proto", "sport", "dport", "tcp_flags", "icmp_type", "state", "action", "to", "track"];
+    private static readonly string[] TopKeys = ["default", "malformed", "non_ip", "interfaces", "conntrack", "log", "sets", "rules"];
+    private static readonly string[] RuleKeys = ["name", "src", "dst", "proto", "sport", "dport", "tcp_flags", "icmp_type", "state", "action", "to", "track", "log"];
     private static readonly string[] ConntrackKeys = ["max", "timeouts"];
     private static readonly string[] SetFileKeys = ["file"];
 
@@ -32,6 +32,7 @@ internal sealed class RulesReader
     private readonly Dictionary<string, SourcePos> interfacePos = new(StringComparer.Ordinal);
     private readonly List<string> interfaces = [];
     private ConntrackSettings conntrack = ConntrackSettings.Default;
+    private LogSettings log = LogSettings.Default;
     private readonly Dictionary<string, PrefixSet> sets = new(StringComparer.Ordinal);
     private readonly HashSet<string> brokenSets = new(StringComparer.Ordinal);
     private readonly List<RawRule?> rules = [];
@@ -107,6 +108,7 @@ internal sealed class RulesReader
             Interfaces = interfaces,
             InterfacePos = interfacePos,
             Conntrack = conntrack,
+            Log = log,
             Sets = sets,
             Rules = rules.Select(r => r!.Build()).ToList(),
             KeyPos = topKeyPos,
@@ -138,6 +140,9 @@ internal sealed class RulesReader
                     break;
                 case "conntrack":
                     ReadConntrack();
+                    break;
+                case "log":
+                    ReadLog();
                     break;
                 case "sets":
                     ReadSets();
@@ -345,6 +350,7 @@ internal sealed class RulesReader
                 "icmp_type" => (r.IcmpType = ReadIcmpTypes(pos, length)) is not null,
                 "state" => (r.State = ReadState(pos, length)) is not null,
                 "track" => ReadTrack(r, pos, length),
+                "log" => ReadRuleLog(r, pos, length),
                 "action" => ReadAction(r, pos, length),
                 "to" => ReadTo(r, pos, length),
                 _ => throw new InvalidOperationException(key),
@@ -440,6 +446,85 @@ internal sealed class RulesReader
                 d.Error(s.Pos, $"bad track {s.Describe()}; expected true or false", s.Length);
                 return false;
         }
+    }
+
+    // ---- the packet log ----
+
+    private void ReadLog()
+    {
+        if (IsNullValue())
+            return;
+        if (y.Kind != NodeKind.Mapping)
+        {
+            ExpectedFound("'log'", $"a mapping of {string.Join(", ", LogSettings.Keys)}");
+            return;
+        }
+        ReadMapping("log", LogSettings.Keys, (key, pos, length) =>
+        {
+            switch (key)
+            {
+                case "rate":
+                    if (ReadCount(key, pos, length, LogSettings.MinRate, LogSettings.MaxRate) is { } rate)
+                        log = log with { Rate = (int)rate };
+                    break;
+                case "snaplen":
+                    if (ReadCount(key, pos, length, LogSettings.MinSnaplen, LogSettings.MaxSnaplen) is { } snaplen)
+                        log = log with { Snaplen = (int)snaplen };
+                    break;
+                default:
+                    if (ReadLogEvery(key, pos, length, out var every))
+                    {
+                        log = key switch
+                        {
+                            "default" => log with { DefaultEvery = every },
+                            "malformed" => log with { MalformedEvery = every },
+                            _ => log with { NonIpEvery = every },
+                        };
+                    }
+                    break;
+            }
+        });
+    }
+
+    private bool ReadRuleLog(RawRule r, SourcePos keyPos, int keyLength)
+    {
+        if (!ReadLogEvery("log", keyPos, keyLength, out var every))
+            return false;
+        r.LogEvery = every;
+        return true;
+    }
+
+    /// <summary>
+    /// A log value: true (every frame: 1), false (none: null), or "1/N" (one in N at random, N 1-1,000,000).
+    /// False when reported.
+    /// </summary>
+    private bool ReadLogEvery(string key, SourcePos keyPos, int keyLength, out uint? every)
+    {
+        every = null;
+        const string Expected = "true, false or \"1/N\" (one in N)";
+        if (!TryScalar(key, Expected, keyPos, keyLength, out var s))
+            return false;
+        switch (s.Value)
+        {
+            case "true":
+                every = 1;
+                return true;
+            case "false":
+                return true;
+        }
+        string v = s.Value.Replace(" ", "");
+        if (v.StartsWith("1/", StringComparison.Ordinal) && TryNumber(v[2..], out long n))
+        {
+            if (n is >= 1 and <= LogSettings.MaxEvery)
+            {
+                every = (uint)n;
+                return true;
+            }
+            d.Error(s.Pos, $"{key} {s.Describe()}: N is out of range (1-{LogSettings.MaxEvery:N0})", s.Length);
+            return false;
+        }
+        d.Error(s.Pos, $"bad {key} {s.Describe()}; expected {Expected}", s.Length);
+        return false;
     }
 
     // ---- conntrack ----
@@ -1030,6 +1115,7 @@ internal sealed class RulesReader
         public List<byte>? IcmpType { get; set; }
         public ConnState? State { get; set; }
         public bool Track { get; set; }
+        public uint? LogEvery { get; set; }
         public RuleAction? Action { get; set; }
         public SourcePos ActionPos { get; set; }
         public int ActionLength { get; set; }
@@ -1052,6 +1138,7 @@ internal sealed class RulesReader
             TcpFlags = TcpFlags,
             IcmpType = IcmpType,
             State = State,
+            LogEvery = LogEvery,
             Action = Action!.Value,
             To = To,
             Track = Track,

@@ -24,5 +24,14 @@ public enum FwStatSlot : uint
 
     /// <summary>Entries the control plane removed (expired, flushed). Written by it, never by BPF.</summary>
     CtRemoved = 11,
+
+    /// <summary>Frames written to the packet log.</summary>
+    Log = 12,
+
+    /// <summary>Frames to log over log.rate: not written.</summary>
+    LogRate = 13,
+
+    /// <summary>Frames to log that found the log's buffer full: not written.</summary>
+    LogFull = 14,
     RuleBase = 64,
 }

@@ -12,7 +12,8 @@ public class LayoutTests
     public static TheoryData<string, Type, string[]> Mirrors => new()
     {
         { "fw_counter", typeof(FwCounter), ["packets:Packets", "bytes:Bytes"] },
-        { "fw_rule", typeof(FwRule), ["action:Action", "ifindex:Ifindex", "stat_slot:StatSlot", "flags:Flags"] },
+        { "fw_rule", typeof(FwRule), ["action:Action", "ifindex:Ifindex", "stat_slot:StatSlot", "flags:Flags", "log_every:LogEvery", "pad:Pad"] },
+        { "fw_log_rec", typeof(FwLogRec), ["ts_ns:TsNs", "cpu:Cpu", "ifindex:Ifindex", "len:Len", "caplen:Caplen", "verdict:Verdict", "reason:Reason", "slot:Slot", "rule:Rule", "data:"] },
         { "fw_pop_node", typeof(FwPopNode), ["vector:Vector", "leafvec:LeafVec", "base0:Base0", "base1:Base1"] },
         { "fw_pop_tail4", typeof(FwPopTail4), ["addr:Addr", "len:Len", "cls:Cls", "dflt:Dflt"] },
         { "fw_pop_tail6", typeof(FwPopTail6), ["hi:Hi", "lo:Lo", "len:Len", "cls:Cls", "dflt:Dflt", "pad:Pad"] },
@@ -37,7 +38,8 @@ public class LayoutTests
         {
             var (c, cs) = (pair.Split(':')[0], pair.Split(':')[1]);
             var member = Assert.Single(layout.Members, m => m.Name == c);
-            Assert.Equal(member.Offset, (int)Marshal.OffsetOf(mirror, cs));
+            // A flexible array member (no C# field): it starts where the mirror ends.
+            Assert.Equal(member.Offset, cs.Length == 0 ? Marshal.SizeOf(mirror) : (int)Marshal.OffsetOf(mirror, cs));
         }
     }
 
