@@ -29,6 +29,15 @@ public sealed record StatsSnapshot(
     /// <summary>Flows the flow table refused (the packet went on); packets only.</summary>
     public Counter ConntrackInsertFailures => Slots[FwStatSlot.CtInsertFail];
 
+    /// <summary>Frames written to the packet log.</summary>
+    public Counter LogRecords => Slots[FwStatSlot.Log];
+
+    /// <summary>Frames to log over log.rate (not written).</summary>
+    public Counter LogOverRate => Slots[FwStatSlot.LogRate];
+
+    /// <summary>Frames to log that found the log's ring buffer full (not written).</summary>
+    public Counter LogBufferFull => Slots[FwStatSlot.LogFull];
+
     /// <summary>The flow table's size, entries and counters; null when no ruleset of the interface named state or track.</summary>
     public ConntrackCounts? Conntrack { get; init; }
 

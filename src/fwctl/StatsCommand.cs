@@ -170,7 +170,14 @@ internal static class StatsCommand
             w.WriteLine($"conntrack: {ct.Entries:N0} of {ct.Max:N0} entries ({ct.Fill:P1}); {ct.Inserts:N0} flows inserted, "
                 + $"{ct.InsertFailures:N0} refused, {ct.Evictions:N0} evicted, {ct.Removed:N0} removed (expired or flushed)");
         }
-        else if (s.ConntrackInserts.Total.Packets > 0 || s.ConntrackInsertFailures.Total.Packets > 0)
+        if (s.LogRecords.Total.Packets > 0 || s.LogOverRate.Total.Packets > 0 || s.LogBufferFull.Total.Packets > 0)
+        {
+            if (s.Conntrack is null)
+                w.WriteLine();
+            w.WriteLine($"log: {s.LogRecords.Total.Packets:N0} frames logged, {s.LogOverRate.Total.Packets:N0} over the rate, "
+                + $"{s.LogBufferFull.Total.Packets:N0} lost to a full buffer");
+        }
+        else if (s.Conntrack is null && (s.ConntrackInserts.Total.Packets > 0 || s.ConntrackInsertFailures.Total.Packets > 0))
         {
             w.WriteLine();
             w.WriteLine($"conntrack: {s.ConntrackInserts.Total.Packets:N0} flows inserted, {s.ConntrackInsertFailures.Total.Packets:N0} refused");
@@ -218,6 +225,11 @@ internal static class StatsCommand
                 ["evictions"] = s.Conntrack?.Evictions ?? 0, ["removed"] = s.Conntrack?.Removed ?? 0,
             },
             ["redirect_errors"] = C(s.RedirectErrors.Total),
+            ["log"] = new Dictionary<string, object?>
+            {
+                ["records"] = s.LogRecords.Total.Packets, ["over_rate"] = s.LogOverRate.Total.Packets,
+                ["buffer_full"] = s.LogBufferFull.Total.Packets,
+            },
         };
     }
 }

@@ -263,6 +263,17 @@ public sealed class FirewallMetrics
         foreach (var m in withTable)
             removed.WithLabels(m.Interface).IncTo(m.Stats.Conntrack!.Removed);
 
+        var logged = f.CreateCounter("fw_log_records_total", "Frames written to the packet log (fwctl log reads it).", If);
+        foreach (var m in interfaces)
+            logged.WithLabels(m.Interface).IncTo(m.Stats.LogRecords.Total.Packets);
+        var lost = f.CreateCounter("fw_log_dropped_total",
+            "Frames to log that were not written: over log.rate (reason rate) or with the ring buffer full (reason buffer_full).", [If, "reason"]);
+        foreach (var m in interfaces)
+        {
+            lost.WithLabels(m.Interface, "rate").IncTo(m.Stats.LogOverRate.Total.Packets);
+            lost.WithLabels(m.Interface, "buffer_full").IncTo(m.Stats.LogBufferFull.Total.Packets);
+        }
+
         f.CreateGauge("fw_last_reload_successful", "1 when the last read of the rules file (start, change, SIGHUP) was valid and applied everywhere, else 0.")
             .Set(status.LastReloadOk ? 1 : 0);
         f.CreateGauge("fw_last_reload_timestamp_seconds", "Unix time of the last read of the rules file.")
