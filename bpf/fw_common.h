@@ -184,8 +184,8 @@ _Static_assert(sizeof(struct fw_rule) == 24, "fw_rule size");
 
 /*
  * The packet log (fw_log, a ring buffer shared by every generation): one record
- * per logged frame, this header then the frame's first caplen bytes, padded to
- * the snaplen the generation was loaded with.
+ * per logged frame, this header then the frame's first caplen bytes (at most
+ * the snaplen the generation was loaded with), in FW_LOG_MAX_SNAPLEN bytes.
  */
 #define FW_LOG_MAX_SNAPLEN	256
 struct fw_log_rec {

@@ -68,7 +68,8 @@ static __always_inline void fw_log_frame(struct xdp_md *ctx, __u32 every, int ve
 		fw_count(FW_STAT_LOG_RATE, len);
 		return;
 	}
-	rec = bpf_ringbuf_reserve(&fw_log, sizeof(*rec) + fw_log_snaplen, 0);
+	/* Every record holds FW_LOG_MAX_SNAPLEN bytes: a fixed size lets the verifier bound the copy below. */
+	rec = bpf_ringbuf_reserve(&fw_log, sizeof(*rec) + FW_LOG_MAX_SNAPLEN, 0);
 	if (!rec) {
 		fw_count(FW_STAT_LOG_FULL, len);
 		return;
@@ -82,7 +83,8 @@ static __always_inline void fw_log_frame(struct xdp_md *ctx, __u32 every, int ve
 	rec->slot = slot;
 	rec->rule = rule;
 	caplen = len < fw_log_snaplen ? len : fw_log_snaplen;
-	if (caplen > FW_LOG_MAX_SNAPLEN || caplen < 1 || bpf_xdp_load_bytes(ctx, 0, rec->data, caplen))
+	caplen = ((caplen - 1) & (FW_LOG_MAX_SNAPLEN - 1)) + 1;	/* still caplen (1..snaplen); 1..256 to the verifier */
+	if (bpf_xdp_load_bytes(ctx, 0, rec->data, caplen))
 		caplen = 0;
 	rec->caplen = caplen;
 	bpf_ringbuf_submit(rec, 0);

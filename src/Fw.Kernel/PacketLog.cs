@@ -15,7 +15,7 @@ public sealed class PacketLog : IDisposable
     private readonly BpfMap _ring;
     private readonly RingBuffer _rb;
     private readonly string _iface;
-    private Dictionary<uint, (int Index, string Name)> _rules = [];
+    private Dictionary<uint, (int Index, string Name)> _rules = [];   // by fw_stats slot, in the live generation
     private ulong _generation;
 
     private PacketLog(string iface, FileLock reader, BpfMap ring)
@@ -85,8 +85,10 @@ public sealed class PacketLog : IDisposable
                 rule = r;
         }
         var time = DateTimeOffset.FromUnixTimeMilliseconds(0).AddTicks(((long)rec.TsNs + offsetNs) / 100);
+        // The index is the record's own (its rule's place in the generation that decided it); the name goes by slot.
+        int? index = reason == FwReason.Rule && rec.Rule != uint.MaxValue ? (int)rec.Rule : null;
         return new LogRecord(time, (int)rec.Cpu, (int)rec.Ifindex, (XdpAction)rec.Verdict, reason, rec.Slot,
-            rule?.Index, rule?.Name, (int)rec.Len, raw.Slice(header, caplen).ToArray());
+            index, rule?.Name, (int)rec.Len, raw.Slice(header, caplen).ToArray());
     }
 
     private ulong CurrentGeneration()

@@ -30,6 +30,7 @@ public static class FwctlApp
             StatsCommand.Create(stdout, stderr),
             StatusCommand.Create(stdout, stderr),
             ConntrackCommand.Create(stdout, stderr),
+            LogCommand.Create(stdout, stderr),
             TestCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
