@@ -63,7 +63,7 @@ internal static class LogCommand
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
             if (seconds is { } s)
                 stop.CancelAfter(TimeSpan.FromSeconds(s));
-            using var sink = write is null ? null : LogPcap.Open(write, stdout);
+            using var sink = write is null ? null : LogPcap.Open(write);
             var keep = rules.Length == 0 ? null : new HashSet<string>(rules, StringComparer.Ordinal);
             long n = 0;
             while (!stop.IsCancellationRequested && (count is null || n < count))
@@ -74,12 +74,13 @@ internal static class LogCommand
                         return;
                     n++;
                     if (sink is not null)
-                        sink.Write(r);
+                        sink.Write(r);   // flushed: `fwctl log fw0 -w - | tcpdump -nr -` shows each frame at once
                     else if (json)
                         Output.WriteJsonLine(stdout, ToJson(r));
                     else
                         stdout.WriteLine(Text(r));
-                    stdout.Flush();
+                    if (sink is null)
+                        stdout.Flush();
                 });
             }
             if (sink is not null)
@@ -102,7 +103,7 @@ internal static class LogCommand
         $"{r.Time.UtcDateTime:yyyy-MM-ddTHH:mm:ss.ffffffZ} {Verdict(r.Verdict).ToUpperInvariant(),-8} {r.Decided,-20} {Summary(r)}";
 
     private static string Summary(LogRecord r) =>
-        LogSummary.Describe(r.Data) + (r.Data.Length < r.Length ? $" ({r.Length:N0} bytes, {r.Data.Length} captured)" : $" ({r.Length:N0} bytes)");
+        FrameSummary.Describe(r.Data) + (r.Data.Length < r.Length ? $" ({r.Length:N0} bytes, {r.Data.Length} captured)" : $" ({r.Length:N0} bytes)");
 
     internal static Dictionary<string, object?> ToJson(LogRecord r) => new()
     {
@@ -121,7 +122,7 @@ internal static class LogCommand
         ["rule"] = r.Reason == FwReason.Rule ? r.RuleName : null,
         ["rule_index"] = r.RuleIndex,
         ["length"] = r.Length,
-        ["summary"] = LogSummary.Describe(r.Data),
+        ["summary"] = FrameSummary.Describe(r.Data),
         ["bytes"] = Convert.ToHexStringLower(r.Data),
     };
 

@@ -4,34 +4,15 @@ using Fw.Packets;
 namespace Fw.Cli;
 
 /// <summary>fwctl log -w: the logged frames as a pcap file (or stdout), each with its time and original length.</summary>
-internal sealed class LogPcap : IDisposable
+internal sealed class LogPcap(PcapSink sink) : IDisposable
 {
-    private readonly PcapWriter _writer;
-    private readonly Stream _stream;
+    /// <summary>A new pcap at <paramref name="path"/> (a regular file, never through a link) or stdout for "-"; ns timestamps.</summary>
+    public static LogPcap Open(string path) => new(PcapSink.Create(path, PcapPrecision.Nanoseconds));
 
-    private LogPcap(Stream stream)
-    {
-        _stream = stream;
-        _writer = new PcapWriter(stream);
-        stream.Flush();
-    }
+    public long Count => sink.Count;
 
-    public static LogPcap Open(string path, TextWriter stdout)
-    {
-        if (path == "-")
-            return new LogPcap(Console.OpenStandardOutput());
-        return new LogPcap(new FileStream(path, FileMode.CreateNew, FileAccess.Write));
-    }
+    public void Write(LogRecord r) =>
+        sink.Write(r.Data, (r.Time - DateTimeOffset.UnixEpoch).Ticks * 100, r.Length);
 
-    public void Write(LogRecord r)
-    {
-        _writer.Write(r.Data, r.Time.UtcDateTime);
-        _stream.Flush();
-    }
-
-    public void Dispose()
-    {
-        _writer.Dispose();
-        _stream.Dispose();
-    }
+    public void Dispose() => sink.Dispose();
 }

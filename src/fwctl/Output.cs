@@ -22,6 +22,11 @@ internal static class Output
 
     public static void WriteJson(TextWriter w, object value) => w.WriteLine(JsonSerializer.Serialize(value, s_json));
 
+    private static readonly JsonSerializerOptions s_jsonLine = new(s_json) { WriteIndented = false };
+
+    /// <summary>One JSON object on one line (JSON Lines: a stream of records, as fwctl log --json writes).</summary>
+    public static void WriteJsonLine(TextWriter w, object value) => w.WriteLine(JsonSerializer.Serialize(value, s_jsonLine));
+
     public static Dictionary<string, object?> ToJson(Diagnostic d) => new()
     {
         ["severity"] = d.Severity == Severity.Error ? "error" : "warning",
