@@ -22,6 +22,9 @@ const volatile __u32 fw_log_non_ip_every = 0;
 
 #define FW_NS_PER_S	1000000000ULL
 
+/* Puts struct fw_log_rec into the object's BTF (it is only ever a pointer here), where the layout test reads it. */
+const struct fw_log_rec fw_log_rec_layout __attribute__((used)) = {};
+
 /* One record's token from the bucket (refilled at fw_log_rate a second, holding one second's worth); 0 when empty. */
 static __always_inline int fw_log_take(void)
 {
