@@ -97,20 +97,7 @@ public sealed unsafe class BpfMap : IDisposable
 
     public bool TryLookup<TKey, TValue>(in TKey key, out TValue value)
         where TKey : unmanaged
-        where TValue : unmanaged
-    {
-        value = default;
-        fixed (TKey* k = &key)
-        fixed (TValue* v = &value)
-        {
-            int rc = Interop.bpf_map_lookup_elem(Fd, k, v);
-            GC.KeepAlive(_owner);
-            if (rc == 0)
-                return true;
-            int errno = Marshal.GetLastPInvokeError();
-            return errno == 2 /* ENOENT */ ? false : throw new BpfException($"lookup {Name}", errno);
-        }
-    }
+        where TValue : unmanaged => TryRead(key, out value, &Interop.bpf_map_lookup_elem, "lookup");
 
     public TValue Lookup<TKey, TValue>(in TKey key)
         where TKey : unmanaged
@@ -137,18 +124,23 @@ public sealed unsafe class BpfMap : IDisposable
     /// </summary>
     public bool TryLookupAndDelete<TKey, TValue>(in TKey key, out TValue value)
         where TKey : unmanaged
+        where TValue : unmanaged => TryRead(key, out value, &Interop.bpf_map_lookup_and_delete_elem, "lookup and delete in");
+
+    // An element read (and perhaps deleted) by key; false when the key is not there (ENOENT).
+    private bool TryRead<TKey, TValue>(in TKey key, out TValue value, delegate*<int, void*, void*, int> call, string what)
+        where TKey : unmanaged
         where TValue : unmanaged
     {
         value = default;
         fixed (TKey* k = &key)
         fixed (TValue* v = &value)
         {
-            int rc = Interop.bpf_map_lookup_and_delete_elem(Fd, k, v);
+            int rc = call(Fd, k, v);
             GC.KeepAlive(_owner);
             if (rc == 0)
                 return true;
             int errno = Marshal.GetLastPInvokeError();
-            return errno == 2 ? false : throw new BpfException($"lookup and delete in {Name}", errno);
+            return errno == 2 /* ENOENT */ ? false : throw new BpfException($"{what} {Name}", errno);
         }
     }
 
