@@ -138,6 +138,9 @@ internal static unsafe partial class Interop
     internal static partial int ring_buffer__poll(nint rb, int timeoutMs);
 
     [LibraryImport(Libbpf)]
+    internal static partial int ring_buffer__consume(nint rb);
+
+    [LibraryImport(Libbpf)]
     internal static partial void ring_buffer__free(nint rb);
 
     // ---- BTF -------------------------------------------------------------------------------------

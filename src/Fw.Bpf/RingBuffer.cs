@@ -4,8 +4,9 @@ using System.Runtime.InteropServices;
 namespace Fw.Bpf;
 
 /// <summary>
-/// A BPF_MAP_TYPE_RINGBUF read with libbpf's ring_buffer__new / ring_buffer__poll: each record the programs
-/// submitted, in order, handed to a callback as a span valid only during the call. One consumer per ring.
+/// A BPF_MAP_TYPE_RINGBUF read with libbpf's ring_buffer__new / ring_buffer__poll (and __consume, for records
+/// submitted without a wakeup): each record the programs submitted, in order, handed to a callback as a span valid
+/// only during the call. One consumer per ring.
 /// </summary>
 public sealed unsafe class RingBuffer : IDisposable
 {
@@ -38,6 +39,9 @@ public sealed unsafe class RingBuffer : IDisposable
         _onRecord = onRecord;
         _failed = null;
         int n = Interop.ring_buffer__poll(_rb, (int)Math.Clamp(timeout.TotalMilliseconds, 0, int.MaxValue));
+        // Producers may submit without waking the reader (BPF_RB_NO_WAKEUP): read what is there either way.
+        if (n == 0 && _failed is null)
+            n = Interop.ring_buffer__consume(_rb);
         GC.KeepAlive(_map);
         _onRecord = null;
         if (_failed is { } e)
