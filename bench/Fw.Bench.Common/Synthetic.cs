@@ -26,6 +26,10 @@ namespace Fw.Bench;
 /// the per-packet lookups differ only by the state class and the flow table); no other rule, set prefix or
 /// no-match packet is there.</item>
 /// </list>
+/// <para>Packet-log variants (the log's cost): <c>log: {rate: 1000000}</c> and one drop rule <c>log-bench</c> with
+/// <c>log: true</c> on top of the same rules: <see cref="BenchLog.Matching"/>, its sources are the no-match traffic's
+/// (198.18.128.0/17, 2001:db8:4000::/34), so every packet of that mix is logged; <see cref="BenchLog.Elsewhere"/>, its
+/// sources are 198.18.96.0/20 and 2001:db8:3000::/36, where no traffic goes, so the no-match mix is logged by nothing.</para>
 /// <para>For reloads (bench/Fw.Bench.ControlPlane), a variant v &gt; 0 moves every rule's port by 10,000 v, so two
 /// variants differ in digest and in every port class; the mixes are those of variant 0. An interface name adds
 /// <c>interfaces: [IFACE]</c> for fwd.</para>
@@ -33,6 +37,16 @@ namespace Fw.Bench;
 public static class Synthetic
 {
     public const string SetName = "big";
+
+    /// <summary>The packet-log variants' rule on top (<c>log: true</c>, <c>action: drop</c>).</summary>
+    public const string LogRule = "log-bench";
+
+    /// <summary>The packet-log variants' <c>log: rate</c>: the bucket's most, so it rarely refuses.</summary>
+    public const int LogRate = 1_000_000;
+
+    public static string LogRuleSources(BenchLog log) => log == BenchLog.Matching
+        ? "[198.18.128.0/17, \"2001:db8:4000::/34\"]"
+        : "[198.18.96.0/20, \"2001:db8:3000::/36\"]";
 
     /// <summary>Rules the stateful variant puts on top: <see cref="EstablishedRule"/>, then the track rule.</summary>
     public const int StateRules = 2;
@@ -57,8 +71,10 @@ public static class Synthetic
     /// no-match range, 32,768 up); <paramref name="iface"/> adds an <c>interfaces:</c> line; <paramref name="stateful"/>
     /// puts the <see cref="StateRules"/> connection-tracking rules on top of the <paramref name="rules"/> rules.
     /// </summary>
-    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null, bool stateful = false)
+    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null, bool stateful = false, BenchLog log = BenchLog.None)
     {
+        if (log != BenchLog.None && rules > 4095)
+            throw new ArgumentOutOfRangeException(nameof(rules), rules, "1-4,095 rules with the log rule on top");
         if (rules < 1 || rules > 4096 - (stateful ? StateRules : 0))
             throw new ArgumentOutOfRangeException(nameof(rules), rules, $"1-{4096 - (stateful ? StateRules : 0):N0} rules");
         if (variant < 0 || variant > 2)
@@ -66,6 +82,8 @@ public static class Synthetic
         var yaml = new StringBuilder($"default: {(defaultDrop ? "drop" : "pass")}\n");
         if (iface is not null)
             yaml.Append($"interfaces: [{iface}]\n");
+        if (log != BenchLog.None)
+            yaml.Append($"log:\n  rate: {LogRate}\n");
         if (prefixes > 0)
         {
             string set = Path.Combine(dir, $"set-{prefixes}.txt");
@@ -79,6 +97,8 @@ public static class Synthetic
             yaml.Append($"  - name: {EstablishedRule}\n    state: established\n    action: pass\n");
             yaml.Append($"  - name: {TrackRule}\n    src: [{FlowSrc4}, \"{FlowSrc6}\"]\n    proto: tcp\n    dport: {FlowDport}\n    track: true\n    action: pass\n");
         }
+        if (log != BenchLog.None)
+            yaml.Append($"  - name: {LogRule}\n    src: {LogRuleSources(log)}\n    log: true\n    action: drop\n");
         int first = 0;
         if (prefixes > 0)
         {
@@ -87,7 +107,7 @@ public static class Synthetic
         }
         for (int i = first; i < rules; i++)
             yaml.Append($"  - name: r{i}\n    src: {RuleSource(i)}\n    proto: {RuleProto(i)}\n    dport: {1000 + i + 10_000 * variant}\n    action: drop\n");
-        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}{(stateful ? "-state" : "")}";
+        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}{(stateful ? "-state" : "")}{log switch { BenchLog.Matching => "-log", BenchLog.Elsewhere => "-log-elsewhere", _ => "" }}";
         string path = Path.Combine(dir, name + ".yaml");
         File.WriteAllText(path, yaml.ToString());
         return path;
@@ -201,6 +221,14 @@ public static class Synthetic
         BinaryPrimitives.WriteUInt128BigEndian(b, a);
         return b;
     }
+}
+
+/// <summary>The packet-log variants of a synthetic ruleset (see <see cref="Synthetic"/>).</summary>
+public enum BenchLog
+{
+    None,
+    Matching,
+    Elsewhere,
 }
 
 /// <summary>One template of a mix: the frame, what the generator varies in it, and its share of the packets.</summary>

@@ -66,6 +66,12 @@ try
         stateCase = RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, stateful: true);
         log.WriteLine($"compiled {stateCase.Label}: {stateCase.CompileMs:N0} ms, {stateCase.Check.Image!.ClassCount:N0} classes, {stateCase.Check.Image.PrefixEntries:N0} trie entries");
     }
+    // The packet log's cost: a logged rule on top that the traffic matches, and one it does not (log elsewhere).
+    var logCases = o.Log && o.Live
+        ? new[] { BenchLog.Matching, BenchLog.Elsewhere }.Select(l => RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, log: l)).ToList()
+        : [];
+    foreach (var lc in logCases)
+        log.WriteLine($"compiled {lc.Label}: {lc.CompileMs:N0} ms, {lc.Check.Image!.ClassCount:N0} classes, {lc.Check.Image.PrefixEntries:N0} trie entries");
     var results = new Results(o, Machine.Describe(o));
 
     if (o.Cost)
@@ -101,6 +107,12 @@ try
             // The connection-tracking cost, beside the stateless fw of the same rules and set (the grid's).
             steps.Add((bare, null, [noMatch]));
             steps.Add((new FwSut(net, stateCase), stateCase, stateCase.Mixes));
+        }
+        foreach (var lc in logCases)
+        {
+            // The packet log's cost, beside the stateless fw of the same rules and set, each after a bare measurement.
+            steps.Add((bare, null, [noMatch]));
+            steps.Add((new FwSut(net, lc), lc, lc.Mixes));
         }
         if (o.Peers)
         {
@@ -151,18 +163,21 @@ try
                         ulong rx0 = net.RxPackets();
                         ulong? c0 = sut.Counted(mix);
                         ulong? f0 = sut.FlowsInserted();
+                        var l0 = sut.LogCounts();
                         var rate = gen.Measure(mix, duration, progId);
                         ulong? c1 = sut.Counted(mix);
                         ulong? f1 = sut.FlowsInserted();
+                        var logged = sut.LogCounts() is { } l1 && l0 is { } l0v ? l1 - l0v : (LogCounts?)null;
                         ulong rx1 = net.RxPackets();
                         ulong? counted = c0 is not null && c1 is not null ? c1.Value - c0.Value : null;
                         ulong? inserted = f0 is not null && f1 is not null ? f1.Value - f0.Value : null;
                         if (c is { Stateful: true })
                             VerifyFlows(sut, mix, counted, rx1 - rx0, inserted, o.Threads);
                         Verify(sut, mix, rate, counted, rx1 - rx0);
-                        results.Add(sut.Name, c, mix, rate, counted is ulong n ? new Tally(n, rx1 - rx0, inserted) : null);
+                        results.Add(sut.Name, c, mix, rate, counted is ulong n ? new Tally(n, rx1 - rx0, inserted, logged) : null);
                         string prog = rate.ProgNs is double p ? $"program {p,7:N1} ns" : "program    none  ";
-                        string flows = inserted is ulong fl ? $"  {fl:N0} flow(s) inserted" : "";
+                        string flows = (inserted is ulong fl ? $"  {fl:N0} flow(s) inserted" : "") +
+                            (logged is { } lg ? $"  log: {lg.Written:N0} written, {lg.OverRate:N0} over rate, {lg.Full:N0} ring full" : "");
                         log.WriteLine($"run {run + 1}/{o.Runs}  {sut.Name,-22} {c?.Label ?? "",-34} {mix.Name,-11}  {prog}  path {rate.PathNs,7:N1} ns  delivered {rate.RxPps / 1e6,6:N3} Mpps{flows}");
                     }
                 }

@@ -8,7 +8,8 @@ namespace Fw.Bench.Throughput;
 /// What a system counted over one measurement, warm-up included: frames its counter of the mix's rule (or the
 /// default) counted, frames the interface received, flows put into fw's table (null: no table).
 /// </summary>
-public readonly record struct Tally(ulong Counted, ulong Rx, ulong? Inserted)
+/// <param name="Log">fw's packet-log counters over the measurement (null: no log in the ruleset).</param>
+public readonly record struct Tally(ulong Counted, ulong Rx, ulong? Inserted, LogCounts? Log = null)
 {
     /// <summary>The least share of an established mix's frames the `established` rule must count (all but each flow's first).</summary>
     public const double AllButFirst = 0.999;
@@ -263,6 +264,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         }
 
         md.Append(StateSection(h));
+        md.Append(LogSection(h));
 
         md.AppendLine($"![fw throughput and per-packet cost]({png})");
         md.AppendLine();
@@ -355,13 +357,69 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         return md.ToString();
     }
 
+    // ---- The packet log ------------------------------------------------------------------------------------
+
+    private Key LogKey(bool logged) => logged
+        ? new(FwSut.LoggedName, o.PeerRules, o.PeerPrefixes, true, "logged")
+        : new(FwSut.LogElsewhereName, o.PeerRules, o.PeerPrefixes, true, NoMatch);
+
+    private static bool IsLog(Key k) => k.Sut is FwSut.LoggedName or FwSut.LogElsewhereName;
+
+    /// <summary>The log's counters summed over the rounds (warm-up included), or null without a log.</summary>
+    private LogCounts? LogTotal(Key k)
+    {
+        var ls = _tallies.TryGetValue(k, out var ts) ? ts.Where(t => t.Log is not null).Select(t => t.Log!.Value).ToList() : [];
+        return ls.Count == 0 ? null : new LogCounts((ulong)ls.Sum(l => (double)l.Written), (ulong)ls.Sum(l => (double)l.OverRate), (ulong)ls.Sum(l => (double)l.Full));
+    }
+
+    /// <summary>fw + log (logged packet, and unlogged with a logged rule elsewhere) beside stateless fw and bare XDP_DROP; empty when not measured.</summary>
+    private string LogSection(string h)
+    {
+        if (!_live.ContainsKey(LogKey(true)) && !_live.ContainsKey(LogKey(false)))
+            return "";
+        int n = o.PeerRules, p = o.PeerPrefixes;
+        var md = new StringBuilder();
+        md.AppendLine($"{h} Packet log: {n:N0} rules, {p:N0}-prefix set, a logged rule on top");
+        md.AppendLine();
+        md.AppendLine("| system | packets | program ns per packet (BPF stats) | spread | added ns over bare (program) | over stateless fw (program) | whole path ns per frame | added ns (whole path) | delivered Mpps | counted as expected (lowest round) | log records written | refused: over rate | refused: ring full |");
+        md.AppendLine("|---|---|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+        var rows = new List<(Key K, string System, string Packets)>
+        {
+            (BareKey, Bare, "no match"),
+            (StatelessKey, "fw (stateless)", "no match"),
+            (LogKey(true), FwSut.LoggedName, "logged (match the logged rule)"),
+            (LogKey(false), FwSut.LogElsewhereName, "unlogged (no match; a logged rule elsewhere)"),
+        };
+        foreach (var (k, system, packets) in rows)
+        {
+            if (Live(k) is not { } f)
+                continue;
+            bool bare = k.Sut == Bare;
+            var lt = LogTotal(k);
+            string logCells = lt is { } l ? $"| {l.Written:N0} | {l.OverRate:N0} | {l.Full:N0} " : "| — | — | — ";
+            md.AppendLine($"| {system} | {packets} | {Plain(f.Prog.Median)} | {Spread(f.Prog)} | {(bare ? "0" : Ns(f.ProgAdded))} | {(IsLog(k) ? Ns(OverStateless(k)) : k == StatelessKey ? "0" : "—")} | " +
+                $"{Plain(f.Path.Median)} | {(bare ? "0" : Ns(f.PathAdded))} | {Mpps(f.Rx.Median)} | {Counted(k)} {logCells}|");
+        }
+        md.AppendLine();
+        md.AppendLine($"- fw + log: the same rules and set with `log: {{rate: {Synthetic.LogRate}}}` and one drop rule `{Synthetic.LogRule}` with `log: true` on top. " +
+            $"*logged*: its sources are the no-match mix's ({Synthetic.LogRuleSources(BenchLog.Matching)}), so every frame of that mix matches it and is logged (a record into the fw_log ring buffer within the rate's token bucket), " +
+            "with a reader draining the ring on a background thread (Fw.Kernel.PacketLog, as `fwctl log` reads it) so records are really written; " +
+            $"*unlogged*: the same ruleset with the logged rule's sources {Synthetic.LogRuleSources(BenchLog.Elsewhere)} (no traffic there): the no-match mix matches no logged rule and ends at the default (drop, not logged), no reader.");
+        md.AppendLine("- *over stateless fw*: each round's added ns less that round's stateless fw added ns, median over the rounds. " +
+            "*log records written / refused*: fw_stats' log counters (fwctl stats' log records, over rate, ring full) summed over the rounds, warm-up included.");
+        md.AppendLine("- The whole path counts the sending threads' CPU time (and ksoftirqd's), not the log reader's: on 2 CPUs the reader competes with the senders, and the ring's wake-ups move work around, " +
+            "so the logged row's whole-path figure is not the log's full cost; the program figure is the data plane's.");
+        md.AppendLine();
+        return md.ToString();
+    }
+
     /// <summary>The lowest round's share, with the flows inserted (fw + state).</summary>
     private string Counted(Key k)
     {
         double share = ShareMin(k);
         if (double.IsNaN(share))
             return "—";
-        string what = k.Sut == Stateful && k.Mix == Established ? $"by `{Synthetic.EstablishedRule}`" : k.Mix == NoMatch && k.Sut.StartsWith("fw") ? "by the default" : "";
+        string what = k.Sut == Stateful && k.Mix == Established ? $"by `{Synthetic.EstablishedRule}`" : k.Sut == FwSut.LoggedName ? $"by `{Synthetic.LogRule}`" : k.Mix == NoMatch && k.Sut.StartsWith("fw") ? "by the default" : "";
         var inserted = _tallies[k].Where(t => t.Inserted is not null).Select(t => t.Inserted!.Value).ToList();
         string range = inserted.Count == 0 ? "" : inserted.Min() == inserted.Max() ? $"{inserted.Max():N0}" : $"{inserted.Min():N0}-{inserted.Max():N0}";
         string flows = inserted.Count == 0 ? "" : inserted.Max() == 0 ? "; no flow inserted" : $"; {range} flows inserted a round by `{Synthetic.TrackRule}`";
@@ -529,7 +587,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         "path_ns,path_ns_min,path_ns_max,path_added_ns," +
         "delivered_mpps,delivered_mpps_min,delivered_mpps_max," +
         "testrun_ns,testrun_ns_min,testrun_ns_max,testrun_added_ns," +
-        "counted_share_min,ct_inserts_max,over_stateless_prog_ns";
+        "counted_share_min,ct_inserts_max,over_stateless_prog_ns,log_written,log_over_rate,log_ring_full";
 
     /// <summary>A CSV number: invariant, empty when not measured.</summary>
     private static string F(double x) => double.IsNaN(x) ? "" : x.ToString("0.####", Inv);
@@ -549,7 +607,9 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
     {
         var ts = _tallies.TryGetValue(k, out var list) ? list : [];
         var inserted = ts.Where(t => t.Inserted is not null).Select(t => (double)t.Inserted!.Value).ToList();
-        return [F(ShareMin(k)), inserted.Count == 0 ? "" : F(inserted.Max()), k.Sut == Stateful ? F(OverStateless(k)) : ""];
+        var lt = LogTotal(k);
+        return [F(ShareMin(k)), inserted.Count == 0 ? "" : F(inserted.Max()), k.Sut == Stateful || IsLog(k) ? F(OverStateless(k)) : "",
+            lt is { } l ? l.Written.ToString(Inv) : "", lt is { } l2 ? l2.OverRate.ToString(Inv) : "", lt is { } l3 ? l3.Full.ToString(Inv) : ""];
     }
 
     private string Csv()
@@ -573,7 +633,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         {
             string[] head = [$"\"{Bare} (TEST_RUN)\"", "0", "0", "drop", $"\"{NoMatch}\"", $"{CostBare.Count}"];
             string[] cost = [F(BareCost), F(CostBare.Min()), F(CostBare.Max()), "0"];
-            sb.Append(string.Join(',', head.Concat(LiveCells(null)).Concat(cost).Concat(["", "", ""]))).Append('\n');
+            sb.Append(string.Join(',', head.Concat(LiveCells(null)).Concat(cost).Concat(["", "", "", "", "", ""]))).Append('\n');
         }
         return sb.ToString();
     }

@@ -26,6 +26,9 @@ public abstract class Sut : IDisposable
     /// <summary>Flows the system has put into its flow table so far (null: it keeps none).</summary>
     public virtual ulong? FlowsInserted() => null;
 
+    /// <summary>fw's packet-log counters so far (records written, refused over the rate, refused for a full ring); null: no log.</summary>
+    public virtual LogCounts? LogCounts() => null;
+
     /// <summary>Whether the system runs an XDP program on the interface (whose BPF statistics are then read).</summary>
     public virtual bool HasXdpProgram => true;
 
@@ -67,18 +70,50 @@ public sealed class BareSut : Sut
 /// attached; <see cref="Stop"/> removes the clsact qdisc fw's detach leaves, so the next system finds the
 /// interface as bare as before (an empty clsact still turns on the ingress hook's checks).
 /// </summary>
+/// A packet-log case ("fw + log", a logged rule the traffic matches) has a reader draining the log's ring on a
+/// background thread while attached (Fw.Kernel.PacketLog, as fwctl log reads it), so the records are really written.
 public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : Sut
 {
     public const string StatefulName = "fw + state";
+    public const string LoggedName = "fw + log";
+    public const string LogElsewhereName = "fw + log elsewhere";
+
+    private Thread? _reader;
+    private volatile bool _stopReader;
 
     public RulesetCase Case => c;
 
-    public override string Name => build is not null ? $"fw ({build.Label})" : c.Stateful ? StatefulName : c.DefaultDrop ? "fw" : "fw, default: pass";
+    public override string Name => build is not null ? $"fw ({build.Label})" : c.Stateful ? StatefulName
+        : c.Log == BenchLog.Matching ? LoggedName : c.Log == BenchLog.Elsewhere ? LogElsewhereName
+        : c.DefaultDrop ? "fw" : "fw, default: pass";
 
-    public override void Start() => net.Ns.Run(() => Deployment.Attach(net.SutIf, c.Check, XdpMode.Native, build?.ObjectPath));
+    public override void Start()
+    {
+        net.Ns.Run(() => Deployment.Attach(net.SutIf, c.Check, XdpMode.Native, build?.ObjectPath));
+        if (c.Log != BenchLog.Matching)
+            return;
+        var log = PacketLog.Open(net.SutIf);   // before any traffic: the first records find their reader
+        _stopReader = false;
+        _reader = new Thread(() =>
+        {
+            using (log)
+            {
+                while (!_stopReader)
+                    log.Read(TimeSpan.FromMilliseconds(50), _ => { });
+            }
+        }) { IsBackground = true, Name = "packet log reader" };
+        _reader.Start();
+    }
 
     public override void Stop()
     {
+        if (_reader is not null)
+        {
+            _stopReader = true;
+            _reader.Join();
+            _reader = null;
+            File.Delete(PacketLog.ReaderLockPath(net.SutIf));   // the reader's lock file: leave nothing behind
+        }
         net.Ns.Run(() => Firewall.Detach(net.SutIf));
         if (c.Stateful)
             net.RemoveClsact();
@@ -89,6 +124,14 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
     {
         var s = StatsSnapshot.Read(net.SutIf);
         return mix.Rule is int i ? s.Rules[i].Counter.Total.Packets : s.Default.Total.Packets;
+    }
+
+    public override LogCounts? LogCounts()
+    {
+        if (c.Log == BenchLog.None)
+            return null;
+        var s = StatsSnapshot.Read(net.SutIf);
+        return new LogCounts(s.LogRecords.Total.Packets, s.LogOverRate.Total.Packets, s.LogBufferFull.Total.Packets);
     }
 
     public override ulong? FlowsInserted() => c.Stateful ? StatsSnapshot.Read(net.SutIf).ConntrackInserts.Total.Packets : null;
@@ -178,6 +221,12 @@ public sealed partial class NftTable(BenchNet net, NftRuleset ruleset)
 
     [GeneratedRegex(@"counter packets (\d+) bytes")]
     private static partial Regex CounterRe();
+}
+
+/// <summary>fw's packet-log counters (fw_stats): records written, frames to log refused over the rate, refused for a full ring.</summary>
+public readonly record struct LogCounts(ulong Written, ulong OverRate, ulong Full)
+{
+    public static LogCounts operator -(LogCounts a, LogCounts b) => new(a.Written - b.Written, a.OverRate - b.OverRate, a.Full - b.Full);
 }
 
 /// <summary>A classifier object of another build (fw.bpf.o), named in the results by its label.</summary>
