@@ -114,13 +114,13 @@ public sealed class PacketLogFwdTests(ITestOutputHelper output) : IDisposable
 
         var fwd = StartFwd(first);
         uint ring = _lab.Fw.Run(() => FdHandle.IdOfPinned(PinLayout.Log(iface)));
-        // Phases: with fwd (100), with fwd stopped (50), with a new fwd (100), streaming through a fwctl reload (300),
-        // after it (50 ssh, 50 web). Web frames before the reload are not logged.
+        // Phases: with fwd (100), with fwd stopped (50), with a new fwd (100), streaming through a fwctl reload (300,
+        // below), after it (50 ssh, 50 web). Web frames before the reload are not logged.
         ushort port = 20000;
         ushort[] Ports(int n) => Enumerable.Range(0, n).Select(_ => port++).ToArray();
         var expectSsh = new List<ushort>();
-        var phases = new[] { 100, 50, 100, 300, 50 };
-        int total = phases.Sum() + 50;
+        var phases = new[] { 100, 50, 100, 50 };
+        int total = phases.Sum() + 300 + 50;
         var follower = LogFollower.Start(_lab.Fw, iface, "--json", "--count", total.ToString(), "--seconds", "240");
 
         var p1 = Ports(phases[0]);
@@ -140,16 +140,33 @@ public sealed class PacketLogFwdTests(ITestOutputHelper output) : IDisposable
         Send(p3.Select(Ssh));
         expectSsh.AddRange(p3);
 
-        var p4 = Ports(phases[3]);
+        // 300 frames stream through the reload: 100 before it starts, up to 150 while it runs, the last 50 once it
+        // ended (some are decided by each generation).
+        var p4 = Ports(300);
         expectSsh.AddRange(p4);
-        var streaming = Task.Factory.StartNew(() => Send(p4.Select(Ssh)), TaskCreationOptions.LongRunning);
-        Thread.Sleep(100);
+        using var started = new ManualResetEventSlim();
+        using var reloaded = new ManualResetEventSlim();
+        var streaming = Task.Factory.StartNew(() =>
+        {
+            var chunks = p4.Chunk(10).ToArray();
+            for (int i = 0; i < chunks.Length; i++)
+            {
+                if (i == 10)
+                    started.Set();
+                if (i == 25 && !reloaded.Wait(Wait))
+                    throw new TimeoutException("the reload did not end");
+                _lab.SendFromClient(chunks[i].Select(Ssh).ToArray());
+                Thread.Sleep(i >= 10 && !reloaded.IsSet ? 25 : 5);
+            }
+        }, TaskCreationOptions.LongRunning);
+        Assert.True(started.Wait(Wait));
         var reload = _lab.Fw.Run(() => Fwctl.Run("reload", iface, "--rules", second));
+        reloaded.Set();
         Assert.True(reload.Exit == 0, reload.Err);
         Assert.True(streaming.Wait(Wait));
         _lab.Fw.Run(() => Assert.Equal(ring, FdHandle.IdOfPinned(PinLayout.Log(iface))));   // the same ring
 
-        var p5 = Ports(phases[4]);
+        var p5 = Ports(phases[3]);
         var web = Ports(50);
         Send(p5.Select(Ssh).Concat(web.Select(Web)));
         expectSsh.AddRange(p5);
@@ -165,8 +182,10 @@ public sealed class PacketLogFwdTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(expectSsh, ssh.Select(r => r.Tcp.SrcPort));   // every one, in order
         Assert.All(ssh, r => Assert.Equal("ssh", r.Rule));
         // ssh was rule 0, then rule 1: the index is the deciding generation's.
-        Assert.All(ssh.Take(phases[0] + phases[1] + phases[2]), r => Assert.Equal(0, r.Index));
-        Assert.All(ssh.TakeLast(phases[4]), r => Assert.Equal(1, r.Index));
+        Assert.All(ssh.Take(phases[0] + phases[1] + phases[2] + 100), r => Assert.Equal(0, r.Index));
+        Assert.All(ssh.TakeLast(50 + phases[3]), r => Assert.Equal(1, r.Index));
+        var during = ssh.Skip(phases[0] + phases[1] + phases[2]).Take(p4.Length).ToList();
+        output.WriteLine($"through the reload: {during.Count(r => r.Index == 0)} decided by the first generation, {during.Count(r => r.Index == 1)} by the second");
         var webs = records.Where(r => r.Tcp.DstPort == 80).ToList();
         Assert.Equal(web, webs.Select(r => r.Tcp.SrcPort));
         Assert.All(webs, r => Assert.Equal(("web", 2), (r.Rule, r.Index)));
