@@ -28,6 +28,7 @@ public static class Leftovers
             foreach (string iface in names)
             {
                 File.Delete(InterfaceLock.PathOf(iface));
+                File.Delete(PacketLog.ReaderLockPath(iface));
                 File.Delete(EgressTracker.ClsactMarker(iface));
             }
         }

@@ -62,6 +62,7 @@ public sealed class TestVeth : IDisposable
         PinLayout.RemoveRootIfEmpty();
         Ip("link", "del", Name);
         File.Delete(Path.Combine(PinLayout.LockDir, Name + ".lock"));   // a unique name: nobody shares it
+        File.Delete(PacketLog.ReaderLockPath(Name));
     }
 
     /// <summary>Pairs (and pins) of runs whose process is gone (a concurrent run's are left alone).</summary>
