@@ -21,7 +21,6 @@ const volatile __u32 fw_log_malformed_every = 0;
 const volatile __u32 fw_log_non_ip_every = 0;
 
 #define FW_NS_PER_S	1000000000ULL
-#define FW_LOG_WAKE_BYTES	(1 << 20)	/* a quarter of the 4 MiB ring (Classifier.LogBytes) */
 
 /* Puts struct fw_log_rec into the object's BTF (it is only ever a pointer here), where the layout test reads it. */
 const struct fw_log_rec fw_log_rec_layout __attribute__((used)) = {};
@@ -91,10 +90,8 @@ static __always_inline void fw_log_frame(struct xdp_md *ctx, __u32 every, int ve
 	if (bpf_xdp_load_bytes(ctx, 0, rec->data, caplen))
 		caplen = 0;
 	rec->caplen = caplen;
-	/* No wakeup per record (each costs an irq_work): the reader polls every 100 ms, and is woken only when
-	 * the ring is a quarter full, so that a burst does not fill it before the next poll. */
-	bpf_ringbuf_submit(rec, bpf_ringbuf_query(&fw_log, BPF_RB_AVAIL_DATA) > FW_LOG_WAKE_BYTES
-				? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	/* No wakeup (a wakeup per record costs an irq_work each): the reader polls every 10 ms. */
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
 	fw_count(FW_STAT_LOG, len);
 }
 

@@ -99,7 +99,7 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
             using (log)
             {
                 while (!_stopReader)
-                    log.Read(TimeSpan.FromMilliseconds(50), _ => { });
+                    log.Read(PacketLog.PollInterval, _ => { });
             }
         }) { IsBackground = true, Name = "packet log reader" };
         _reader.Start();

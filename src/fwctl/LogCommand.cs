@@ -68,7 +68,7 @@ internal static class LogCommand
             long n = 0;
             while (!stop.IsCancellationRequested && (count is null || n < count))
             {
-                log.Read(TimeSpan.FromMilliseconds(100), r =>
+                log.Read(PacketLog.PollInterval, r =>
                 {
                     if ((count is not null && n >= count) || (keep is not null && !keep.Contains(RuleKey(r))))
                         return;
