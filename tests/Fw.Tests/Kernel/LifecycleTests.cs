@@ -73,7 +73,7 @@ public sealed class LifecycleTests : IDisposable
     {
         var (v1, _) = Rules(V1);
         Deployment.Attach(_veth.Name, v1, XdpMode.Auto);
-        const uint OldSlot = 12;   // a reason slot (below RuleBase), not yet used by any reason
+        const uint OldSlot = 63;   // a reason slot (below RuleBase), not yet used by any reason
         Assert.True(OldSlot < (uint)FwStatSlot.RuleBase && !Enum.IsDefined((FwStatSlot)OldSlot));
         using (var state = InterfaceState.Open(_veth.Name))
         {
