@@ -20,7 +20,8 @@ namespace Fw.Packets;
 /// ethertype 0x88cc (Lldp), length 20
 /// IP 192.0.2.1 &gt; 198.18.0.1: tcp [truncated tcp header: 6 of 20 bytes]
 /// </code>
-/// Lengths are payload bytes after the last header read, as far as the IP length field and the frame both go.
+/// Lengths are payload bytes after the last header read, as the IP length field says (a log's capture may be cut
+/// short of it).
 /// PacketDotNet decodes Ethernet, the VLAN tags (0x8100, 0x88a8 and 0x9100, as tcpdump), ARP, IPv4, and the TCP,
 /// UDP, ICMP and ICMPv6 headers. What this adds: each header is checked to lie in the frame before it is read
 /// (PacketDotNet reads a cut header past its end, or throws), and the IPv6 extension chain is walked here, by
@@ -158,7 +159,7 @@ public static class FrameSummary
         }
         if (nonFirst || (ip.FragmentFlags & 1) != 0)
             s.Append("frag ").Append(ip.FragmentOffset * 8).Append((ip.FragmentFlags & 1) != 0 ? "+" : "").Append(", ");
-        int end = Math.Min(b.Length, at + Math.Max(ip.TotalLength, ihl * 4));
+        int end = at + Math.Max(ip.TotalLength, ihl * 4);   // as the header says, as tcpdump does: a capture may be cut
         Transport(b, l4, end, (byte)ip.Protocol, nonFirst, transport, s);
         if (note is not null)
             s.Append(' ').Append(note);
@@ -221,7 +222,7 @@ public static class FrameSummary
             s.Append(problem);
             return;
         }
-        int end = Math.Min(b.Length, at + 40 + Bytes.ReadBe16(b, at + 4));
+        int end = at + 40 + Bytes.ReadBe16(b, at + 4);   // as the header says: a capture may be cut
         Transport(b, cur, end, next, nonFirst, transport, s);
     }
 
