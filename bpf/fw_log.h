@@ -25,10 +25,10 @@ const volatile __u32 fw_log_non_ip_every = 0;
 /* Puts struct fw_log_rec into the object's BTF (it is only ever a pointer here), where the layout test reads it. */
 const struct fw_log_rec fw_log_rec_layout __attribute__((used)) = {};
 
-/* One record's token from the bucket (refilled at fw_log_rate a second, holding one second's worth); 0 when empty. */
-static __always_inline int fw_log_take(void)
+/* One record's token at @now (ns) from the bucket (refilled at fw_log_rate a second, holding one second's worth); 0 when empty. */
+static __always_inline int fw_log_take(__u64 now)
 {
-	__u64 now = bpf_ktime_get_ns(), cap = (__u64)fw_log_rate * FW_NS_PER_S, elapsed, tokens;
+	__u64 cap = (__u64)fw_log_rate * FW_NS_PER_S, elapsed, tokens;
 	struct fw_log_bucket *b;
 	__u32 key = 0;
 	int ok = 0;
@@ -64,10 +64,12 @@ static __always_inline void fw_log_frame(struct xdp_md *ctx, __u32 every, int ve
 {
 	struct fw_log_rec *rec;
 	__u32 caplen;
+	__u64 now;
 
 	if (!every || (every > 1 && bpf_get_prandom_u32() % every))
 		return;
-	if (!fw_log_take()) {
+	now = bpf_ktime_get_ns();	/* the bucket's and the record's: one clock read */
+	if (!fw_log_take(now)) {
 		fw_count(FW_STAT_LOG_RATE, len);
 		return;
 	}
@@ -77,7 +79,7 @@ static __always_inline void fw_log_frame(struct xdp_md *ctx, __u32 every, int ve
 		fw_count(FW_STAT_LOG_FULL, len);
 		return;
 	}
-	rec->ts_ns = bpf_ktime_get_ns();
+	rec->ts_ns = now;
 	rec->cpu = bpf_get_smp_processor_id();
 	rec->ifindex = ctx->ingress_ifindex;
 	rec->len = len;

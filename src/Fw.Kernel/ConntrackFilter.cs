@@ -1,5 +1,5 @@
 using System.Net;
-using System.Net.Sockets;
+using Fw.Rules;
 
 namespace Fw.Kernel;
 
@@ -7,7 +7,7 @@ namespace Fw.Kernel;
 /// Which flows a conntrack listing or flush takes: by protocol, and by prefixes of the original tuple's source
 /// and destination (the end that started the flow is the source). Null matches any.
 /// </summary>
-public sealed record ConntrackFilter(byte? Proto = null, IPNetwork? Src = null, IPNetwork? Dst = null)
+public sealed record ConntrackFilter(byte? Proto = null, IpPrefix? Src = null, IpPrefix? Dst = null)
 {
     public static ConntrackFilter All { get; } = new();
 
@@ -16,8 +16,7 @@ public sealed record ConntrackFilter(byte? Proto = null, IPNetwork? Src = null, 
         && (Src is not { } s || Contains(s, f.Src))
         && (Dst is not { } d || Contains(d, f.Dst));
 
-    private static bool Contains(IPNetwork n, IPAddress a) =>
-        n.BaseAddress.AddressFamily == a.AddressFamily && n.Contains(a);
+    private static bool Contains(IpPrefix p, IPAddress a) => p.Contains(IpPrefix.FromAddress(a));
 
     /// <summary>tcp, udp, icmp, icmpv6 or a number 0-255.</summary>
     public static byte ParseProto(string text) => text.ToLowerInvariant() switch
@@ -39,25 +38,10 @@ public sealed record ConntrackFilter(byte? Proto = null, IPNetwork? Src = null, 
         _ => proto.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    /// <summary>An address or ADDRESS/LEN; host bits past the length must be zero, as in rules.yaml.</summary>
-    public static IPNetwork ParsePrefix(string text)
+    /// <summary>An address or ADDRESS/LEN, read as rules.yaml reads them (PrefixParser: strict, no host bits set).</summary>
+    public static IpPrefix ParsePrefix(string text)
     {
-        int slash = text.IndexOf('/');
-        string addr = slash < 0 ? text : text[..slash];
-        // Dotted quads or IPv6 only: IPAddress also takes "10" for 0.0.0.10, and scope ids.
-        if (!IPAddress.TryParse(addr, out var a) || addr.Contains('%')
-            || (a.AddressFamily == AddressFamily.InterNetwork ? addr.Count(c => c == '.') != 3 : a.AddressFamily != AddressFamily.InterNetworkV6))
-            throw new FormatException($"'{text}' is not an address or prefix");
-        int max = a.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
-        int len = max;
-        if (slash >= 0 && (!int.TryParse(text[(slash + 1)..], System.Globalization.NumberStyles.None, null, out len) || len > max))
-            throw new FormatException($"'{text}': the prefix length must be 0-{max}");
-        byte[] bytes = a.GetAddressBytes();
-        for (int bit = len; bit < max; bit++)
-        {
-            if ((bytes[bit / 8] & (0x80 >> (bit % 8))) != 0)
-                throw new FormatException($"'{text}': bits are set past the prefix length /{len}");
-        }
-        return new IPNetwork(a, len);
+        var error = PrefixParser.TryParse(text, out var prefix);
+        return error == PrefixError.None ? prefix : throw new FormatException(PrefixParser.Describe(error, text, prefix));
     }
 }

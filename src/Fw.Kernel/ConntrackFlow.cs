@@ -39,15 +39,21 @@ public sealed record ConntrackFlow(
     public string ProtoName => ConntrackFilter.ProtoName(Proto);
 
     /// <summary>"tcp 198.18.0.1:40000 -> 198.18.1.2:80" (ports for TCP and UDP, the echo id for ICMP).</summary>
-    public string Tuple => Proto switch
-    {
-        6 or 17 => $"{ProtoName} {Endpoint(Src, Sport)} -> {Endpoint(Dst, Dport)}",
-        1 or 58 => $"{ProtoName} {Src} -> {Dst} id {Sport}",
-        _ => $"{ProtoName} {Src} -> {Dst}",
-    };
+    public string Tuple => Proto is 1 or 58
+        ? $"{ProtoName} {Src} -> {Dst} id {Sport}"
+        : $"{ProtoName} {Source} -> {Destination}";
 
-    private static string Endpoint(IPAddress a, ushort port) =>
-        a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{a}]:{port}" : $"{a}:{port}";
+    /// <summary>The source as fwctl prints it: "198.18.0.1:40000", "[2001:db8::1]:53", "192.0.2.1 id 77" (ICMP echo).</summary>
+    public string Source => End(Src, Sport);
+
+    public string Destination => End(Dst, Dport);
+
+    private string End(IPAddress a, ushort port) => Proto switch
+    {
+        6 or 17 => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{a}]:{port}" : $"{a}:{port}",
+        1 or 58 => $"{a} id {port}",
+        _ => a.ToString(),
+    };
 
     /// <summary>Decodes an entry read at <paramref name="now"/> (seconds), with the phase timeouts of <paramref name="conf"/>.</summary>
     public static unsafe ConntrackFlow From(in FwCtKey key, in FwCtEntry entry, uint now, in FwCtConf conf)

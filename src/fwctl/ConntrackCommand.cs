@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Net;
 using Fw.Bpf;
 using Fw.Kernel;
+using Fw.Rules;
 
 namespace Fw.Cli;
 
@@ -19,16 +20,16 @@ internal static class ConntrackCommand
         CustomParser = r => Parse(r, ConntrackFilter.ParseProto),
     };
 
-    private static readonly Option<IPNetwork?> SrcOption = new("--src")
+    private static readonly Option<IpPrefix?> SrcOption = new("--src")
     {
         Description = "Only flows whose original source (the end that started it) is in PREFIX",
-        CustomParser = r => Parse(r, t => (IPNetwork?)ConntrackFilter.ParsePrefix(t)),
+        CustomParser = r => Parse(r, t => (IpPrefix?)ConntrackFilter.ParsePrefix(t)),
     };
 
-    private static readonly Option<IPNetwork?> DstOption = new("--dst")
+    private static readonly Option<IpPrefix?> DstOption = new("--dst")
     {
         Description = "Only flows whose original destination is in PREFIX",
-        CustomParser = r => Parse(r, t => (IPNetwork?)ConntrackFilter.ParsePrefix(t)),
+        CustomParser = r => Parse(r, t => (IpPrefix?)ConntrackFilter.ParsePrefix(t)),
     };
 
     private static readonly Option<int> LimitOption = new("--limit")
@@ -114,7 +115,7 @@ internal static class ConntrackCommand
             var t = new Table(["PROTO", "SOURCE", "DESTINATION", "STATE", "ORIGIN", "AGE", "EXPIRES IN"]);
             foreach (var f in shown)
             {
-                t.Add([f.ProtoName, Endpoint(f.Src, f.Sport, f.Proto), Endpoint(f.Dst, f.Dport, f.Proto), f.PhaseName, f.OriginName,
+                t.Add([f.ProtoName, f.Source, f.Destination, f.PhaseName, f.OriginName,
                     Seconds(f.Age), f.Expired ? "expired" : Seconds((ulong)f.ExpiresIn)]);
             }
             t.Write(stdout);
@@ -159,13 +160,6 @@ internal static class ConntrackCommand
         ["origin"] = f.OriginName,
         ["age"] = f.Age,
         ["expires_in"] = Math.Max(0, f.ExpiresIn),
-    };
-
-    private static string Endpoint(IPAddress a, ushort port, byte proto) => proto switch
-    {
-        6 or 17 => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{a}]:{port}" : $"{a}:{port}",
-        1 or 58 => $"{a} id {port}",
-        _ => a.ToString(),
     };
 
     private static string Seconds(ulong s) => s switch

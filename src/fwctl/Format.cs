@@ -20,6 +20,28 @@ internal static class Format
         _ => "redirect",
     };
 
+    /// <summary>An XDP verdict as fwctl names it (text upper-cases it).</summary>
+    public static string Verdict(XdpAction a) => a switch
+    {
+        XdpAction.Pass => "pass",
+        XdpAction.Drop => "drop",
+        XdpAction.Redirect => "redirect",
+        XdpAction.Aborted => "aborted",
+        XdpAction.Tx => "tx",
+        _ => $"xdp-{(uint)a}",
+    };
+
+    /// <summary>What decided a verdict, as JSON names it.</summary>
+    public static string Reason(Fw.Kernel.FwReason r) => r switch
+    {
+        Fw.Kernel.FwReason.Rule => "rule",
+        Fw.Kernel.FwReason.Default => "default",
+        Fw.Kernel.FwReason.Malformed => "malformed",
+        Fw.Kernel.FwReason.NonIp => "non_ip",
+        Fw.Kernel.FwReason.NoRuleset => "no_ruleset",
+        _ => ((uint)r).ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     public static string Pps(double pps) => pps switch
     {
         >= 1e6 => $"{pps / 1e6:N2} Mpps",

@@ -100,7 +100,7 @@ internal static class LogCommand
     };
 
     internal static string Text(LogRecord r) =>
-        $"{r.Time.UtcDateTime:yyyy-MM-ddTHH:mm:ss.ffffffZ} {Verdict(r.Verdict).ToUpperInvariant(),-8} {r.Decided,-20} {Summary(r)}";
+        $"{r.Time.UtcDateTime:yyyy-MM-ddTHH:mm:ss.ffffffZ} {Format.Verdict(r.Verdict).ToUpperInvariant(),-8} {r.Decided,-20} {Summary(r)}";
 
     private static string Summary(LogRecord r) =>
         FrameSummary.Describe(r.Data) + (r.Data.Length < r.Length ? $" ({r.Length:N0} bytes, {r.Data.Length} captured)" : $" ({r.Length:N0} bytes)");
@@ -110,29 +110,12 @@ internal static class LogCommand
         ["time"] = r.Time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ"),
         ["cpu"] = r.Cpu,
         ["ifindex"] = r.Ifindex,
-        ["verdict"] = Verdict(r.Verdict),
-        ["reason"] = r.Reason switch
-        {
-            FwReason.Rule => "rule",
-            FwReason.Default => "default",
-            FwReason.Malformed => "malformed",
-            FwReason.NonIp => "non_ip",
-            _ => ((uint)r.Reason).ToString(),
-        },
+        ["verdict"] = Format.Verdict(r.Verdict),
+        ["reason"] = Format.Reason(r.Reason),
         ["rule"] = r.Reason == FwReason.Rule ? r.RuleName : null,
         ["rule_index"] = r.RuleIndex,
         ["length"] = r.Length,
         ["summary"] = FrameSummary.Describe(r.Data),
         ["bytes"] = Convert.ToHexStringLower(r.Data),
-    };
-
-    private static string Verdict(XdpAction a) => a switch
-    {
-        XdpAction.Pass => "pass",
-        XdpAction.Drop => "drop",
-        XdpAction.Redirect => "redirect",
-        XdpAction.Aborted => "aborted",
-        XdpAction.Tx => "tx",
-        _ => $"xdp-{(uint)a}",
     };
 }

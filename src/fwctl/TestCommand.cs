@@ -209,7 +209,7 @@ internal static class TestCommand
         var rows = outcomes.Select(o => (
             Index: $"#{o.Index}",
             Packet: o.Input.Text,
-            Verdict: VerdictName(o.Verdict).ToUpperInvariant(),
+            Verdict: Format.Verdict(o.Verdict).ToUpperInvariant(),
             Cause: o.Reason switch
             {
                 FwReason.Rule => $"rule {o.RuleName} (#{o.Rule + 1})",
@@ -238,30 +238,12 @@ internal static class TestCommand
         ["index"] = o.Index,
         [o.Input.IsSpec ? "spec" : "summary"] = o.Input.Text,
         ["bytes"] = o.Input.Bytes.Length,
-        ["verdict"] = VerdictName(o.Verdict),
-        ["reason"] = o.Reason switch
-        {
-            FwReason.Rule => "rule",
-            FwReason.Default => "default",
-            FwReason.Malformed => "malformed",
-            FwReason.NonIp => "non_ip",
-            FwReason.NoRuleset => "no_ruleset",
-            _ => ((uint)o.Reason).ToString(),
-        },
+        ["verdict"] = Format.Verdict(o.Verdict),
+        ["reason"] = Format.Reason(o.Reason),
         ["rule"] = o.RuleName,
         ["rule_index"] = o.Rule,
         ["note"] = o.Note,
         ["state"] = o.State,
         ["flow"] = o.Flow is { } f ? ConntrackCommand.ToJson(f) : null,
-    };
-
-    private static string VerdictName(XdpAction a) => a switch
-    {
-        XdpAction.Pass => "pass",
-        XdpAction.Drop => "drop",
-        XdpAction.Redirect => "redirect",
-        XdpAction.Aborted => "aborted",
-        XdpAction.Tx => "tx",
-        _ => $"xdp-{(uint)a}",
     };
 }
