@@ -22,6 +22,7 @@
 #include "fw_poptrie.h"
 #include "fw_conntrack.h"
 #include "fw_log.h"
+#include "fw_sets.h"
 
 /*
  * Settings, written by the loader into .rodata before load; the verifier reads
@@ -39,7 +40,6 @@ const volatile __u32 fw_words = 0;
 const volatile __u32 fw_fields = 0;
 const volatile __u32 fw_trace = 0;
 const volatile __u32 fw_ct_enabled = 0;	/* 1: some rule names state or track (fw_conntrack.h) */
-const volatile __u32 fw_ct_readonly = 0;	/* 1: read the flow table, never write it (fwctl test's copy of the live one) */
 
 #define FW_NO_RULE	(~0u)
 
@@ -103,16 +103,10 @@ static __always_inline __u32 fw_port_class(void *dir, void *pages, __u32 port)
 }
 
 /*
- * An address of the packet as the lookups read it, host order: IPv6 as two
- * halves, IPv4 in the low 32 bits of hi. The addresses some rule constrains are
- * read once, before any lookup, so that the packet pointers are dead by then (the
- * verifier then prunes the lookups' loops across the parser's many paths).
+ * The addresses some rule constrains (struct fw_addr, fw_sets.h) are read once,
+ * before any lookup, so that the packet pointers are dead by then (the verifier
+ * then prunes the lookups' loops across the parser's many paths).
  */
-struct fw_addr {
-	__u64 hi;
-	__u64 lo;
-};
-
 static __always_inline void fw_read_addrs(const struct fw_pkt *pkt, __u32 fields,
 					  struct fw_addr *src, struct fw_addr *dst)
 {
@@ -166,32 +160,40 @@ struct fw_match_in {
 	__u32 tcp_flags;
 	__u32 icmp_type;
 	__u32 ct_state;		/* enum fw_ct_state */
-	__u32 pad;
+	__u32 from;		/* the first rule index that may match (past the limits looked past) */
+	__u32 src_sets;		/* bit j: the source is in the live set of fw_sets slot FW_SET_SRC_SLOT + j */
+	__u32 dst_sets;		/* bit j: the destination is in the set of slot FW_SET_DST_SLOT + j */
 };
 
 /*
- * Index of the first rule that matches @in, or FW_NO_RULE. A global function:
- * the verifier checks it once, for any input, instead of once for every state
- * the parser, the flow table and the caller reach it with (inlined, rulesets
- * with many fields and state came near its limit of a million instructions).
+ * Index of the first rule from in->from on that matches @in, or FW_NO_RULE
+ * (limits aside: fw_classify asks again past a rule its limit does not match).
+ * A global function: the verifier checks it once, for any input, instead of
+ * once for every state the parser, the flow table and the caller reach it with
+ * (inlined, rulesets with many fields and state came near its limit of a
+ * million instructions).
+ *
+ * src and dst match by their Poptrie class (the prefixes written in rules and
+ * static sets) or by the live sets the address is in (in->src_sets): the class
+ * of that membership (fw_src_set_class + m) adds the rules that name those sets.
  */
 __attribute__((noinline)) __u32 fw_match(const struct fw_match_in *in)
 {
 	const __u64 *proto = NULL, *sport = NULL, *dport = NULL, *flags = NULL;
-	const __u64 *icmp = NULL, *src = NULL, *dst = NULL, *state = NULL;
+	const __u64 *icmp = NULL, *src = NULL, *dst = NULL, *state = NULL, *src_live = NULL, *dst_live = NULL;
 	__u32 c_proto = 0, c_sport = 0, c_dport = 0, c_flags = 0, c_icmp = 0, c_src = 0, c_dst = 0, c_state = 0;
-	__u32 fields = fw_fields, words = fw_words, is_ipv6;
-	struct fw_addr saddr, daddr;
-	__u64 sum = ~0ULL, acc;
+	__u32 fields = fw_fields, words = fw_words, is_ipv6, from, m_src, m_dst;
+	__u64 sum = ~0ULL, acc, s;
 	__u32 i, w;
 
 	if (!in || !words)
 		return FW_NO_RULE;
+	from = in->from;
 	if (!fields)
-		return 0;	/* no rule has a condition: the first one matches */
+		return from < words * FW_WORD_BITS ? from : FW_NO_RULE;	/* no rule has a condition: each matches */
 	is_ipv6 = in->is_ipv6;
-	saddr = in->saddr;
-	daddr = in->daddr;
+	m_src = in->src_sets;
+	m_dst = in->dst_sets;
 
 	/* The summaries first (fw_summary, 8 bytes a class): most frames stop here. */
 	if (fields & FW_FIELD_STATE) {
@@ -231,17 +233,27 @@ __attribute__((noinline)) __u32 fw_match(const struct fw_match_in *in)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_SRC) {
-		c_src = fw_src_class(is_ipv6, &saddr);
-		sum &= fw_class_summary(c_src);
+		c_src = fw_src_class(is_ipv6, &in->saddr);
+		s = fw_class_summary(c_src);
+		if (fw_src_sets && m_src)
+			s |= fw_class_summary(fw_src_set_class + m_src);
+		sum &= s;
 		if (!sum)
 			return FW_NO_RULE;
 	}
 	if (fields & FW_FIELD_DST) {
-		c_dst = fw_dst_class(is_ipv6, &daddr);
-		sum &= fw_class_summary(c_dst);
+		c_dst = fw_dst_class(is_ipv6, &in->daddr);
+		s = fw_class_summary(c_dst);
+		if (fw_dst_sets && m_dst)
+			s |= fw_class_summary(fw_dst_set_class + m_dst);
+		sum &= s;
 		if (!sum)
 			return FW_NO_RULE;
 	}
+	/* the words before in->from's cannot hold the rule asked for */
+	if (from >= FW_MAX_WORDS * FW_WORD_BITS)
+		return FW_NO_RULE;
+	sum &= ~0ULL << (from / FW_WORD_BITS);
 
 	/* Some rule may match: the rule bit-vectors of the classes (a missing one matches nothing). */
 	if (fields & FW_FIELD_STATE && !(state = fw_class_bits(c_state)))
@@ -260,6 +272,11 @@ __attribute__((noinline)) __u32 fw_match(const struct fw_match_in *in)
 		return FW_NO_RULE;
 	if (fields & FW_FIELD_DST && !(dst = fw_class_bits(c_dst)))
 		return FW_NO_RULE;
+	/* a missing membership class adds no rule (the address's Poptrie class still counts) */
+	if (fw_src_sets && m_src)
+		src_live = fw_class_bits(fw_src_set_class + m_src);
+	if (fw_dst_sets && m_dst)
+		dst_live = fw_class_bits(fw_dst_set_class + m_dst);
 
 	/* Only the words left set in the summary, lowest first: the first non-empty AND wins. */
 	for (i = 0; i < FW_MAX_WORDS && sum; i++) {
@@ -269,6 +286,8 @@ __attribute__((noinline)) __u32 fw_match(const struct fw_match_in *in)
 			break;
 
 		acc = ~0ULL;
+		if (w == from / FW_WORD_BITS)
+			acc <<= from % FW_WORD_BITS;
 		if (fields & FW_FIELD_STATE)
 			acc &= state[1 + w];
 		if (fields & FW_FIELD_PROTO)
@@ -282,13 +301,72 @@ __attribute__((noinline)) __u32 fw_match(const struct fw_match_in *in)
 		if (fields & FW_FIELD_ICMP_TYPE)
 			acc &= icmp[1 + w];
 		if (fields & FW_FIELD_SRC)
-			acc &= src[1 + w];
+			acc &= src[1 + w] | (src_live ? src_live[1 + w] : 0);
 		if (fields & FW_FIELD_DST)
-			acc &= dst[1 + w];
+			acc &= dst[1 + w] | (dst_live ? dst_live[1 + w] : 0);
 		if (acc)
 			return w * FW_WORD_BITS + fw_ctz64(acc);
 	}
 	return FW_NO_RULE;
+}
+
+/*
+ * The live sets the packet's source (@dst 0) or destination (@dst 1) is in, as
+ * bits of the field's slots. A global function, so its key and loop add nothing
+ * to fw_classify's stack or states.
+ */
+__attribute__((noinline)) __u32 fw_live_sets(const struct fw_match_in *in, __u32 dst)
+{
+	__u64 now = 0;
+
+	if (!in)
+		return 0;
+	if (dst)
+		return fw_sets_of(FW_SET_DST_SLOT, fw_dst_sets, in->is_ipv6, &in->daddr, &now);
+	return fw_sets_of(FW_SET_SRC_SLOT, fw_src_sets, in->is_ipv6, &in->saddr, &now);
+}
+
+/*
+ * Whether rule @rule, which matches @in in every field, matches it with its
+ * limit: 1 when it has none, 3 when its limit matches (a drop limit over its
+ * rate, a pass quota within it), 0 when it does not (the next rule is asked).
+ * A global function, as fw_live_sets.
+ */
+__attribute__((noinline)) __u32 fw_limit_check(__u32 rule, const struct fw_match_in *in)
+{
+	const struct fw_rule *r = bpf_map_lookup_elem(&fw_rules, &rule);
+	int over;
+
+	if (!in || !r || !(r->flags & FW_RULE_LIMIT))
+		return 1;
+	over = fw_limit_over(r, in->is_ipv6, &in->saddr);
+	fw_count(over ? FW_STAT_LIMIT_OVER : FW_STAT_LIMIT_UNDER, 0);
+	return (r->flags & FW_RULE_QUOTA ? !over : over) ? 3 : 0;
+}
+
+/* add_to of rule @rule: the packet's source into its live set. A global function, as fw_live_sets. */
+__attribute__((noinline)) int fw_add_source(__u32 rule, const struct fw_match_in *in)
+{
+	const struct fw_rule *r = bpf_map_lookup_elem(&fw_rules, &rule);
+
+	if (!in || !r || !(r->flags & FW_RULE_ADD_TO))
+		return 0;
+	fw_set_add(r, in->is_ipv6, &in->saddr);
+	return 0;
+}
+
+/* fw_trace_out[0]: the live sets the addresses are in, and the limits looked past (fwctl test says which decided). */
+static __always_inline void fw_trace_match(__u32 src_sets, __u32 dst_sets, __u32 within, __u32 limit_rule)
+{
+	__u32 key = 0;
+	struct fw_trace *t = bpf_map_lookup_elem(&fw_trace_out, &key);
+
+	if (!t)
+		return;
+	t->src_sets = src_sets;
+	t->dst_sets = dst_sets;
+	t->limit_within = within;
+	t->limit_rule = limit_rule;
 }
 
 /* XDP verdict of a PASS / DROP setting; anything else drops. */
@@ -333,6 +411,10 @@ static __always_inline void fw_trace_state(__u32 ct_state, const struct fw_ct_ke
 	if (!t)
 		return;
 	t->ct_state = ct_state;
+	t->src_sets = 0;
+	t->dst_sets = 0;
+	t->limit_within = 0;
+	t->limit_rule = 0;
 	if (ct_state != FW_CT_NEW)
 		t->ct_key = *ct_key;
 }
@@ -386,12 +468,33 @@ int fw_classify(struct xdp_md *ctx)
 			.tcp_flags = pkt.tcp_flags, .icmp_type = pkt.icmp_type, .ct_state = ct_state,
 		};
 
-		if (fw_fields & (FW_FIELD_SRC | FW_FIELD_DST))
-			fw_read_addrs(&pkt, fw_fields, &in.saddr, &in.daddr);
+		__u32 addrs = fw_fields | (fw_limits || fw_add_to ? FW_FIELD_SRC : 0), i, lim = 0, within = 0;
+
+		if (addrs & (FW_FIELD_SRC | FW_FIELD_DST))
+			fw_read_addrs(&pkt, addrs, &in.saddr, &in.daddr);
+		if (fw_src_sets)
+			in.src_sets = fw_live_sets(&in, 0);
+		if (fw_dst_sets)
+			in.dst_sets = fw_live_sets(&in, 1);
 		rule = fw_match(&in);
+		/* A rule its limit does not match is passed over: the next match is asked for (FW_MAX_LIMITS at most). */
+		for (i = 0; fw_limits && i < FW_MAX_LIMITS && rule != FW_NO_RULE; i++) {
+			lim = fw_limit_check(rule, &in);
+			if (lim)
+				break;
+			within++;
+			in.from = rule + 1;
+			rule = fw_match(&in);
+		}
+		if (fw_limits && i == FW_MAX_LIMITS && !lim)
+			rule = FW_NO_RULE;	/* never (a ruleset has at most FW_MAX_LIMITS limits) */
+		if (fw_trace)
+			fw_trace_match(in.src_sets, in.dst_sets, within, lim == 3);
 		if (rule != FW_NO_RULE)
 			r = bpf_map_lookup_elem(&fw_rules, &rule);
-		if (fw_ct_enabled && !fw_ct_readonly) {
+		if (fw_add_to && !fw_readonly && r && (r->flags & FW_RULE_ADD_TO))
+			fw_add_source(rule, &in);
+		if (fw_ct_enabled && !fw_readonly) {
 			/* The table sees every packet of an established flow, whatever the verdict. */
 			if (ct.entry)
 				fw_ct_seen(&pkt, &ct);

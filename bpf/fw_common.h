@@ -77,7 +77,9 @@ enum fw_stat_slot {
 	FW_STAT_LOG = 12,		/* frames written to the packet log (fw_log) */
 	FW_STAT_LOG_RATE = 13,		/* frames to log over log.rate: not written */
 	FW_STAT_LOG_FULL = 14,		/* frames to log that found fw_log full: not written */
-	/* next free: 15 */
+	FW_STAT_LIMIT_OVER = 15,	/* limit checks that found the packet over the rule's rate */
+	FW_STAT_LIMIT_UNDER = 16,	/* limit checks that found it within (and took one packet of the bucket) */
+	/* next free: 17 */
 	FW_STAT_RULE_BASE = 64,		/* slots 8..63 are kept for new reasons */
 };
 /* Old and new ruleset live side by side during a reload. */
@@ -173,14 +175,103 @@ _Static_assert(sizeof(struct fw_counter) == 16, "fw_counter size");
 struct fw_rule {
 	__u32 action;		/* enum fw_action */
 	__u32 ifindex;		/* redirect target (key in fw_tx), else 0 */
-	__u32 stat_slot;	/* slot in fw_stats */
+	__u32 stat_slot;	/* slot in fw_stats; also the key of its limit's buckets (stable across reloads) */
 	__u32 flags;		/* FW_RULE_* */
 	__u32 log_every;	/* log: one frame in N it decides goes to fw_log (1: every one); 0: none */
-	__u32 pad;
+	__u8 add_set;		/* add_to: the set's slot in fw_sets */
+	__u8 limit_len4;	/* limit per src/N: prefix length of an IPv4 source's bucket (32: per address) */
+	__u8 limit_len6;	/* ... of an IPv6 source's (128: per address) */
+	__u8 pad;
+	__u64 add_timeout_ns;	/* add_to: the set's timeout, 0: entries stay until removed */
+	__u64 limit_ns;		/* limit: ns between two packets at the rate (GCRA's emission interval) */
+	__u64 limit_tol_ns;	/* limit: (burst - 1) * limit_ns, how far ahead of time a bucket may run */
 };
 
 #define FW_RULE_TRACK		1u	/* track: true: a packet it passes puts its flow into fw_ct */
-_Static_assert(sizeof(struct fw_rule) == 24, "fw_rule size");
+#define FW_RULE_ADD_TO		2u	/* add_to: the source of a packet it decides goes into fw_sets[add_set] */
+#define FW_RULE_LIMIT		4u	/* limit: matches only packets over it (drop) ... */
+#define FW_RULE_QUOTA		8u	/* ... or, with this flag (pass), only packets within it */
+#define FW_RULE_LIMIT_RULE	16u	/* limit per: rule: one bucket for the rule */
+_Static_assert(sizeof(struct fw_rule) == 48, "fw_rule size");
+
+/*
+ * Live sets (`dynamic: true`): one LPM trie per set and interface, made and
+ * pinned by the control plane (sets/NAME/entries), shared by every generation
+ * that names the set, written by the control plane (fwctl set) and by XDP
+ * (add_to). A generation reaches its live sets through fw_sets (slots 0-7: the
+ * sets some rule names in src, 8-15: in dst, 16-31: add_to's other targets) and
+ * their per-CPU counters through fw_set_stats.
+ */
+#define FW_SET_SLOTS		32
+#define FW_SET_FIELD_SLOTS	8	/* live sets a ruleset may name in src, and in dst */
+#define FW_SET_SRC_SLOT		0
+#define FW_SET_DST_SLOT		8
+#define FW_SET_NEST		8	/* expired entries a lookup looks past (each covering the address) */
+
+/*
+ * fw_sets key: family then address, so IPv4 and IPv6 live in one trie;
+ * prefixlen = 32 + the prefix's length (the family word is part of every prefix).
+ */
+struct fw_set_key {
+	__u32 prefixlen;
+	__u32 family;		/* 4 or 6, host order (always wholly inside the prefix) */
+	__u8 addr[16];		/* network order; IPv4 in addr[0..3], the rest zero */
+};
+_Static_assert(sizeof(struct fw_set_key) == 24, "fw_set_key size");
+
+#define FW_SET_KEY_BITS		32	/* the family word's bits in fw_set_key.prefixlen */
+
+struct fw_set_val {
+	__u64 expires_ns;	/* CLOCK_MONOTONIC_COARSE ns from which it no longer matches; 0: never */
+	__u64 added_ns;		/* CLOCK_MONOTONIC_COARSE ns of its add (or of the add_to that renewed it) */
+	__u32 prefixlen;	/* its key's: a lookup that found it expired looks again for shorter prefixes */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fw_set_val) == 24, "fw_set_val size");
+
+/* A live set's counters (fw_set_stats inner maps, per CPU), by index. */
+enum fw_set_counter {
+	FW_SET_ADDED = 0,	/* entries add_to added */
+	FW_SET_REFRESHED = 1,	/* add_to of a source already there: its expiry moved on */
+	FW_SET_FULL = 2,	/* add_to's adds refused: the set held `max` entries */
+	FW_SET_EXPIRED = 3,	/* expired entries removed (fwd's sweep, fwctl set); written by the control plane */
+	FW_SET_REMOVED = 4,	/* entries fwctl set del/flush/sync removed; written by the control plane */
+	FW_SET_ADDED_CTL = 5,	/* entries fwctl set add/sync added or renewed; written by the control plane */
+	FW_SET_COUNTERS = 8,
+};
+
+/* fw_set_conf [slot]: a generation's live sets as loaded, for the control plane. XDP never reads it. */
+struct fw_set_conf {
+	char name[FW_MAX_NAME];	/* empty: the slot holds no set */
+	__u32 timeout;		/* seconds given to entries added without one; 0: none */
+	__u32 max;		/* entries at most */
+	__u32 fields;		/* FW_FIELD_SRC / FW_FIELD_DST: where rules name it (0: only add_to) */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fw_set_conf) == 80, "fw_set_conf size");
+
+/*
+ * Limits (`limit:`): one bucket per rule and source (or source prefix, or one
+ * for the rule) in fw_limit, shared by every generation. A bucket is GCRA's
+ * theoretical arrival time: a packet at now is over the limit when
+ * max(tat, now) - now > limit_tol_ns, else tat := max(tat, now) + limit_ns.
+ */
+struct fw_limit_key {
+	__u32 slot;		/* the rule's fw_stats slot */
+	__u32 family;		/* 4 or 6; 0 for per: rule */
+	__u64 hi;		/* the source prefix, host-order halves (IPv4 in hi), masked */
+	__u64 lo;
+};
+_Static_assert(sizeof(struct fw_limit_key) == 24, "fw_limit_key size");
+
+struct fw_limit_val {
+	__u64 tat_ns;		/* CLOCK_MONOTONIC_COARSE */
+};
+_Static_assert(sizeof(struct fw_limit_val) == 8, "fw_limit_val size");
+
+#define FW_LIMIT_ENTRIES	65536	/* buckets per interface (LRU: the least recent goes first) */
+#define FW_MAX_LIMITS		64	/* limit rules a packet may be checked against (rules with a limit per ruleset) */
+#define FW_LIMIT_TRIES		4	/* compare-and-swap attempts on a contended bucket before it counts as over */
 
 /*
  * The packet log (fw_log, a ring buffer shared by every generation): one record
@@ -351,8 +442,12 @@ struct fw_trace {
 	__u32 ct_state;		/* enum fw_ct_state of the frame (FW_CT_NEW when no rule names state) */
 	__u32 pad;
 	struct fw_ct_key ct_key;	/* established: the frame's flow; related: the flow its error quotes */
+	__u32 src_sets;		/* bit j: the source is in the live set of fw_sets slot FW_SET_SRC_SLOT + j */
+	__u32 dst_sets;		/* bit j: the destination is in the set of slot FW_SET_DST_SLOT + j */
+	__u32 limit_within;	/* limit rules that matched all else but not their limit, before the verdict */
+	__u32 limit_rule;	/* 1: the deciding rule has a limit (it matched over it, or within a quota) */
 };
-_Static_assert(sizeof(struct fw_trace) == 64, "fw_trace size");
+_Static_assert(sizeof(struct fw_trace) == 80, "fw_trace size");
 
 /* fw_meta value: what is loaded on an interface, for fwctl status/stats/test and fwd. */
 struct fw_meta {

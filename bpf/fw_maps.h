@@ -342,6 +342,65 @@ struct {
 	__uint(max_entries, 1);
 } fw_log_bucket SEC(".maps");
 
+/*
+ * A live set: struct fw_set_key -> struct fw_set_val (the template of fw_sets'
+ * inner maps; each set's own trie is made by the control plane with its max).
+ */
+struct fw_set_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct fw_set_key));	/* sizes, not BTF types: libbpf 1.1 cannot size an inner map's */
+	__uint(value_size, sizeof(struct fw_set_val));
+	__uint(max_entries, 1);
+};
+
+/*
+ * Slot -> a live set's trie (fw_common.h says which slot is what). Written by:
+ * control plane (the slots), XDP (add_to's entries), fwctl set (entries).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, FW_SET_SLOTS);
+	__array(values, struct fw_set_trie);
+} fw_sets SEC(".maps");
+
+/* A live set's counters: enum fw_set_counter -> per-CPU count (the template of fw_set_stats' inner maps). */
+struct fw_set_counters {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u64));
+	__uint(max_entries, FW_SET_COUNTERS);
+};
+
+/* Slot -> the counters of the set in fw_sets' slot. Written by: XDP (adds), control plane (removals). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, FW_SET_SLOTS);
+	__array(values, struct fw_set_counters);
+} fw_set_stats SEC(".maps");
+
+/* Slot -> the live set's name, timeout and max (struct fw_set_conf). Written by: control plane; XDP never reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fw_set_conf);
+	__uint(max_entries, FW_SET_SLOTS);
+} fw_set_conf SEC(".maps");
+
+/*
+ * The limits' buckets: struct fw_limit_key -> struct fw_limit_val. Written by:
+ * XDP. Shared by every generation (pinned as `limits`); resized: FW_LIMIT_ENTRIES
+ * while a rule has a limit, else 1 entry.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct fw_limit_key);
+	__type(value, struct fw_limit_val);
+	__uint(max_entries, FW_LIMIT_ENTRIES);
+} fw_limit SEC(".maps");
+
 /* [0]: the generation's conntrack settings (struct fw_ct_conf). Written by: control plane; XDP never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -32,6 +32,60 @@ public sealed unsafe class BpfMap : IDisposable
 
     public static int PossibleCpus => s_possibleCpus.Value;
 
+    /// <summary>BPF map types fw creates itself (enum bpf_map_type).</summary>
+    public enum MapType : uint
+    {
+        Array = 2,
+        PercpuArray = 6,
+        LpmTrie = 11,
+    }
+
+    /// <summary>BPF_F_NO_PREALLOC: an LPM trie needs it.</summary>
+    public const uint NoPrealloc = 1;
+
+    /// <summary>A new map (bpf_map_create), owned by the returned object until pinned and disposed.</summary>
+    public static BpfMap Create(MapType type, string name, int keySize, int valueSize, int maxEntries, uint flags = 0)
+    {
+        var opts = new Interop.MapCreateOpts { Sz = (nuint)sizeof(Interop.MapCreateOpts), MapFlags = flags };
+        int fd = Interop.bpf_map_create((uint)type, name, (uint)keySize, (uint)valueSize, (uint)maxEntries, opts);
+        if (fd < 0)
+            throw new BpfException($"create map {name} ({maxEntries:N0} entries)", Marshal.GetLastPInvokeError());
+        var h = new FdHandle(fd);
+        return new BpfMap(name, fd, h, ownsHandle: true);
+    }
+
+    /// <summary>
+    /// Every key, by BPF_MAP_GET_NEXT_KEY (maps without batch reads: LPM tries), at most <paramref name="limit"/>.
+    /// A key deleted while it reads may make the walk start over (the kernel's rule for a missing key): the caller
+    /// bounds it, and keys are distinct in what it returns.
+    /// </summary>
+    public List<TKey> Keys<TKey>(int limit)
+        where TKey : unmanaged
+    {
+        var keys = new List<TKey>();
+        var seen = new HashSet<TKey>();
+        TKey cur = default, next = default;
+        bool first = true;
+        while (keys.Count < limit)
+        {
+            int rc = Interop.bpf_map_get_next_key(Fd, first ? null : &cur, &next);
+            if (rc != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == 2 /* ENOENT: the end */)
+                    break;
+                throw new BpfException($"walk {Name}", errno);
+            }
+            first = false;
+            if (!seen.Add(next))
+                break;   // the walk started over (a key was deleted under it): what was read is what there is
+            keys.Add(next);
+            cur = next;
+        }
+        GC.KeepAlive(_owner);
+        return keys;
+    }
+
     public static BpfMap OpenPinned(string path)
     {
         var h = FdHandle.OpenPinned(path);

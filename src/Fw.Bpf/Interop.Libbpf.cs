@@ -74,6 +74,12 @@ internal static unsafe partial class Interop
     internal static partial int bpf_map_delete_elem(int fd, void* key);
 
     [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_map_get_next_key(int fd, void* key, void* nextKey);
+
+    [LibraryImport(Libbpf, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int bpf_map_create(uint mapType, string name, uint keySize, uint valueSize, uint maxEntries, in MapCreateOpts opts);
+
+    [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_map_lookup_and_delete_elem(int fd, void* key, void* value);
 
     [LibraryImport(Libbpf, SetLastError = true)]
@@ -193,6 +199,22 @@ internal static unsafe partial class Interop
         public uint IngressIfindex;
         public uint RxQueueIndex;
         public uint EgressIfindex;
+    }
+
+    /// <summary>struct bpf_map_create_opts (libbpf 1.1).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct MapCreateOpts
+    {
+        public nuint Sz;
+        public uint BtfFd;
+        public uint BtfKeyTypeId;
+        public uint BtfValueTypeId;
+        public uint BtfVmlinuxValueTypeId;
+        public uint InnerMapFd;
+        public uint MapFlags;
+        public ulong MapExtra;
+        public uint NumaNode;
+        public uint MapIfindex;
     }
 
     [StructLayout(LayoutKind.Sequential)]

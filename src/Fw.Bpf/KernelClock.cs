@@ -10,6 +10,13 @@ public static class KernelClock
         return (uint)ts.Sec;
     }
 
+    /// <summary>CLOCK_MONOTONIC_COARSE in ns: what bpf_ktime_get_coarse_ns returns (live sets' expiries, limits' buckets).</summary>
+    public static ulong CoarseNs()
+    {
+        BpfException.CheckFd(Interop.clock_gettime(Interop.ClockMonotonicCoarse, out var ts), "read CLOCK_MONOTONIC_COARSE");
+        return (ulong)ts.Sec * 1_000_000_000UL + (ulong)ts.Nsec;
+    }
+
     /// <summary>CLOCK_MONOTONIC in ns: what bpf_ktime_get_ns returns.</summary>
     public static ulong MonotonicNs()
     {

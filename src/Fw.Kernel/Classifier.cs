@@ -47,6 +47,7 @@ public sealed unsafe class Classifier : IDisposable
             SetSettings(obj, (uint)image.Default, (uint)image.Malformed, (uint)image.NonIp, (uint)image.Words, (uint)image.Fields, options.Trace);
             SetConntrack(obj, image.Conntrack, options.Conntrack);
             SetLog(obj, image.Log, options.Log);
+            obj.SetMaxEntries(LimitMap, 1);
             // An empty map cannot be created: unused maps keep one (unused) slot.
             obj.SetMaxEntries("fw_rules", Math.Max(1, image.Rules.Count));
             obj.SetMaxEntries("fw_rule_names", Math.Max(1, image.Rules.Count));
@@ -183,6 +184,9 @@ public sealed unsafe class Classifier : IDisposable
 
     /// <summary>The ring's size while something is logged: about 14,000 records, what 10 ms of a reader's polls hold at 1.4 M records a second.</summary>
     public const int LogBytes = 4 << 20;
+
+    /// <summary>The limits' buckets (bpf/fw_maps.h), shared by every generation and pinned as PinLayout.Limits.</summary>
+    public const string LimitMap = "fw_limit";
 
     /// <summary>The flow table's map (bpf/fw_maps.h), shared by every generation and pinned as PinLayout.Conntrack.</summary>
     public const string ConntrackMap = "fw_ct";

@@ -14,6 +14,8 @@ namespace Fw.Kernel;
 /// /sys/fs/bpf/fw/IFACE/fw_meta    generation, ruleset file, digest, counts, load time
 /// /sys/fs/bpf/fw/IFACE/conntrack  the flow table (fw_ct), once a ruleset names state or track; egress: its TC program
 /// /sys/fs/bpf/fw/IFACE/log        the packet log (fw_log) and log_bucket, once a ruleset logs something
+/// /sys/fs/bpf/fw/IFACE/limits     the limits' buckets (fw_limit), once a rule has a limit
+/// /sys/fs/bpf/fw/IFACE/sets/NAME/ a live set: entries (its LPM trie) and stats (its per-CPU counters)
 /// /sys/fs/bpf/fw/IFACE/gen-N/     generation N: its classifier ("classifier") and maps
 /// </code>
 /// </summary>
@@ -48,10 +50,25 @@ public static class PinLayout
     /// <summary>The egress program that records flows leaving the interface (attached as a TC filter).</summary>
     public static string Egress(string iface) => $"{Dir(iface)}/egress";
 
+    /// <summary>The limits' buckets (fw_limit), shared by every generation once a rule has a limit.</summary>
+    public static string Limits(string iface) => $"{Dir(iface)}/limits";
+
+    /// <summary>The live sets' directory.</summary>
+    public static string Sets(string iface) => $"{Dir(iface)}/sets";
+
+    /// <summary>A live set's directory; a name that is not a set name (a path, "..") throws before any path is built.</summary>
+    public static string Set(string iface, string name) => $"{Sets(iface)}/{SetName.Checked(name)}";
+
+    /// <summary>A live set's LPM trie.</summary>
+    public static string SetEntries(string iface, string name) => $"{Set(iface, name)}/entries";
+
+    /// <summary>A live set's per-CPU counters (enum fw_set_counter).</summary>
+    public static string SetStats(string iface, string name) => $"{Set(iface, name)}/stats";
+
     public static string Generation(string iface, ulong gen) => $"{Dir(iface)}/gen-{gen}";
 
     /// <summary>The classifier's maps that are not per match field (those come from <see cref="MatchFields"/>).</summary>
-    public static readonly string[] RuleMaps = ["fw_rules", "fw_rule_names", "fw_bitmaps", "fw_summary", "fw_tx", "fw_trace_out", "fw_ct_conf"];
+    public static readonly string[] RuleMaps = ["fw_rules", "fw_rule_names", "fw_bitmaps", "fw_summary", "fw_tx", "fw_trace_out", "fw_ct_conf", "fw_set_conf", "fw_sets", "fw_set_stats"];
 
     /// <summary>The maps of a generation that are pinned: all the classifier's own maps (not the shared fw_stats).</summary>
     public static readonly string[] GenerationMaps = [.. RuleMaps, .. MatchFields.All.SelectMany(f => f.Maps)];

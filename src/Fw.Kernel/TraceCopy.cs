@@ -38,7 +38,7 @@ public sealed class TraceCopy : IDisposable
         try
         {
             obj.SetProgramFrags(Classifier.ProgramName, true);   // as every generation of this build (fwctl test runs it alone)
-            // The live table with the live timeouts, read only (fw_ct_readonly): a test run neither adds flows nor
+            // The live table with the live timeouts, read only (fw_readonly): a test run neither adds flows nor
             // refreshes them. Without state, one unused entry of its own.
             var conf = state.ConntrackConf() ?? default;
             var ct = Classifier.SettingsOf(conf);
@@ -48,7 +48,7 @@ public sealed class TraceCopy : IDisposable
                 table = BpfMap.OpenPinned(ctPin);
                 reused.Add(table);
                 Classifier.SetConntrack(obj, ct, table);
-                obj.SetGlobal("fw_ct_readonly", 1u);
+                obj.SetGlobal("fw_readonly", 1u);
             }
             else
             {

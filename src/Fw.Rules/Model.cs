@@ -100,14 +100,84 @@ public readonly record struct TcpFlagsMatch(byte Mask, byte Value)
     }
 }
 
-/// <summary>A named prefix set (inline list or file), referenced from rules as "@name".</summary>
+/// <summary>
+/// A named prefix set, referenced from rules as "@name": static (an inline list or a file, fixed at load) or live
+/// (`dynamic: true`: empty at its first load, its entries added and removed at run time, each with an optional
+/// expiry, kept across reloads while the set stays live under its name).
+/// </summary>
 public sealed class PrefixSet
 {
+    /// <summary>Entries a live set holds when its `max` is not given.</summary>
+    public const int DefaultMax = 65536;
+
+    /// <summary>Bounds of a live set's `max` and `timeout` (seconds).</summary>
+    public const int MinMax = 1, MaxMax = 16_777_216;
+    public const uint MinTimeout = 1, MaxTimeout = 31_536_000;
+
     public required string Name { get; init; }
+
+    /// <summary>A static set's prefixes; a live set's is empty (its entries are in the kernel).</summary>
     public required IReadOnlyList<IpPrefix> Prefixes { get; init; }
     public required SourcePos Pos { get; init; }
     /// <summary>The set's file, resolved against the rules file's folder; null for an inline list.</summary>
     public string? File { get; init; }
+
+    /// <summary>`dynamic: true`: a live set.</summary>
+    public bool Dynamic { get; init; }
+
+    /// <summary>A live set's `timeout` in seconds: the expiry of entries added without one; null: they stay until removed.</summary>
+    public uint? Timeout { get; init; }
+
+    /// <summary>A live set's `max`: entries at most.</summary>
+    public int Max { get; init; } = DefaultMax;
+}
+
+/// <summary>
+/// `limit:` of a rule: a token bucket per source (or source prefix, or one for the rule). A drop rule matches only
+/// the packets over it; a pass rule (an allow-quota) only those within it. Either way a packet the limit does not
+/// match goes on to the next rule.
+/// </summary>
+public sealed record RuleLimit
+{
+    /// <summary>Packets per <see cref="PeriodSeconds"/>.</summary>
+    public required uint Rate { get; init; }
+
+    /// <summary>1 for N/s, 60 for N/m.</summary>
+    public required uint PeriodSeconds { get; init; }
+
+    /// <summary>Packets a full bucket lets through at once (default: one second's worth, at least 1).</summary>
+    public required uint Burst { get; init; }
+
+    /// <summary>`per: rule`: one bucket for the rule.</summary>
+    public bool PerRule { get; init; }
+
+    /// <summary>`per: src/N`: the prefix length of an IPv4 source's bucket (32: each address).</summary>
+    public byte Len4 { get; init; } = 32;
+
+    /// <summary>... and of an IPv6 source's (128: each address).</summary>
+    public byte Len6 { get; init; } = 128;
+
+    /// <summary>ns between two packets at the rate (GCRA's emission interval).</summary>
+    public ulong IntervalNs => PeriodSeconds * 1_000_000_000UL / Rate;
+
+    /// <summary>How far ahead of time a bucket may run: (burst - 1) intervals.</summary>
+    public ulong ToleranceNs => (Burst - 1) * IntervalNs;
+
+    /// <summary>The default burst of a rate: one second's worth, at least one packet.</summary>
+    public static uint DefaultBurst(uint rate, uint periodSeconds) => Math.Max(1, (rate + periodSeconds - 1) / periodSeconds);
+
+    /// <summary>
+    /// The prefix lengths of `per: src/N`: N &lt;= 32 groups IPv4 sources by /N and IPv6 ones by /(N + 32) (an
+    /// IPv4 host is an IPv6 /64); N &gt; 32 groups IPv6 sources by /N and IPv4 ones per address.
+    /// </summary>
+    public static (byte Len4, byte Len6) PerSource(int n) => n <= 32 ? ((byte)n, (byte)(n + 32)) : ((byte)32, (byte)n);
+
+    /// <summary>As written: "50/s burst 100 per src".</summary>
+    public override string ToString()
+    {
+        string per = PerRule ? "rule" : (Len4, Len6) == (32, 128) ? "src" : Len4 < 32 ? $"src/{Len4}" : $"src/{Len6}";
+        return $"{Rate}/{(PeriodSeconds == 1 ? "s" : "m")} burst {Burst} per {per}";
+    }
 }
 
 /// <summary>
@@ -156,6 +226,12 @@ public sealed class Rule
     /// <summary>`log`: the frames this rule decides are logged one in N (1: every one, `log: true`); null: not logged.</summary>
     public uint? LogEvery { get; init; }
 
+    /// <summary>`limit`: the rule matches only packets over it (drop) or within it (pass); null: no limit.</summary>
+    public RuleLimit? Limit { get; init; }
+
+    /// <summary>`add_to: "@set"`: the live set the source of a packet this rule decides goes into; null: none.</summary>
+    public PrefixSet? AddTo { get; init; }
+
     /// <summary>Where each key of the rule stands ("src", "dport", ...), for diagnostics after parsing.</summary>
     public IReadOnlyDictionary<string, SourcePos> KeyPos { get; init; } = new Dictionary<string, SourcePos>();
 
@@ -195,6 +271,12 @@ public sealed class Ruleset
     public IReadOnlyDictionary<string, SourcePos> KeyPos { get; init; } = new Dictionary<string, SourcePos>();
 
     public SourcePos PosOf(string key) => KeyPos.TryGetValue(key, out var p) ? p : new SourcePos(File, 1, 1);
+
+    /// <summary>The live sets (`dynamic: true`) in name order.</summary>
+    public IEnumerable<PrefixSet> LiveSets => Sets.Values.Where(s => s.Dynamic).OrderBy(s => s.Name, StringComparer.Ordinal);
+
+    /// <summary>Whether some rule has a `limit`.</summary>
+    public bool UsesLimits => Rules.Any(r => r.Limit is not null);
 
     /// <summary>Distinct prefixes across sets and rules' own lists (what the bound of the contract counts).</summary>
     public long PrefixCount =>

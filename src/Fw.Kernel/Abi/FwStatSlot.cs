@@ -33,5 +33,11 @@ public enum FwStatSlot : uint
 
     /// <summary>Frames to log that found the log's buffer full: not written.</summary>
     LogFull = 14,
+
+    /// <summary>Limit checks that found the packet over the rule's rate.</summary>
+    LimitOver = 15,
+
+    /// <summary>Limit checks that found it within (and took one packet of the bucket).</summary>
+    LimitUnder = 16,
     RuleBase = 64,
 }

@@ -13,4 +13,16 @@ public struct FwTrace
     public uint CtState;
     public uint Pad;
     public FwCtKey CtKey;
+
+    /// <summary>Bit j: the source is in the live set of fw_sets slot <see cref="FwSets.SrcSlot"/> + j.</summary>
+    public uint SrcSets;
+
+    /// <summary>Bit j: the destination is in the set of slot <see cref="FwSets.DstSlot"/> + j.</summary>
+    public uint DstSets;
+
+    /// <summary>Limit rules that matched all else but not their limit, before the verdict.</summary>
+    public uint LimitWithin;
+
+    /// <summary>1: the deciding rule has a limit (it matched over it, or within a quota).</summary>
+    public uint LimitRule;
 }

@@ -93,6 +93,21 @@ public partial class ConstantsTests
     }
 
     [Fact]
+    public void LiveSetConstantsMatch()
+    {
+        Assert.Equal(FwSets.Slots, Value("FW_SET_SLOTS"));
+        Assert.Equal(FwSets.FieldSlots, Value("FW_SET_FIELD_SLOTS"));
+        Assert.Equal(FwSets.SrcSlot, Value("FW_SET_SRC_SLOT"));
+        Assert.Equal(FwSets.DstSlot, Value("FW_SET_DST_SLOT"));
+        Assert.Equal(FwSets.KeyBits, Value("FW_SET_KEY_BITS"));
+        Assert.Equal(FwSets.Nest, Value("FW_SET_NEST"));
+        Assert.Equal(FwSets.LimitEntries, Value("FW_LIMIT_ENTRIES"));
+        Assert.Equal(FwSets.MaxLimits, Value("FW_MAX_LIMITS"));
+        Assert.Equal(FwSets.OtherSlot, FwSets.DstSlot + FwSets.FieldSlots);
+        Assert.True(FwSets.OtherSlot + 16 <= FwSets.Slots);
+    }
+
+    [Fact]
     public void EnumsMatch()
     {
         foreach (var slot in Enum.GetValues<FwStatSlot>())
@@ -123,6 +138,16 @@ public partial class ConstantsTests
         Assert.Equal((long)FwCtOrigin.Tracked, Value("FW_CT_TRACKED"));
         Assert.Equal((long)Fw.Rules.RuleAction.Redirect, Value("FW_ACTION_REDIRECT"));
         Assert.Equal(FwRule.Track, (uint)Value("FW_RULE_TRACK"));
+        Assert.Equal(FwRule.AddTo, (uint)Value("FW_RULE_ADD_TO"));
+        Assert.Equal(FwRule.Limit, (uint)Value("FW_RULE_LIMIT"));
+        Assert.Equal(FwRule.Quota, (uint)Value("FW_RULE_QUOTA"));
+        Assert.Equal(FwRule.LimitPerRule, (uint)Value("FW_RULE_LIMIT_RULE"));
+        foreach (var counter in Enum.GetValues<FwSetCounter>())
+        {
+            string c = counter == FwSetCounter.Count ? "FW_SET_COUNTERS"
+                : "FW_SET_" + Regex.Replace(counter.ToString(), "(?<=[a-z])([A-Z])", "_$1").ToUpperInvariant();
+            Assert.Equal((long)counter, Value(c));
+        }
         // ConnState's bit v is enum fw_ct_state v (the compiler's state classes).
         Assert.Equal(1 << (int)Value("FW_CT_NEW"), (int)Fw.Rules.ConnState.New);
         Assert.Equal(1 << (int)Value("FW_CT_ESTABLISHED"), (int)Fw.Rules.ConnState.Established);

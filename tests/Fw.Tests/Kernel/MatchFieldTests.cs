@@ -31,7 +31,7 @@ public partial class MatchFieldTests
     public void EveryClassifierMapIsPinnedOrShared()
     {
         var maps = BtfLayout.SectionVariables(Classifier.DefaultObjectPath(), ".maps");
-        string[] shared = ["fw_stats", Classifier.ConntrackMap, Classifier.LogMap, Classifier.LogBucketMap];
+        string[] shared = ["fw_stats", Classifier.ConntrackMap, Classifier.LogMap, Classifier.LogBucketMap, Classifier.LimitMap];
         // Each field's maps exist in the object under the names the list derives.
         foreach (var f in MatchFields.All)
             Assert.All(f.Maps, m => Assert.Contains(m, maps));
