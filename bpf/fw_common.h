@@ -246,7 +246,7 @@ struct fw_set_conf {
 	__u32 timeout;		/* seconds given to entries added without one; 0: none */
 	__u32 max;		/* entries at most */
 	__u32 fields;		/* FW_FIELD_SRC / FW_FIELD_DST: where rules name it (0: only add_to) */
-	__u32 pad;
+	__u32 set_class;	/* the field's membership class base (fw_src_set_class / fw_dst_set_class) */
 };
 _Static_assert(sizeof(struct fw_set_conf) == 80, "fw_set_conf size");
 

@@ -37,6 +37,23 @@ public sealed class MapImage
     /// <summary>The packet log's settings when something is logged, else null (no log code on the per-packet path).</summary>
     public LogSettings? Log { get; init; }
 
+    /// <summary>The live sets by fw_sets slot (empty: none); see <see cref="LiveSetSlot"/>.</summary>
+    public IReadOnlyList<LiveSetSlot> LiveSets { get; init; } = [];
+
+    /// <summary>Live sets named in src (slots 0..SrcSets-1) and in dst (slots 8..8+DstSets-1).</summary>
+    public int SrcSets { get; init; }
+    public int DstSets { get; init; }
+
+    /// <summary>The class of src set membership m (bit j: the address is in src slot j), m &gt;= 1, is SrcSetClass + m.</summary>
+    public uint SrcSetClass { get; init; }
+    public uint DstSetClass { get; init; }
+
+    /// <summary>Whether some rule has a limit (the data plane checks buckets only then).</summary>
+    public bool UsesLimits => Rules.Any(r => r.Limit is not null);
+
+    /// <summary>Whether some rule has add_to.</summary>
+    public bool UsesAddTo => Rules.Any(r => r.AddToSlot is not null);
+
     private PortTable? _sportTable, _dportTable;
 
     /// <summary>Sport as the maps hold it (fw_sport_dir, fw_sport_page); null when the field is unused.</summary>
@@ -110,7 +127,18 @@ public sealed class MapImage
         BitConverter.TryWriteBytes(head[12..], Rules.Count);
         h.AppendData(head);
         foreach (var r in Rules)
+        {
             h.AppendData(System.Text.Encoding.UTF8.GetBytes($"{r.Name}\0{(int)r.Action}\0{r.RedirectTo}\0{(r.Track ? "track\0" : "")}{(r.LogEvery != 0 ? $"log\0{r.LogEvery}\0" : "")}"));
+            // Added since: only when used, so a ruleset without them keeps its digest.
+            if (r.Limit is { } l)
+                h.AppendData(System.Text.Encoding.UTF8.GetBytes($"limit\0{l.Rate}\0{l.PeriodSeconds}\0{l.Burst}\0{l.PerRule}\0{l.Len4}\0{l.Len6}\0"));
+            if (r.AddToSlot is { } slot)
+                h.AppendData(System.Text.Encoding.UTF8.GetBytes($"add_to\0{slot}\0{r.AddTimeout}\0"));
+        }
+        foreach (var s in LiveSets)
+            h.AppendData(System.Text.Encoding.UTF8.GetBytes($"set\0{s.Slot}\0{s.Name}\0{s.Timeout}\0{s.Max}\0{(int)s.Field}\0"));
+        if (LiveSets.Count > 0)
+            h.AppendData(System.Text.Encoding.UTF8.GetBytes($"sets\0{SrcSets}\0{DstSets}\0{SrcSetClass}\0{DstSetClass}\0"));
         h.AppendData(MemoryMarshal.AsBytes(Bitmaps.AsSpan()));
         // Arrays first, then tries: the order digests had before the field list (a digest names a ruleset).
         // Fields added since (state) enter only when used, so a ruleset without them keeps its digest.

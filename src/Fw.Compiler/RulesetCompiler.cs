@@ -22,7 +22,13 @@ public static class RulesetCompiler
             throw Bound(rs, rules[FwLimits.MaxRules].Pos, $"ruleset exceeds {FwLimits.MaxRules} rules");
 
         int words = (rules.Count + FwLimits.WordBits - 1) / FwLimits.WordBits;
-        var entries = rules.Select(r => new RuleEntry(r.Name, r.Action, r.To, r.Track, r.LogEvery ?? 0)).ToArray();
+        var liveSets = LiveSetSlots(rs, out int srcSets, out int dstSets);
+        var entries = rules.Select(r => new RuleEntry(r.Name, r.Action, r.To, r.Track, r.LogEvery ?? 0)
+        {
+            Limit = r.Limit,
+            AddToSlot = r.AddTo is { } set ? liveSets.First(s => s.Name == set.Name).Slot : null,
+            AddTimeout = r.AddTo?.Timeout,
+        }).ToArray();
         var conntrack = rs.UsesConntrack ? rs.Conntrack : null;
         var log = rs.UsesLog ? rs.Log : null;
         if (words == 0)
@@ -31,6 +37,7 @@ public static class RulesetCompiler
             {
                 Default = rs.Default, Malformed = rs.Malformed, NonIp = rs.NonIp,
                 Words = 0, Fields = FieldMask.None, Rules = entries, Bitmaps = [], Conntrack = conntrack, Log = log,
+                LiveSets = liveSets,
             };
         }
 
@@ -84,13 +91,90 @@ public static class RulesetCompiler
             dst6 = Trie<FwPopTail6>(rs, "dst", AddressField(classes, rules, r => r.Dst, IpFamily.V6));
         }
 
+        // Live set membership classes last, contiguous: class base + m for each membership m >= 1 of the field's slots.
+        uint srcSetClass = srcSets > 0 ? MembershipClasses(classes, rules, liveSets, FieldMask.Src, r => r.Src) : 0;
+        uint dstSetClass = dstSets > 0 ? MembershipClasses(classes, rules, liveSets, FieldMask.Dst, r => r.Dst) : 0;
+
         return new MapImage
         {
             Default = rs.Default, Malformed = rs.Malformed, NonIp = rs.NonIp,
+            LiveSets = liveSets, SrcSets = srcSets, DstSets = dstSets, SrcSetClass = srcSetClass, DstSetClass = dstSetClass,
             Words = words, Fields = fields, Rules = entries, Bitmaps = classes.ToArray(),
             Proto = proto, Sport = sport, Dport = dport, TcpFlags = flags, IcmpType = icmp, State = state, Conntrack = conntrack, Log = log,
             Src4 = src4, Src6 = src6, Dst4 = dst4, Dst6 = dst6,
         };
+    }
+
+    /// <summary>fw_sets slots (bpf/fw_common.h).</summary>
+    public const int SetSlots = 32, SetFieldSlots = 8, SrcSetSlot = 0, DstSetSlot = 8, OtherSetSlot = 16;
+
+    /// <summary>
+    /// The live sets' fw_sets slots: those rules name in src (name order) from slot 0, in dst from slot 8, the
+    /// others (add_to targets, sets only fwctl fills) from slot 16. The reader keeps a ruleset within the slots.
+    /// </summary>
+    private static List<LiveSetSlot> LiveSetSlots(Ruleset rs, out int srcSets, out int dstSets)
+    {
+        var src = rs.Rules.SelectMany(r => r.Src?.Sets ?? []).Where(s => s.Dynamic).Select(s => s.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+        var dst = rs.Rules.SelectMany(r => r.Dst?.Sets ?? []).Where(s => s.Dynamic).Select(s => s.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+        var other = rs.LiveSets.Select(s => s.Name).Where(n => !src.Contains(n) && !dst.Contains(n)).ToList();
+        if (src.Count > SetFieldSlots || dst.Count > SetFieldSlots || other.Count > SetSlots - OtherSetSlot)
+        {
+            throw Bound(rs, rs.PosOf("sets"), $"ruleset names more live sets than the data plane has slots for "
+                + $"(at most {SetFieldSlots} in src, {SetFieldSlots} in dst, {SetSlots - OtherSetSlot} others)");
+        }
+        srcSets = src.Count;
+        dstSets = dst.Count;
+        var slots = new List<LiveSetSlot>();
+        Add(src, SrcSetSlot, FieldMask.Src);
+        Add(dst, DstSetSlot, FieldMask.Dst);
+        Add(other, OtherSetSlot, FieldMask.None);
+        return slots;
+
+        void Add(List<string> names, int first, FieldMask field)
+        {
+            for (int i = 0; i < names.Count; i++)
+            {
+                var set = rs.Sets[names[i]];
+                slots.Add(new LiveSetSlot(first + i, set.Name, set.Timeout, set.Max, field));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The membership classes of one address field: for each m in 1 .. 2^n - 1 (bit j: the address is in the live
+    /// set of the field's slot j), the rules that name one of those sets in the field. Appended, not interned, so
+    /// that class base + m is m's class; returns the base.
+    /// </summary>
+    private static uint MembershipClasses(ClassTable classes, IReadOnlyList<Rule> rules, IReadOnlyList<LiveSetSlot> slots,
+        FieldMask field, Func<Rule, AddressMatch?> select)
+    {
+        var mine = slots.Where(s => s.Field == field).OrderBy(s => s.Slot).ToList();
+        // Per rule, the bits of the field's slots it names.
+        var named = new int[rules.Count];
+        for (int r = 0; r < rules.Count; r++)
+        {
+            foreach (var s in select(rules[r])?.Sets ?? [])
+            {
+                int j = mine.FindIndex(x => x.Name == s.Name);
+                if (s.Dynamic && j >= 0)
+                    named[r] |= 1 << j;
+            }
+        }
+        uint first = 0;
+        var v = classes.NewVector();
+        for (int m = 1; m < 1 << mine.Count; m++)
+        {
+            Array.Clear(v);
+            for (int r = 0; r < rules.Count; r++)
+            {
+                if ((named[r] & m) != 0)
+                    Set(v, r);
+            }
+            uint id = classes.Append(v);
+            if (m == 1)
+                first = id;
+        }
+        return first - 1;
     }
 
     private static RulesException Bound(Ruleset rs, SourcePos pos, string message) =>
@@ -509,14 +593,23 @@ public static class RulesetCompiler
             var key = new VectorKey(vector);
             if (_ids.TryGetValue(key, out uint id))
                 return id;
-            id = (uint)_ids.Count;
+            var copy = (ulong[])vector.Clone();
+            id = AppendOwned(copy);
+            _ids[new VectorKey(copy)] = id;
+            return id;
+        }
+
+        /// <summary>A class of its own for <paramref name="vector"/>, even if another has the same rules (contiguous ranges).</summary>
+        public uint Append(ulong[] vector) => AppendOwned((ulong[])vector.Clone());
+
+        private uint AppendOwned(ulong[] copy)
+        {
+            uint id = (uint)(_rows.Count / (1 + words));
             if (id >= FwLimits.MaxClasses)
             {
                 throw new RulesException([new Diagnostic(Severity.Error, new SourcePos(rs.File, 1, 1),
                     $"ruleset needs more than {FwLimits.MaxClasses} distinct rule combinations across its fields")]);
             }
-            var copy = (ulong[])vector.Clone();
-            _ids[new VectorKey(copy)] = id;
             ulong summary = 0;
             for (int w = 0; w < words; w++)
             {

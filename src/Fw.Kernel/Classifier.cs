@@ -15,13 +15,20 @@ public sealed unsafe class Classifier : IDisposable
     public const string ProgramName = "fw_classify";
 
     private readonly BpfObject _obj;
+    private readonly IReadOnlyDictionary<string, LiveSetMap> _liveSets;
+    private readonly bool _ownsLiveSets;
 
-    private Classifier(BpfObject obj, MapImage image)
+    private Classifier(BpfObject obj, MapImage image, IReadOnlyDictionary<string, LiveSetMap> liveSets, bool ownsLiveSets)
     {
         _obj = obj;
         Image = image;
         ProgramFd = obj.ProgramFd(ProgramName);
+        _liveSets = liveSets;
+        _ownsLiveSets = ownsLiveSets;
     }
+
+    /// <summary>A live set of the generation by name (its own when it made them: see <see cref="ClassifierOptions.LiveSets"/>).</summary>
+    public LiveSetMap LiveSet(string name) => _liveSets[name];
 
     public MapImage Image { get; }
     public int ProgramFd { get; }
@@ -41,13 +48,20 @@ public sealed unsafe class Classifier : IDisposable
         if (slots.Count != image.Rules.Count)
             throw new ArgumentException("one stat slot per rule");
 
-        var obj = BpfObject.Open(options.ObjectPath ?? DefaultObjectPath());
+        var names = image.LiveSets.Select(s => s.Name).Distinct().ToList();
+        bool ownSets = options.LiveSets is null;
+        var liveSets = options.LiveSets ?? MakeLiveSets(image);
+        if (names.FirstOrDefault(n => !liveSets.ContainsKey(n)) is { } lacking)
+            throw new ArgumentException($"no map for live set '{lacking}'");
+        BpfObject? obj = null;
         try
         {
+            obj = BpfObject.Open(options.ObjectPath ?? DefaultObjectPath());
             SetSettings(obj, (uint)image.Default, (uint)image.Malformed, (uint)image.NonIp, (uint)image.Words, (uint)image.Fields, options.Trace);
             SetConntrack(obj, image.Conntrack, options.Conntrack);
             SetLog(obj, image.Log, options.Log);
-            obj.SetMaxEntries(LimitMap, 1);
+            SetLiveSets(obj, image.SrcSets, image.DstSets, image.SrcSetClass, image.DstSetClass, image.UsesAddTo);
+            SetLimits(obj, image.UsesLimits, options.Limits);
             // An empty map cannot be created: unused maps keep one (unused) slot.
             obj.SetMaxEntries("fw_rules", Math.Max(1, image.Rules.Count));
             obj.SetMaxEntries("fw_rule_names", Math.Max(1, image.Rules.Count));
@@ -63,15 +77,61 @@ public sealed unsafe class Classifier : IDisposable
             obj.SetProgramFrags(ProgramName, options.Frags);
             obj.Load();
 
-            var c = new Classifier(obj, image);
+            var c = new Classifier(obj, image, liveSets, ownSets);
             c.Fill(ifindexes, slots);
             return c;
         }
         catch
         {
-            obj.Dispose();
+            obj?.Dispose();
+            if (ownSets)
+            {
+                foreach (var set in liveSets.Values)
+                    set.Dispose();
+            }
             throw;
         }
+    }
+
+    /// <summary>Private empty live sets for a classifier loaded alone (tests, benchmarks).</summary>
+    private static Dictionary<string, LiveSetMap> MakeLiveSets(MapImage image)
+    {
+        var sets = new Dictionary<string, LiveSetMap>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var s in image.LiveSets)
+            {
+                if (!sets.ContainsKey(s.Name))
+                    sets[s.Name] = LiveSetMap.Create(s.Name, s.Max);
+            }
+            return sets;
+        }
+        catch
+        {
+            foreach (var set in sets.Values)
+                set.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The live sets' settings (bpf/fw_sets.h, fixed at load): how many each field names, their membership classes.</summary>
+    internal static void SetLiveSets(BpfObject obj, int srcSets, int dstSets, uint srcClass, uint dstClass, bool addTo)
+    {
+        obj.SetGlobal("fw_src_sets", (uint)srcSets);
+        obj.SetGlobal("fw_dst_sets", (uint)dstSets);
+        obj.SetGlobal("fw_src_set_class", srcClass);
+        obj.SetGlobal("fw_dst_set_class", dstClass);
+        obj.SetGlobal("fw_add_to", addTo ? 1u : 0u);
+    }
+
+    /// <summary>The limits' buckets: the interface's shared map, or the object's own (FW_LIMIT_ENTRIES when some rule has a limit, else 1).</summary>
+    internal static void SetLimits(BpfObject obj, bool used, BpfMap? shared)
+    {
+        obj.SetGlobal("fw_limits", used ? 1u : 0u);
+        if (shared is not null)
+            obj.ReuseMap(LimitMap, shared);
+        else
+            obj.SetMaxEntries(LimitMap, used ? FwSets.LimitEntries : 1);
     }
 
     private void Fill(int[] ifindexes, IReadOnlyList<uint> slots)
@@ -85,11 +145,7 @@ public sealed unsafe class Classifier : IDisposable
             var names = new FwRuleName[n];
             for (int i = 0; i < n; i++)
             {
-                rules[i] = new FwRule
-                {
-                    Action = (uint)img.Rules[i].Action, Ifindex = (uint)ifindexes[i], StatSlot = slots[i],
-                    Flags = img.Rules[i].Track ? FwRule.Track : 0, LogEvery = img.Rules[i].LogEvery,
-                };
+                rules[i] = Entry(img.Rules[i], (uint)ifindexes[i], slots[i]);
                 names[i] = FwRuleName.From(img.Rules[i].Name);
             }
             Map("fw_rules").UpdateBatch<uint, FwRule>(keys, rules);
@@ -109,6 +165,44 @@ public sealed unsafe class Classifier : IDisposable
         foreach (var f in MatchFields.All)
             FillField(img, f);
         Map("fw_ct_conf").Update(0u, Conf(img.Conntrack));
+        foreach (var s in img.LiveSets)
+        {
+            var set = _liveSets[s.Name];
+            Map("fw_sets").Update((uint)s.Slot, (uint)set.Entries.Fd);
+            Map("fw_set_stats").Update((uint)s.Slot, (uint)set.Stats.Fd);
+            var conf = new FwSetConf
+            {
+                Timeout = s.Timeout ?? 0, Max = (uint)s.Max, Fields = (uint)s.Field,
+                SetClass = s.Field == FieldMask.Src ? img.SrcSetClass : s.Field == FieldMask.Dst ? img.DstSetClass : 0,
+            };
+            conf.NameString = s.Name;
+            Map("fw_set_conf").Update((uint)s.Slot, conf);
+        }
+    }
+
+    /// <summary>A rule as fw_rules holds it (struct fw_rule).</summary>
+    private static FwRule Entry(RuleEntry r, uint ifindex, uint slot)
+    {
+        var e = new FwRule
+        {
+            Action = (uint)r.Action, Ifindex = ifindex, StatSlot = slot,
+            Flags = r.Track ? FwRule.Track : 0, LogEvery = r.LogEvery,
+        };
+        if (r.AddToSlot is { } set)
+        {
+            e.Flags |= FwRule.AddTo;
+            e.AddSet = (byte)set;
+            e.AddTimeoutNs = (r.AddTimeout ?? 0) * 1_000_000_000UL;
+        }
+        if (r.Limit is { } l)
+        {
+            e.Flags |= FwRule.Limit | (r.Action == RuleAction.Pass ? FwRule.Quota : 0) | (l.PerRule ? FwRule.LimitPerRule : 0);
+            e.LimitNs = l.IntervalNs;
+            e.LimitTolNs = l.ToleranceNs;
+            e.LimitLen4 = l.Len4;
+            e.LimitLen6 = l.Len6;
+        }
+        return e;
     }
 
     /// <summary>fw_ct_conf: the settings this generation's classifier was loaded with, for the control plane.</summary>
@@ -304,5 +398,13 @@ public sealed unsafe class Classifier : IDisposable
         return total;
     }
 
-    public void Dispose() => _obj.Dispose();
+    public void Dispose()
+    {
+        _obj.Dispose();
+        if (_ownsLiveSets)
+        {
+            foreach (var set in _liveSets.Values)
+                set.Dispose();
+        }
+    }
 }

@@ -14,6 +14,15 @@ public sealed class ClassifierOptions
     /// <summary>The packet log and its token bucket to share (the interface's pinned fw_log, fw_log_bucket); null: the object's own.</summary>
     public (BpfMap Ring, BpfMap Bucket)? Log { get; init; }
 
+    /// <summary>
+    /// The live sets by name (the interface's pinned ones); null: the classifier makes private empty ones
+    /// (tests reach them with <see cref="Classifier.LiveSet"/>). Borrowed: the caller disposes them.
+    /// </summary>
+    public IReadOnlyDictionary<string, LiveSetMap>? LiveSets { get; init; }
+
+    /// <summary>The limits' buckets to share (the interface's pinned fw_limit); null: the object's own.</summary>
+    public BpfMap? Limits { get; init; }
+
     /// <summary>fw_stats slot of each rule, by index; null: <see cref="StatSlots.Initial"/>.</summary>
     public IReadOnlyList<uint>? StatSlots { get; init; }
 

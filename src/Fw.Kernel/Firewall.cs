@@ -75,9 +75,10 @@ public static class Firewall
         dispatcher.Load();
         var stats = dispatcher.Map("fw_stats");
         var slots = StatSlots.Initial(image.Rules.Count);
+        using var sets = LiveSetPins.Prepare(iface, image);
         using var classifier = Classifier.Load(image, new ClassifierOptions
         {
-            Stats = stats, StatSlots = slots, ObjectPath = classifierObject, Frags = frags,
+            Stats = stats, StatSlots = slots, ObjectPath = classifierObject, Frags = frags, LiveSets = sets.Maps,
         });
         dispatcher.Map("fw_progs").Update(0u, classifier.ProgramFd);
 
@@ -102,6 +103,9 @@ public static class Firewall
                 classifier.Map(Classifier.LogMap).Pin(PinLayout.Log(iface));
                 classifier.Map(Classifier.LogBucketMap).Pin(PinLayout.LogBucket(iface));
             }
+            if (image.UsesLimits)
+                classifier.Map(Classifier.LimitMap).Pin(PinLayout.Limits(iface));
+            sets.PinNew();
             if (image.Conntrack is { } ct)
             {
                 var table = classifier.Map(Classifier.ConntrackMap);
@@ -209,16 +213,23 @@ public static class Firewall
             bool shareLog = image.Log is not null && File.Exists(logPin) && File.Exists(bucketPin);
             using var sharedLog = shareLog ? BpfMap.OpenPinned(logPin) : null;
             using var sharedBucket = shareLog ? BpfMap.OpenPinned(bucketPin) : null;
+            // The limits' buckets too: a reload does not give every flooding source a fresh burst.
+            string limitsPin = PinLayout.Limits(iface);
+            using var sharedLimits = image.UsesLimits && File.Exists(limitsPin) ? BpfMap.OpenPinned(limitsPin) : null;
+            // And the live sets: their entries outlive a reload.
+            using var sets = LiveSetPins.Prepare(iface, image);
             using var classifier = Classifier.Load(image, new ClassifierOptions
             {
                 Stats = state.Stats,
                 StatSlots = plan.Slots,
                 Conntrack = sharedCt,
                 Log = shareLog ? (sharedLog!, sharedBucket!) : null,
+                Limits = sharedLimits,
+                LiveSets = sets.Maps,
                 Frags = frags,
                 MaxEntriesOverride = FaultInjection.MapSizes(iface),
             });
-            bool ctPinned = false, logPinned = false, egressAttached = false;
+            bool ctPinned = false, logPinned = false, egressAttached = false, limitsPinned = false;
             string genDir = PinLayout.Generation(iface, next);
             bool committed = false;
             PendingConfirm? record = null;
@@ -240,6 +251,13 @@ public static class Firewall
                     classifier.Map(Classifier.LogMap).Pin(logPin);   // the first ruleset of the interface to log
                     classifier.Map(Classifier.LogBucketMap).Pin(bucketPin);
                 }
+                if (image.UsesLimits && sharedLimits is null)
+                {
+                    File.Delete(limitsPin);   // left by a crashed reload
+                    limitsPinned = true;
+                    classifier.Map(Classifier.LimitMap).Pin(limitsPin);   // the first ruleset of the interface with a limit
+                }
+                sets.PinNew();
                 if (image.Conntrack is { } ct)
                 {
                     // Before the commit: flows that leave are recorded before any rule asks for their replies.
@@ -284,17 +302,22 @@ public static class Firewall
                     File.Delete(logPin);
                     File.Delete(bucketPin);
                 }
+                if (limitsPinned)
+                    File.Delete(limitsPin);
+                sets.Rollback();
                 if (record is not null)
                     PendingConfirm.Delete(iface);
                 throw;
             }
             FaultInjection.At(iface, ReloadStep.Switched);
+            sets.Switched();
             if (image.Conntrack is null && EgressTracker.IsAttached(iface))
                 EgressTracker.Detach(iface);   // no rule asks for state any more: nothing to record
             if (record is null)
             {
                 plan.Finish(state.Stats);
                 PinLayout.RemoveTree(state.GenerationDir);
+                LiveSetPins.RemoveUnused(iface, image.LiveSets.Select(s => s.Name));   // no generation names them any more
             }
             // else: the previous generation stays pinned (and the slots it counts in untouched) until confirm or revert.
             return new ChangeResult(iface, next, (XdpMode)state.Meta.XdpMode, false, sw.Elapsed);
@@ -323,6 +346,7 @@ public static class Firewall
             $"confirm {iface}: no change is waiting for confirmation");
         PendingConfirm.Delete(iface);   // first: from here on no timer reverts it
         PinLayout.RemoveTree(PinLayout.Generation(iface, pending.PreviousGeneration));
+        LiveSetPins.RemoveUnused(iface, LiveSetPins.NamesOf(PinLayout.Generation(iface, pending.Generation)));
         return pending;
     }
 

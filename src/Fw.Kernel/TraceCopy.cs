@@ -43,18 +43,30 @@ public sealed class TraceCopy : IDisposable
             var conf = state.ConntrackConf() ?? default;
             var ct = Classifier.SettingsOf(conf);
             string ctPin = PinLayout.Conntrack(state.Interface);
+            obj.SetGlobal("fw_readonly", 1u);   // flows, live sets and buckets are read, never written
             if (ct is not null && File.Exists(ctPin))
             {
                 table = BpfMap.OpenPinned(ctPin);
                 reused.Add(table);
                 Classifier.SetConntrack(obj, ct, table);
-                obj.SetGlobal("fw_readonly", 1u);
             }
             else
             {
                 Classifier.SetConntrack(obj, null, null);
             }
             Classifier.SetLog(obj, null, null);   // a test run logs nothing
+            // The live sets and limits as the generation was loaded with them: its fw_set_conf and fw_rules say.
+            var sets = LiveSetConf(genDir);
+            var src = sets.Where(c => c.Conf.Fields == (uint)Compiler.FieldMask.Src).ToList();
+            var dst = sets.Where(c => c.Conf.Fields == (uint)Compiler.FieldMask.Dst).ToList();
+            Classifier.SetLiveSets(obj, src.Count, dst.Count, src.Count > 0 ? src[0].Conf.SetClass : 0,
+                dst.Count > 0 ? dst[0].Conf.SetClass : 0, addTo: false);
+            string limitsPin = PinLayout.Limits(state.Interface);
+            bool limits = HasLimits(genDir, meta.Rules) && File.Exists(limitsPin);
+            BpfMap? buckets = limits ? BpfMap.OpenPinned(limitsPin) : null;
+            if (buckets is not null)
+                reused.Add(buckets);
+            Classifier.SetLimits(obj, limits, buckets);
             Classifier.SetSettings(obj, (uint)meta.DefaultAction, (uint)meta.MalformedAction, (uint)meta.NonIpAction, meta.Words, meta.Fields, trace: true);
             // The copy has its own trace map; every other map is the generation's.
             string[] shared = PinLayout.GenerationMaps.Where(m => m != "fw_trace_out").ToArray();
@@ -82,6 +94,39 @@ public sealed class TraceCopy : IDisposable
             throw;
         }
     }
+
+    /// <summary>The live sets of a pinned generation by slot (its fw_set_conf); none for a generation of an older build.</summary>
+    internal static List<(int Slot, FwSetConf Conf)> LiveSetConf(string genDir)
+    {
+        string pin = Path.Combine(genDir, "fw_set_conf");
+        var list = new List<(int, FwSetConf)>();
+        if (!File.Exists(pin))
+            return list;
+        using var map = BpfMap.OpenPinned(pin);
+        for (int slot = 0; slot < FwSets.Slots; slot++)
+        {
+            if (map.TryLookup((uint)slot, out FwSetConf c) && c.NameString.Length > 0)
+                list.Add((slot, c));
+        }
+        return list;
+    }
+
+    /// <summary>Whether some rule of a pinned generation has a limit (its fw_rules).</summary>
+    private static bool HasLimits(string genDir, uint rules)
+    {
+        using var map = BpfMap.OpenPinned(Path.Combine(genDir, "fw_rules"));
+        for (uint i = 0; i < rules; i++)
+        {
+            if (map.TryLookup(i, out FwRule r) && (r.Flags & FwRule.Limit) != 0)
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>The live generation's live sets by slot, for naming what a trace found.</summary>
+    public IReadOnlyList<(int Slot, FwSetConf Conf)> LiveSets => _sets ??= LiveSetConf(State.GenerationDir);
+
+    private List<(int Slot, FwSetConf Conf)>? _sets;
 
     /// <summary>Whether the live generation names state or track: the copy then reads the live flow table.</summary>
     public bool UsesConntrack => _table is not null;

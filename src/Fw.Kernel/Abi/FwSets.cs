@@ -88,7 +88,9 @@ public unsafe struct FwSetConf
 
     /// <summary>FW_FIELD_SRC / FW_FIELD_DST: where rules name it (0: only add_to).</summary>
     public uint Fields;
-    public uint Pad;
+
+    /// <summary>The field's membership class base (the generation's fw_src_set_class / fw_dst_set_class).</summary>
+    public uint SetClass;
 
     public string NameString
     {

@@ -16,7 +16,7 @@ public class LayoutTests
             "add_set:AddSet", "limit_len4:LimitLen4", "limit_len6:LimitLen6", "pad:Pad", "add_timeout_ns:AddTimeoutNs", "limit_ns:LimitNs", "limit_tol_ns:LimitTolNs"] },
         { "fw_set_key", typeof(FwSetKey), ["prefixlen:PrefixLen", "family:Family", "addr:Addr"] },
         { "fw_set_val", typeof(FwSetVal), ["expires_ns:ExpiresNs", "added_ns:AddedNs", "prefixlen:PrefixLen", "pad:Pad"] },
-        { "fw_set_conf", typeof(FwSetConf), ["name:Name", "timeout:Timeout", "max:Max", "fields:Fields", "pad:Pad"] },
+        { "fw_set_conf", typeof(FwSetConf), ["name:Name", "timeout:Timeout", "max:Max", "fields:Fields", "set_class:SetClass"] },
         { "fw_limit_key", typeof(FwLimitKey), ["slot:Slot", "family:Family", "hi:Hi", "lo:Lo"] },
         { "fw_limit_val", typeof(FwLimitVal), ["tat_ns:TatNs"] },
         { "fw_log_rec", typeof(FwLogRec), ["ts_ns:TsNs", "cpu:Cpu", "ifindex:Ifindex", "len:Len", "caplen:Caplen", "verdict:Verdict", "reason:Reason", "slot:Slot", "rule:Rule", "data:"] },
