@@ -10,7 +10,9 @@ namespace Fw.Kernel;
 public sealed class InterfaceState : IDisposable
 {
     /// <param name="Ifindex">Where a redirect rule sends (the ifindex its target had when the generation was loaded); 0 for others.</param>
-    public sealed record RuleInfo(int Index, string Name, RuleAction Action, uint Slot, int Ifindex = 0);
+    /// <param name="Limited">The rule has a limit: its counter counts the packets over it (drop) or within it (a pass quota).</param>
+    /// <param name="AddToSlot">add_to: the fw_sets slot of its live set; null: none.</param>
+    public sealed record RuleInfo(int Index, string Name, RuleAction Action, uint Slot, int Ifindex = 0, bool Limited = false, int? AddToSlot = null);
 
     private InterfaceState(string iface, BpfMap metaMap, FwMeta meta, BpfMap stats, IReadOnlyList<RuleInfo> rules)
     {
@@ -99,7 +101,8 @@ public sealed class InterfaceState : IDisposable
             {
                 var r = rm.Lookup<uint, FwRule>(i);
                 var n = nm.Lookup<uint, FwRuleName>(i);
-                rules.Add(new RuleInfo((int)i, n.ToString(), (RuleAction)r.Action, r.StatSlot, (int)r.Ifindex));
+                rules.Add(new RuleInfo((int)i, n.ToString(), (RuleAction)r.Action, r.StatSlot, (int)r.Ifindex,
+                    (r.Flags & FwRule.Limit) != 0, (r.Flags & FwRule.AddTo) != 0 ? r.AddSet : null));
             }
         }
         return rules;

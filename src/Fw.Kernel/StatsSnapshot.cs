@@ -38,6 +38,15 @@ public sealed record StatsSnapshot(
     /// <summary>Frames to log that found the log's ring buffer full (not written).</summary>
     public Counter LogBufferFull => Slots[FwStatSlot.LogFull];
 
+    /// <summary>Limit checks that found the packet over the rule's rate.</summary>
+    public Counter LimitOver => Slots[FwStatSlot.LimitOver];
+
+    /// <summary>Limit checks that found it within the rate.</summary>
+    public Counter LimitUnder => Slots[FwStatSlot.LimitUnder];
+
+    /// <summary>The live generation's live sets, by name.</summary>
+    public IReadOnlyList<LiveSetCounts> LiveSets { get; init; } = [];
+
     /// <summary>The flow table's size, entries and counters; null when no ruleset of the interface named state or track.</summary>
     public ConntrackCounts? Conntrack { get; init; }
 
@@ -56,12 +65,36 @@ public sealed record StatsSnapshot(
     {
         var slots = ReasonSlots.ToDictionary(s => s, s => Counter.From(state.Counter((uint)s)));
         var rules = state.Rules
-            .Select(r => new RuleCounter(r.Index, r.Name, r.Action, Counter.From(state.Counter(r.Slot))))
+            .Select(r => new RuleCounter(r.Index, r.Name, r.Action, Counter.From(state.Counter(r.Slot)), r.Limited))
             .ToList();
         return new StatsSnapshot(state.Interface, state.Meta.Generation, DateTimeOffset.UtcNow, slots, rules)
         {
             Conntrack = ReadConntrack(state.Interface, slots),
+            LiveSets = ReadLiveSets(state),
         };
+    }
+
+    /// <summary>Each live set of the live generation: entries counted by walking its trie (bounded by its max).</summary>
+    private static List<LiveSetCounts> ReadLiveSets(InterfaceState state)
+    {
+        var list = new List<LiveSetCounts>();
+        foreach (var conf in TraceCopy.LiveSetConf(state.GenerationDir).Select(c => c.Conf).DistinctBy(c => c.NameString).OrderBy(c => c.NameString, StringComparer.Ordinal))
+        {
+            string name = conf.NameString;
+            if (Fw.Rules.SetName.Problem(name) is not null || !LiveSetMap.Exists(state.Interface, name))
+                continue;
+            try
+            {
+                using var set = LiveSetMap.OpenPinned(state.Interface, name);
+                list.Add(new LiveSetCounts(name, set.Entries.Keys<FwSetKey>(set.Max + 1).Count, set.Max, conf.Timeout == 0 ? null : conf.Timeout,
+                    set.Counter(FwSetCounter.Added) + set.Counter(FwSetCounter.AddedCtl), set.Counter(FwSetCounter.Refreshed),
+                    set.Counter(FwSetCounter.Full), set.Counter(FwSetCounter.Expired), set.Counter(FwSetCounter.Removed)));
+            }
+            catch (BpfException e) when (e.Errno == 2 /* ENOENT: removed in that instant */)
+            {
+            }
+        }
+        return list;
     }
 
     /// <summary>The table's counts: its entries are counted by reading it whole (bounded by its size).</summary>
