@@ -139,7 +139,7 @@ internal static class StatsCommand
         foreach (var r in s.Rules)
         {
             var prev = previous?.Rules.FirstOrDefault(p => p.Name == r.Name);
-            rules.Add([r.Name, Format.Action(r.Action), $"{r.Counter.Total.Packets:N0}", $"{r.Counter.Total.Bytes:N0}",
+            rules.Add([r.Limited ? r.Name + " (limit)" : r.Name, Format.Action(r.Action), $"{r.Counter.Total.Packets:N0}", $"{r.Counter.Total.Bytes:N0}",
                 .. r.Counter.PerCpu.Take(perCpu ? s.Cpus : 0).Select(c => $"{c.Packets:N0}"),
                 .. rates ? new[] { prev is null ? "-" : Format.Pps((r.Counter.Total.Packets - prev.Counter.Total.Packets) / seconds) } : []]);
         }
@@ -182,6 +182,23 @@ internal static class StatsCommand
             w.WriteLine();
             w.WriteLine($"conntrack: {s.ConntrackInserts.Total.Packets:N0} flows inserted, {s.ConntrackInsertFailures.Total.Packets:N0} refused");
         }
+        if (s.Rules.Any(r => r.Limited))
+        {
+            w.WriteLine();
+            w.WriteLine($"limits: {s.LimitOver.Total.Packets:N0} packets over their rule's rate, {s.LimitUnder.Total.Packets:N0} within it "
+                + "(a limited drop rule counts those over, a pass quota those within)");
+        }
+        if (s.LiveSets.Count > 0)
+        {
+            w.WriteLine();
+            var sets = new Table(["SET", "ENTRIES", "MAX", "TIMEOUT", "ADDED", "REFRESHED", "FULL", "EXPIRED", "REMOVED"]);
+            foreach (var ls in s.LiveSets)
+            {
+                sets.Add([ls.Name, $"{ls.Entries:N0}", $"{ls.Max:N0}", ls.Timeout is { } secs ? $"{secs:N0}s" : "never", $"{ls.Added:N0}",
+                    $"{ls.Refreshed:N0}", $"{ls.Full:N0}", $"{ls.Expired:N0}", $"{ls.Removed:N0}"]);
+            }
+            sets.Write(w);
+        }
         w.WriteLine();
     }
 
@@ -213,6 +230,7 @@ internal static class StatsCommand
                 ["packets"] = r.Counter.Total.Packets,
                 ["bytes"] = r.Counter.Total.Bytes,
                 ["per_cpu"] = r.Counter.PerCpu.Select(c => c.Packets).ToList(),
+                ["limited"] = r.Limited,
             }).ToList(),
             ["default"] = C(s.Default.Total),
             ["malformed"] = C(s.Malformed.Total),
@@ -230,6 +248,15 @@ internal static class StatsCommand
                 ["records"] = s.LogRecords.Total.Packets, ["over_rate"] = s.LogOverRate.Total.Packets,
                 ["buffer_full"] = s.LogBufferFull.Total.Packets,
             },
+            ["limits"] = new Dictionary<string, object?>
+            {
+                ["over"] = s.LimitOver.Total.Packets, ["under"] = s.LimitUnder.Total.Packets,
+            },
+            ["live_sets"] = s.LiveSets.Select(ls => new Dictionary<string, object?>
+            {
+                ["name"] = ls.Name, ["entries"] = ls.Entries, ["max"] = ls.Max, ["timeout"] = ls.Timeout,
+                ["added"] = ls.Added, ["refreshed"] = ls.Refreshed, ["full"] = ls.Full, ["expired"] = ls.Expired, ["removed"] = ls.Removed,
+            }).ToList(),
         };
     }
 }

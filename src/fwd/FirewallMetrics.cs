@@ -274,6 +274,42 @@ public sealed class FirewallMetrics
             lost.WithLabels(m.Interface, "buffer_full").IncTo(m.Stats.LogBufferFull.Total.Packets);
         }
 
+        var over = f.CreateCounter("fw_limit_over_total", "Limit checks that found the packet over its rule's rate (a limited drop rule drops these).", If);
+        var under = f.CreateCounter("fw_limit_under_total", "Limit checks that found the packet within its rule's rate (a pass quota passes these).", If);
+        foreach (var m in interfaces)
+        {
+            over.WithLabels(m.Interface).IncTo(m.Stats.LimitOver.Total.Packets);
+            under.WithLabels(m.Interface).IncTo(m.Stats.LimitUnder.Total.Packets);
+        }
+
+        const string Set = "set";
+        var setEntries = f.CreateGauge("fw_set_entries", "Entries in a live set (expired ones not yet swept included).", If, Set);
+        var setMax = f.CreateGauge("fw_set_max", "A live set's max: entries at most.", If, Set);
+        foreach (var m in interfaces)
+        {
+            foreach (var ls in m.Stats.LiveSets)
+            {
+                setEntries.WithLabels(m.Interface, ls.Name).Set(ls.Entries);
+                setMax.WithLabels(m.Interface, ls.Name).Set(ls.Max);
+            }
+        }
+        foreach (var (what, help, pick) in new (string, string, Func<LiveSetCounts, ulong>)[]
+        {
+            ("added", "Entries added to a live set: by add_to and by fwctl set add and sync.", c => c.Added),
+            ("refreshed", "add_to of a source already in the set: its expiry moved on.", c => c.Refreshed),
+            ("full", "add_to's adds the full set refused (the set held max entries).", c => c.Full),
+            ("expired", "Expired entries removed (fwd's sweep every 10 s, fwctl set).", c => c.Expired),
+            ("removed", "Entries removed by fwctl set del, flush and sync.", c => c.Removed),
+        })
+        {
+            var c = f.CreateCounter($"fw_set_{what}_total", help, If, Set);
+            foreach (var m in interfaces)
+            {
+                foreach (var ls in m.Stats.LiveSets)
+                    c.WithLabels(m.Interface, ls.Name).IncTo(pick(ls));
+            }
+        }
+
         f.CreateGauge("fw_last_reload_successful", "1 when the last read of the rules file (start, change, SIGHUP) was valid and applied everywhere, else 0.")
             .Set(status.LastReloadOk ? 1 : 0);
         f.CreateGauge("fw_last_reload_timestamp_seconds", "Unix time of the last read of the rules file.")

@@ -21,7 +21,7 @@ public sealed class MetricsGoldenTests
     private static readonly Counter Zero4 = C((0, 0), (0, 0), (0, 0), (0, 0));
 
     /// <summary>
-    /// fw0: four CPUs, rules of every action (one never matched), a flow table, a change waiting for confirmation,
+    /// fw0: four CPUs, rules of every action (one never matched), a flow table, two live sets and limits' checks, a change waiting for confirmation,
     /// byte counters past 10^15, 2^53 and 10^17 (a 100 Gbit/s link gets there in a day, a week, three months). fw1: a file
     /// name that needs escaping, no flow table. fw2: named by the rules file, not attached. The last read of the
     /// rules file failed after two good ones.
@@ -41,6 +41,8 @@ public sealed class MetricsGoldenTests
         slots0[FwStatSlot.CtInsertFail] = C((0, 0), (3, 0), (0, 0), (0, 0));
         slots0[FwStatSlot.CtReuse] = C((100, 0), (0, 0), (0, 0), (0, 0));
         slots0[FwStatSlot.CtRemoved] = C((700, 0), (0, 0), (0, 0), (0, 0));
+        slots0[FwStatSlot.LimitOver] = C((40, 0), (2, 0), (0, 0), (0, 0));
+        slots0[FwStatSlot.LimitUnder] = C((900, 0), (0, 0), (100, 0), (0, 0));
         var rules0 = new List<RuleCounter>
         {
             new(0, "drop-blocklisted", RuleAction.Drop, C((2, 108), (0, 0), (0, 0), (0, 0))),
@@ -53,6 +55,11 @@ public sealed class MetricsGoldenTests
             // Evictions: 5,000 inserts - 100 reuses - 700 removed - 1,200 entries = 3,000. Table 7: no other test's
             // table (they draw theirs from 1,000,000 up), so the never-go-back memory starts empty.
             Conntrack = new ConntrackCounts(65_536, 1_200, 5_000, 3, 100, 700) { TableId = 7 },
+            LiveSets =
+            [
+                new LiveSetCounts("banned", 12, 65_536, 600, 30, 4, 0, 17, 1),
+                new LiveSetCounts("feed", 100_000, 131_072, null, 100_250, 0, 0, 0, 250),
+            ],
         };
 
         var slots1 = StatsSnapshot.ReasonSlots.ToDictionary(s => s, _ => Zero4);
