@@ -9,6 +9,26 @@ public readonly record struct LiveSetEntry(IpPrefix Prefix, ulong ExpiresNs, ulo
 {
     /// <summary>Whether it still matches at <paramref name="nowNs"/> (the data plane's rule: now &lt; expiry).</summary>
     public bool LiveAt(ulong nowNs) => ExpiresNs == 0 || nowNs < ExpiresNs;
+
+    /// <summary>Seconds as "1h2m3s", "9m58s", "42s".</summary>
+    public static string Duration(ulong seconds)
+    {
+        ulong h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60;
+        return h > 0 ? $"{h}h{m}m{s}s" : m > 0 ? $"{m}m{s}s" : $"{s}s";
+    }
+}
+
+/// <summary>A live set a traced packet's address was in (<paramref name="Field"/> src or dst), and the entry that put it there.</summary>
+public sealed record LiveSetHit(string Field, string Set, LiveSetEntry? Entry, ulong NowNs)
+{
+    /// <summary>"@banned 198.18.0.5/32 (expires in 9m58s)".</summary>
+    public override string ToString()
+    {
+        if (Entry is not { } e)
+            return $"@{Set}";
+        string left = e.ExpiresNs == 0 ? "no expiry" : "expires in " + LiveSetEntry.Duration((e.ExpiresNs - NowNs) / 1_000_000_000UL);
+        return $"@{Set} {e.Prefix} ({left})";
+    }
 }
 
 /// <summary>
@@ -132,6 +152,29 @@ public sealed class LiveSetMap : IDisposable
 
     /// <summary>Removes the entry of exactly <paramref name="prefix"/>; false when it was not there.</summary>
     public bool Remove(IpPrefix prefix) => Entries.Delete(KeyOf(prefix));
+
+    /// <summary>
+    /// The entry that puts <paramref name="address"/> (a whole address: /32 or /128) in the set at <paramref name="nowNs"/>,
+    /// found as the data plane finds it: the longest covering entry, past expired ones (at most <see cref="FwSets.Nest"/> lookups).
+    /// </summary>
+    public LiveSetEntry? Match(IpPrefix address, ulong nowNs)
+    {
+        var key = KeyOf(address);
+        for (int i = 0; i < FwSets.Nest; i++)
+        {
+            if (!Entries.TryLookup(key, out FwSetVal v))
+                return null;
+            var k = key;
+            k.PrefixLen = v.PrefixLen;
+            var entry = new LiveSetEntry(PrefixOf(k), v.ExpiresNs, v.AddedNs);
+            if (entry.LiveAt(nowNs))
+                return entry;
+            if (v.PrefixLen <= FwSets.KeyBits || v.PrefixLen > key.PrefixLen)
+                return null;
+            key.PrefixLen = v.PrefixLen - 1;
+        }
+        return null;
+    }
 
     /// <summary>Every entry (expired ones too), at most the set's max.</summary>
     public List<LiveSetEntry> ReadAll()

@@ -1,4 +1,5 @@
 using Fw.Bpf;
+using Fw.Rules;
 
 namespace Fw.Kernel;
 
@@ -121,6 +122,35 @@ public sealed class TraceCopy : IDisposable
                 return true;
         }
         return false;
+    }
+
+    /// <summary>
+    /// The live sets a trace found the packet's source (<paramref name="src"/>) and destination in, each with the
+    /// entry that put it there as the pinned set holds it now (null when the entry went in the meantime).
+    /// </summary>
+    public List<LiveSetHit> SetHits(in FwTrace trace, IpPrefix? src, IpPrefix? dst)
+    {
+        var hits = new List<LiveSetHit>();
+        ulong now = KernelClock.CoarseNs();
+        foreach (var (slot, conf) in LiveSets)
+        {
+            bool isDst = slot >= FwSets.DstSlot && slot < FwSets.DstSlot + FwSets.FieldSlots;
+            bool isSrc = slot < FwSets.SrcSlot + FwSets.FieldSlots;
+            uint bits = isSrc ? trace.SrcSets : isDst ? trace.DstSets : 0;
+            int j = slot - (isSrc ? FwSets.SrcSlot : FwSets.DstSlot);
+            var address = isSrc ? src : dst;
+            if ((!isSrc && !isDst) || (bits & (1u << j)) == 0 || address is null)
+                continue;
+            string name = conf.NameString;
+            LiveSetEntry? entry = null;
+            if (SetName.Problem(name) is null && LiveSetMap.Exists(State.Interface, name))
+            {
+                using var set = LiveSetMap.OpenPinned(State.Interface, name);
+                entry = set.Match(address.Value, now);
+            }
+            hits.Add(new LiveSetHit(isSrc ? "src" : "dst", name, entry, now));
+        }
+        return hits;
     }
 
     /// <summary>The live generation's live sets by slot, for naming what a trace found.</summary>

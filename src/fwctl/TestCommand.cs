@@ -75,6 +75,15 @@ internal static class TestCommand
 
         /// <summary>Established: the frame's flow; related: the flow its ICMP error quotes.</summary>
         public ConntrackFlow? Flow { get; init; }
+
+        /// <summary>The live sets the frame's addresses were in, with the entries that put them there.</summary>
+        public IReadOnlyList<LiveSetHit> Sets { get; init; } = [];
+
+        /// <summary>The deciding rule's limit decided (a drop rule: over its rate; a pass quota: within it).</summary>
+        public bool LimitDecided { get; init; }
+
+        /// <summary>Rules with a limit that matched every field but not their limit, passed over before the verdict.</summary>
+        public int LimitsPassed { get; init; }
     }
 
     public static int Run(string iface, IReadOnlyList<string> specs, string? pcap, bool json, TextWriter stdout, TextWriter stderr)
@@ -194,12 +203,23 @@ internal static class TestCommand
         var reason = (FwReason)trace.Reason;
         string? connState = !copy.UsesConntrack ? null : trace.CtState switch { 1 => "established", 2 => "related", _ => "new" };
         var flow = connState is "established" or "related" ? copy.Flow(trace.CtKey) : null;
+        var sets = new List<LiveSetHit>();
+        if ((trace.SrcSets | trace.DstSets) != 0)
+        {
+            var parsed = FrameParser.Parse(input.Bytes);
+            var (src, dst) = parsed.Ipv4 is { } v4 ? (v4.Src, v4.Dst) : parsed.Ipv6 is { } v6 ? (v6.Src, v6.Dst) : (null, null);
+            sets = copy.SetHits(trace, src is null ? null : Fw.Rules.IpPrefix.FromAddress(src), dst is null ? null : Fw.Rules.IpPrefix.FromAddress(dst));
+        }
+        var outcome = new Outcome(index, input, verdict, reason, null, null, input.Note)
+        {
+            State = connState, Flow = flow, Sets = sets, LimitDecided = trace.LimitRule != 0, LimitsPassed = (int)trace.LimitWithin,
+        };
         if (reason == FwReason.Rule && trace.Rule < state.Rules.Count)
         {
             var rule = state.Rules[(int)trace.Rule];
-            return new Outcome(index, input, verdict, reason, rule.Index, rule.Name, input.Note) { State = connState, Flow = flow };
+            return outcome with { Rule = rule.Index, RuleName = rule.Name };
         }
-        return new Outcome(index, input, verdict, reason, null, null, input.Note) { State = connState, Flow = flow };
+        return outcome;
     }
 
     private static string? Join(string? a, string b) => a is null ? b : $"{a}; {b}";
@@ -218,7 +238,7 @@ internal static class TestCommand
                 FwReason.NonIp => "non-IP",
                 FwReason.NoRuleset => "no ruleset",
                 _ => $"reason {(uint)o.Reason}",
-            } + StateText(o) + (o.Note is null ? "" : $" ({o.Note})"))).ToList();
+            } + StateText(o) + LiveText(o) + (o.Note is null ? "" : $" ({o.Note})"))).ToList();
         int wi = rows.Max(r => r.Index.Length), wp = rows.Max(r => r.Packet.Length), wv = rows.Max(r => r.Verdict.Length);
         foreach (var r in rows)
             w.WriteLine($"{r.Index.PadRight(wi)}  {r.Packet.PadRight(wp)}  {r.Verdict.PadRight(wv)}  {r.Cause}");
@@ -233,6 +253,17 @@ internal static class TestCommand
         _ => $"; state {o.State}",
     };
 
+    // "; src in @banned 198.18.0.5/32 (expires in 9m58s); over its limit; 1 limit looked past"
+    private static string LiveText(Outcome o)
+    {
+        string text = string.Concat(o.Sets.Select(h => $"; {h.Field} in {h}"));
+        if (o.LimitDecided)
+            text += o.Verdict == XdpAction.Drop ? "; over its limit" : "; within its quota";
+        if (o.LimitsPassed > 0)
+            text += $"; {o.LimitsPassed} limited rule{(o.LimitsPassed == 1 ? "" : "s")} passed over (within a drop limit or past a quota)";
+        return text;
+    }
+
     private static Dictionary<string, object?> ToJson(Outcome o) => new()
     {
         ["index"] = o.Index,
@@ -245,5 +276,14 @@ internal static class TestCommand
         ["note"] = o.Note,
         ["state"] = o.State,
         ["flow"] = o.Flow is { } f ? ConntrackCommand.ToJson(f) : null,
+        ["sets"] = o.Sets.Select(h => new Dictionary<string, object?>
+        {
+            ["field"] = h.Field,
+            ["set"] = h.Set,
+            ["entry"] = h.Entry?.Prefix.ToString(),
+            ["expires_in"] = h.Entry is { ExpiresNs: > 0 } e ? (e.ExpiresNs - h.NowNs) / 1_000_000_000UL : null,
+        }).ToList(),
+        ["limit"] = o.LimitDecided,
+        ["limits_passed"] = o.LimitsPassed,
     };
 }
