@@ -513,4 +513,56 @@ public sealed class TestCommandTests : IDisposable
         Assert.Equal(2, q.ExitCode);
         Assert.Contains("--packet: col 14: expected ':' and a port after 192.0.2.1", err2);
     }
+
+    [Fact]
+    public void NamesTheLiveSetEntryAndTheLimitThatDecided()
+    {
+        Attach("""
+            default: pass
+            sets:
+              banned: { dynamic: true, timeout: 600 }
+              feed: { dynamic: true }
+            rules:
+              - name: drop-banned
+                src: ["@banned", "@feed", 192.0.2.99]
+                action: drop
+              - name: quota
+                dst: 198.18.9.9
+                limit: { rate: 1/m, burst: 1, per: rule }
+                action: pass
+              - name: flood
+                proto: udp
+                limit: { rate: 1/m, burst: 1, per: src }
+                action: drop
+            """);
+        ulong now = KernelClock.CoarseNs();
+        using (var banned = LiveSetMap.OpenPinned(_veth.Name, "banned"))
+        {
+            Assert.True(banned.Put(Fw.Rules.IpPrefix.Create(Fw.Rules.IpFamily.V4, (UInt128)0xC6120000u << 96, 16), now + 300_000_000_000UL, now));
+            Assert.True(banned.Put(Fw.Rules.IpPrefix.Create(Fw.Rules.IpFamily.V4, (UInt128)0xC6120700u << 96, 24), now - 1, now));   // expired
+        }
+        using (var feed = LiveSetMap.OpenPinned(_veth.Name, "feed"))
+            Assert.True(feed.Put(Fw.Rules.IpPrefix.Create(Fw.Rules.IpFamily.V4, (UInt128)0xC6120701u << 96, 32), 0, now));
+
+        var (exit, stdout, stderr) = Run("test", _veth.Name, "--packet", "udp 198.18.7.1:5000 -> 192.0.2.1:53", "--packet", "udp 198.18.5.5:5000 -> 192.0.2.1:53");
+        Assert.True(exit == 0, stderr);
+        var lines = stdout.TrimEnd().Split('\n');
+        // Past the expired /24: the /16 under it, and the feed's entry without expiry.
+        Assert.Matches(@"DROP\s+rule drop-banned \(#1\); src in @banned 198\.18\.0\.0/16 \(expires in 4m\d+s\); src in @feed 198\.18\.7\.1/32 \(no expiry\)$", lines[0]);
+        Assert.Matches(@"DROP\s+rule drop-banned \(#1\); src in @banned 198\.18\.0\.0/16 \(expires in 4m\d+s\)$", lines[1]);
+
+        // Limits: the copy reads the buckets and never takes from them, so every run sees them as the live traffic left them.
+        (exit, stdout, stderr) = Run("test", _veth.Name, "--json", "--packet", "udp 203.0.113.1:5000 -> 198.18.9.9:53");
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var p = doc.RootElement.GetProperty("packets")[0];
+        Assert.Equal("quota", p.GetProperty("rule").GetString());   // a new bucket is full: within the quota
+        Assert.True(p.GetProperty("limit").GetBoolean());
+        Assert.Equal(0, p.GetProperty("limits_passed").GetInt32());
+        Assert.Equal(0, p.GetProperty("sets").GetArrayLength());
+
+        (exit, stdout, stderr) = Run("test", _veth.Name, "--packet", "udp 203.0.113.1:5000 -> 192.0.2.1:53");
+        Assert.True(exit == 0, stderr);
+        Assert.Matches(@"PASS\s+default; 1 limited rule passed over", stdout);   // flood: within its rate, so not matching
+    }
 }
