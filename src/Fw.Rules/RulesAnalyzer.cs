@@ -1,7 +1,8 @@
 namespace Fw.Rules;
 
 /// <summary>
-/// Warnings about a valid ruleset: rules that can never match (an earlier rule matches everything they do,
+/// Warnings about a valid ruleset: a drop rule whose limit is per rule putting sources into a set (add_to bans
+/// whoever comes over the shared rate), rules that can never match (an earlier rule matches everything they do,
 /// or their own fields exclude each other), <c>malformed: pass</c> under <c>default: drop</c> (a way around
 /// every rule), and <c>default: drop</c> without a way through for ICMPv6 neighbour discovery. (IPv4-mapped
 /// IPv6 prefixes are warned where they are read, at their own line and column: <see cref="MappedIPv4"/>.) Conservative: a warning is always true, some dead rules go unnoticed (coverage is
@@ -41,6 +42,17 @@ public static class RulesAnalyzer
                         $"rule '{rule.Rule.Name}' can never match: rule '{earlier.Name}' ({earlier.Pos.File}:{earlier.Pos.Line}) matches everything it does"));
                     break;
                 }
+            }
+        }
+
+        foreach (var r in rs.Rules)
+        {
+            if (r is { Action: RuleAction.Drop, Limit.PerRule: true, AddTo: { } set })
+            {
+                warnings.Add(new Diagnostic(Severity.Warning, r.PosOf("add_to"),
+                    $"rule '{r.Name}' has a limit per rule and add_to: every source whose packet comes over the rule's shared rate "
+                    + $"goes into '{set.Name}', not only the sources that send the most; use per: src (or src/N) to ban by source",
+                    "add_to".Length));
             }
         }
 

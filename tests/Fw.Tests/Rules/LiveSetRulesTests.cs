@@ -369,4 +369,17 @@ public class LiveSetRulesTests
             "  - name: limited", "    proto: tcp", "    limit: { rate: 5/s }", "    action: drop"));
         AssertWarning(dead, 5, 5, "rule 'limited' can never match");
     }
+
+    [Fact]
+    public void AddToFromADropLimitPerRuleIsWarnedAbout()
+    {
+        var r = Parse(Y("sets:", "  banned: {dynamic: true, timeout: 60}", "rules:",
+            "  - name: shared", "    proto: udp", "    limit: { rate: 1000/s, per: rule }", "    add_to: \"@banned\"", "    action: drop",
+            "  - name: by-source", "    proto: tcp", "    limit: { rate: 10/s }", "    add_to: \"@banned\"", "    action: drop",
+            "  - name: quota", "    limit: { rate: 10/s, per: rule }", "    add_to: \"@banned\"", "    action: pass"));
+        Assert.True(r.Ok);
+        var w = AssertWarning(r, 7, 5, "rule 'shared' has a limit per rule and add_to: every source whose packet comes over the rule's shared rate goes into 'banned'");
+        Assert.Single(r.Warnings, x => x.Message.Contains("add_to"));
+        Assert.Equal("add_to".Length, w.Length);
+    }
 }
