@@ -6,7 +6,8 @@ namespace Fw.Rules;
 /// <summary>
 /// Reads a rules file's YAML events into a <see cref="Ruleset"/>, checking the rules contract as it goes.
 /// Every value is checked where it stands and reported there; a bad value does not stop the read, so one
-/// run reports every error. Checks that need the whole file (set references, names) run at the end.
+/// run reports every error. Checks that need the whole file (set references, add_to, the live-set slots and
+/// limits, names) run at the end.
 /// </summary>
 internal sealed partial class RulesReader
 {
