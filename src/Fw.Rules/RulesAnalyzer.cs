@@ -1,12 +1,14 @@
 namespace Fw.Rules;
 
 /// <summary>
-/// Warnings about a valid ruleset: rules that can never match (an earlier rule matches everything they do,
+/// Warnings about a valid ruleset: a drop rule whose limit is per rule putting sources into a set (add_to bans
+/// whoever comes over the shared rate), rules that can never match (an earlier rule matches everything they do,
 /// or their own fields exclude each other), <c>malformed: pass</c> under <c>default: drop</c> (a way around
 /// every rule), and <c>default: drop</c> without a way through for ICMPv6 neighbour discovery. (IPv4-mapped
 /// IPv6 prefixes are warned where they are read, at their own line and column: <see cref="MappedIPv4"/>.) Conservative: a warning is always true, some dead rules go unnoticed (coverage is
 /// decided one earlier rule at a time, and sets over <see cref="CoverageLimit"/> prefixes are compared by
-/// identity only).
+/// identity only). A live set (`dynamic: true`) is compared by identity: it may hold any address at run time. A
+/// rule with a limit covers nothing: the packets its limit does not match go on to the next rule.
 /// </summary>
 public static class RulesAnalyzer
 {
@@ -40,6 +42,17 @@ public static class RulesAnalyzer
                         $"rule '{rule.Rule.Name}' can never match: rule '{earlier.Name}' ({earlier.Pos.File}:{earlier.Pos.Line}) matches everything it does"));
                     break;
                 }
+            }
+        }
+
+        foreach (var r in rs.Rules)
+        {
+            if (r is { Action: RuleAction.Drop, Limit.PerRule: true, AddTo: { } set })
+            {
+                warnings.Add(new Diagnostic(Severity.Warning, r.PosOf("add_to"),
+                    $"rule '{r.Name}' has a limit per rule and add_to: every source whose packet comes over the rule's shared rate "
+                    + $"goes into '{set.Name}', not only the sources that send the most; use per: src (or src/N) to ban by source",
+                    "add_to".Length));
             }
         }
 
@@ -111,6 +124,9 @@ public static class RulesAnalyzer
     private static bool Covers(RuleFacts earlier, RuleFacts later)
     {
         if (!earlier.Quick.MayCover(later.Quick))
+            return false;
+        // A rule with a limit lets by the packets its limit does not match (those within a drop limit, over a quota).
+        if (earlier.Rule.Limit is not null)
             return false;
         // Cheap fields first. An absent field matches everything, including non-first fragments, which
         // a port, flag or ICMP type field never matches: so only an absent L4 field covers an absent one.
@@ -197,6 +213,12 @@ public static class RulesAnalyzer
     {
         public SetFacts(PrefixSet set)
         {
+            if (set.Dynamic)
+            {
+                // A live set may hold any address of either family at run time: compared by identity only.
+                (HasV4, HasV6, IsBig) = (true, true, true);
+                return;
+            }
             foreach (var p in set.Prefixes)
             {
                 if (p.Family == IpFamily.V4)
