@@ -42,7 +42,9 @@ public sealed class LimitTrafficTests(ITestOutputHelper output) : IDisposable
         return check;
     }
 
-    private const int Rate = 2000, Burst = 200, Sources = 4;
+    // A burst of one second's worth (the default): the sender descheduled for a moment (a loaded machine) loses no
+    // tokens, its source catches up after the gap, so what passes is rate × time + burst however the flood arrives.
+    private const int Rate = 1000, Burst = 1000, Sources = 4;
     private static readonly TimeSpan FloodFor = TimeSpan.FromSeconds(2);
 
     // The flood: 198.18.7.0-3 (the low two bits of the source vary per frame), UDP to port 9. The calm source
@@ -113,7 +115,7 @@ public sealed class LimitTrafficTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"{flooded:N0} flood frames in {floodSeconds:F2} s ({flooded / floodSeconds:N0}/s) from {Sources} sources; "
             + $"passed per source {string.Join(", ", passed.Select(p => p.ToString("N0")))} (rate × time + burst = {expected:N0}); "
             + $"dropped by police {Count("police"):N0}; calm {Count("calm")} of {calmSent}; over {s.LimitOver.Total.Packets:N0}, under {s.LimitUnder.Total.Packets:N0}");
-        Assert.True(flooded / floodSeconds / Sources > 5 * Rate, $"the flood was too slow to test the limit: {flooded / floodSeconds:N0} frames/s");
+        Assert.True(flooded / floodSeconds / Sources > 2 * Rate, $"the flood was too slow to test the limit: {flooded / floodSeconds:N0} frames/s");
         foreach (var (p, i) in passed.Select((p, i) => (p, i)))
             Assert.True(Math.Abs(p - expected) <= 0.10 * expected, $"source 198.18.7.{i}: {p:N0} passed, not within 10% of {expected:N0}");
         Assert.Equal((ulong)calmSent, Count("calm"));   // under its rate: nothing of it dropped
