@@ -63,7 +63,7 @@ public sealed unsafe class BpfMap : IDisposable
         where TKey : unmanaged
     {
         var keys = new List<TKey>();
-        var seen = new HashSet<TKey>();
+        var seen = new HashSet<TKey>(BytewiseComparer<TKey>.Instance);
         TKey cur = default, next = default;
         bool first = true;
         while (keys.Count < limit)
@@ -84,6 +84,27 @@ public sealed unsafe class BpfMap : IDisposable
         }
         GC.KeepAlive(_owner);
         return keys;
+    }
+
+    /// <summary>
+    /// Keys compared as the kernel compares them, byte by byte. The default equality of a struct with a fixed
+    /// buffer (struct fw_set_key's address) compares the buffer's first element only: two keys of one prefix length
+    /// whose addresses share their first byte were taken for one, which ended a walk early.
+    /// </summary>
+    private sealed class BytewiseComparer<T> : IEqualityComparer<T>
+        where T : unmanaged
+    {
+        public static readonly BytewiseComparer<T> Instance = new();
+
+        public bool Equals(T x, T y) =>
+            MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in x)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in y)));
+
+        public int GetHashCode(T obj)
+        {
+            var h = new HashCode();
+            h.AddBytes(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in obj)));
+            return h.ToHashCode();
+        }
     }
 
     public static BpfMap OpenPinned(string path)

@@ -27,7 +27,9 @@ public static class RulesetYaml
         {
             w.Line("sets:");
             foreach (var set in rs.Sets.Values)
-                w.Line(set.File is not null
+                w.Line(set.Dynamic
+                    ? $"  {Quote(set.Name)}: {LiveSet(set, w)}"
+                    : set.File is not null
                     ? $"  {Quote(set.Name)}: {{ file: {Quote(set.File)} }}"
                     : $"  {Quote(set.Name)}: [{string.Join(", ", set.Prefixes.Select(w.Prefix))}]");
         }
@@ -58,6 +60,10 @@ public static class RulesetYaml
                 keys.Add($"tcp_flags: \"{flags}\"");
             if (rule.IcmpType is not null)
                 keys.Add($"icmp_type: {w.List(rule.IcmpType.Select(t => Num(t)).ToList())}");
+            if (rule.Limit is RuleLimit limit)
+                keys.Add($"limit: {Limit(limit, w)}");
+            if (rule.AddTo is PrefixSet addTo)
+                keys.Add($"add_to: {Quote("@" + addTo.Name)}");
             keys.Add($"action: {Action(rule.Action)}");
             if (rule.To is not null)
                 keys.Add($"to: {Quote(rule.To)}");
@@ -68,6 +74,35 @@ public static class RulesetYaml
         }
         return w.ToString();
     }
+
+    /// <summary>A live set: `{ dynamic: true, timeout: 600, max: 65536 }`, timeout only when it has one, max sometimes left to its default.</summary>
+    static string LiveSet(PrefixSet set, Writer w)
+    {
+        var keys = new List<string> { "dynamic: true" };
+        if (set.Timeout is uint timeout)
+            keys.Add($"timeout: {Num((int)timeout)}");
+        if (set.Max != PrefixSet.DefaultMax || w.Coin(0.5))
+            keys.Add($"max: {Num(set.Max)}");
+        return $"{{ {string.Join(", ", keys)} }}";
+    }
+
+    /// <summary>`{ rate: 50/s, burst: 100, per: src }`: burst and per: src sometimes left to their defaults.</summary>
+    static string Limit(RuleLimit limit, Writer w)
+    {
+        var keys = new List<string> { $"rate: {Num((int)limit.Rate)}/{(limit.PeriodSeconds == 1 ? "s" : "m")}" };
+        if (limit.Burst != RuleLimit.DefaultBurst(limit.Rate, limit.PeriodSeconds) || w.Coin(0.5))
+            keys.Add($"burst: {Num((int)limit.Burst)}");
+        if (limit.PerRule)
+            keys.Add("per: rule");
+        else if ((limit.Len4, limit.Len6) != (32, 128))
+            keys.Add($"per: src/{Num(PerSourceLength(limit))}");
+        else if (w.Coin(0.5))
+            keys.Add(w.Coin(0.5) ? "per: src" : "per: src/128");
+        return $"{{ {string.Join(", ", keys)} }}";
+    }
+
+    /// <summary>The N of `per: src/N` (<see cref="RuleLimit.PerSource"/> backwards).</summary>
+    static int PerSourceLength(RuleLimit limit) => limit.Len4 < 32 || limit.Len6 == 64 ? limit.Len4 : limit.Len6;
 
     static List<string> Addresses(AddressMatch m, Writer w)
     {

@@ -24,12 +24,25 @@ public sealed class FrameGenerator
     readonly List<byte> _icmpTypes;
     readonly List<byte> _protos;
 
-    public FrameGenerator(Ruleset rs, int seed)
+    // Entries of live sets to aim at as if they were the sets' prefixes, by set name (empty: none).
+    readonly IReadOnlyDictionary<string, IReadOnlyList<IpPrefix>> _live;
+
+    public FrameGenerator(Ruleset rs, int seed) : this(rs, seed, null)
+    {
+    }
+
+    /// <param name="liveEntries">
+    /// Entries of the ruleset's live sets (by set name) that frames should hit, near and outside their edges as
+    /// any prefix a rule names: a rule naming the set aims at them.
+    /// </param>
+    public FrameGenerator(Ruleset rs, int seed, IReadOnlyDictionary<string, IReadOnlyList<IpPrefix>>? liveEntries)
     {
         _rng = new System.Random(seed);
         _rules = rs.Rules;
+        _live = liveEntries ?? new Dictionary<string, IReadOnlyList<IpPrefix>>();
         _prefixes = rs.Sets.Values.SelectMany(s => s.Prefixes)
             .Concat(rs.Rules.SelectMany(r => (r.Src?.Prefixes ?? []).Concat(r.Dst?.Prefixes ?? [])))
+            .Concat(_live.Values.SelectMany(e => e))
             .Distinct().Order().ToList();
         _ports = rs.Rules.SelectMany(r => (r.Sport ?? []).Concat(r.Dport ?? [])).Distinct().ToList();
         _flags = rs.Rules.Where(r => r.TcpFlags is not null).Select(r => r.TcpFlags!.Value).Distinct().ToList();
@@ -145,8 +158,13 @@ public sealed class FrameGenerator
         return families[_rng.Next(families.Count)];
     }
 
-    static bool Allows(AddressMatch? field, IpFamily family) =>
-        field is null || field.AllPrefixes().Any(p => p.Family == family);
+    bool Allows(AddressMatch? field, IpFamily family) =>
+        field is null || PrefixesOf(field).Any(p => p.Family == family);
+
+    /// <summary>The field's prefixes, its static sets' and the entries given for its live sets.</summary>
+    IEnumerable<IpPrefix> PrefixesOf(AddressMatch field) =>
+        _live.Count == 0 ? field.AllPrefixes()
+            : field.AllPrefixes().Concat(field.Sets.Where(s => s.Dynamic).SelectMany(s => _live.TryGetValue(s.Name, out var e) ? e : []));
 
     Frame Ipv4Oddities(Frame f)
     {
@@ -233,7 +251,7 @@ public sealed class FrameGenerator
     /// <summary>An address at the edge of (or one step outside, or inside) a prefix of the field, else of any rule.</summary>
     UInt128 Address(IpFamily family, AddressMatch? field)
     {
-        var own = field?.AllPrefixes().Where(p => p.Family == family).ToList() ?? [];
+        var own = field is null ? [] : PrefixesOf(field).Where(p => p.Family == family).ToList();
         var prefixes = own.Count > 0 && _rng.Next(10) < 9 ? own : _prefixes.Where(p => p.Family == family).ToList();
         int r = _rng.Next(10);
         if (prefixes.Count == 0 || (own.Count == 0 && r >= 8))

@@ -6,21 +6,52 @@ namespace Fw.Testing.Random;
 public sealed record GeneratedRuleset(int Seed, string Yaml, Ruleset Expected);
 
 /// <summary>
+/// What a generated ruleset may use beyond issue 2's rules; all off by default, so a seed's ruleset without them is
+/// the one it always was.
+/// </summary>
+public sealed record RulesetFeatures
+{
+    public static readonly RulesetFeatures None = new();
+
+    /// <summary>1-4 live sets (`dynamic: true`, some timeouts, some small maxes) named in src and dst, and add_to targets.</summary>
+    public bool LiveSets { get; init; }
+
+    /// <summary>`limit` on some drop and pass rules (per src, src/N or rule), at most <see cref="RulesetGenerator.MaxLimits"/>.</summary>
+    public bool Limits { get; init; }
+
+    /// <summary>
+    /// Only rates of a few per minute (an interval of <see cref="RulesetGenerator.SlowInterval"/> or more), so that real
+    /// time passing between packets within a test cannot change what a limit decides.
+    /// </summary>
+    public bool SlowLimits { get; init; }
+
+    public static readonly RulesetFeatures All = new() { LiveSets = true, Limits = true };
+}
+
+/// <summary>
 /// Random, valid rules.yaml texts, reproducible from a seed. Both defaults, malformed and non_ip varied,
 /// 0-3 inline sets (some empty), 1-60 rules whose prefixes nest and overlap (see <see cref="AddressPools"/>),
 /// mixed families, set references, protocols, port ranges, TCP flags, ICMP types and every action. The
 /// contract's validation rules hold by construction: sport/dport only when every proto is tcp or udp,
 /// tcp_flags only when proto is exactly tcp, icmp_type only when every proto is icmp or icmpv6, names unique.
+/// Opt-in (<see cref="RulesetFeatures"/>): live sets in src, dst and add_to, limits on drop and pass rules.
 /// </summary>
 public static class RulesetGenerator
 {
     public const string DefaultRedirectTarget = "fwredir0";
 
-    public static string Generate(int seed, string redirectTo = DefaultRedirectTarget) =>
-        GenerateWithModel(seed, redirectTo).Yaml;
+    /// <summary>FW_MAX_LIMITS: rules with a limit in one ruleset.</summary>
+    public const int MaxLimits = 64;
 
-    public static GeneratedRuleset GenerateWithModel(int seed, string redirectTo = DefaultRedirectTarget)
+    /// <summary>The shortest interval of <see cref="RulesetFeatures.SlowLimits"/>: 6 per minute.</summary>
+    public static readonly TimeSpan SlowInterval = TimeSpan.FromSeconds(10);
+
+    public static string Generate(int seed, string redirectTo = DefaultRedirectTarget, RulesetFeatures? features = null) =>
+        GenerateWithModel(seed, redirectTo, features).Yaml;
+
+    public static GeneratedRuleset GenerateWithModel(int seed, string redirectTo = DefaultRedirectTarget, RulesetFeatures? features = null)
     {
+        features ??= RulesetFeatures.None;
         var rng = new System.Random(seed);
         string file = $"generated-{seed}.yaml";
         var pos = new SourcePos(file, 1, 1);
@@ -34,10 +65,33 @@ public static class RulesetGenerator
             sets[name] = new PrefixSet { Name = name, Prefixes = prefixes, Pos = pos };
         }
 
+        // Live sets: apart from the static ones, so that the draws above and in Address are the same without them.
+        var live = new List<PrefixSet>();
+        if (features.LiveSets)
+        {
+            int liveCount = 1 + rng.Next(LiveSetNames.Length);
+            for (int i = 0; i < liveCount; i++)
+            {
+                live.Add(new PrefixSet
+                {
+                    Name = LiveSetNames[i], Prefixes = [], Pos = pos, Dynamic = true,
+                    Timeout = LiveTimeouts[rng.Next(LiveTimeouts.Length)],
+                    Max = AddressPools.Weighted(rng, [(1, 1), (2, 2), (4, 2), (16, 1), (PrefixSet.DefaultMax, 4)]),
+                });
+            }
+        }
+
         int ruleCount = 1 + rng.Next(60);
         var rules = new List<Rule>();
+        int limits = 0;
         for (int i = 0; i < ruleCount; i++)
-            rules.Add(NextRule(rng, i, last: i == ruleCount - 1, sets, redirectTo, pos));
+        {
+            var rule = NextRule(rng, i, last: i == ruleCount - 1, sets, live, redirectTo, pos);
+            rule = Extras(rng, rule, features, live, ref limits);
+            rules.Add(rule);
+        }
+        foreach (var set in live)
+            sets[set.Name] = set;
 
         var ruleset = new Ruleset
         {
@@ -54,6 +108,9 @@ public static class RulesetGenerator
     }
 
     static readonly string[] SetNames = ["blocklist", "feed", "office"];
+    static readonly string[] LiveSetNames = ["banned", "watch", "allow", "recent"];
+    static readonly uint?[] LiveTimeouts = [null, 60, 600, 3600];
+    static readonly int[] PerSourcePool = [0, 8, 16, 24, 31, 32, 48, 56, 64, 96, 120, 127, 128];
     static readonly string[] NameWords = ["web", "ssh", "dns", "ping", "nd", "mgmt", "bulk", "edge"];
     static readonly int[] PortPool = [0, 1, 22, 53, 79, 80, 81, 443, 1023, 1024, 8080, 32768, 65534, 65535];
     static readonly byte[] IcmpTypePool = [0, 3, 8, 11, 128, 129, 133, 134, 135, 136, 255];
@@ -66,12 +123,13 @@ public static class RulesetGenerator
         TcpFlagsMatch.Ack, TcpFlagsMatch.Syn | TcpFlagsMatch.Fin | TcpFlagsMatch.Rst, TcpFlagsMatch.Ece | TcpFlagsMatch.Cwr,
     ];
 
-    static Rule NextRule(System.Random rng, int index, bool last, Dictionary<string, PrefixSet> sets, string redirectTo, SourcePos pos)
+    static Rule NextRule(System.Random rng, int index, bool last, Dictionary<string, PrefixSet> sets, List<PrefixSet> live,
+        string redirectTo, SourcePos pos)
     {
         string name = rng.Next(5) < 2 ? $"r{index + 1}-{NameWords[rng.Next(NameWords.Length)]}" : $"rule-{index + 1}";
 
-        AddressMatch? src = rng.Next(10) < 6 ? Address(rng, sets) : null;
-        AddressMatch? dst = rng.Next(10) < 6 ? Address(rng, sets) : null;
+        AddressMatch? src = rng.Next(10) < 6 ? Address(rng, sets, live) : null;
+        AddressMatch? dst = rng.Next(10) < 6 ? Address(rng, sets, live) : null;
 
         IReadOnlyList<byte>? proto = null;
         IReadOnlyList<PortRange>? sport = null, dport = null;
@@ -113,7 +171,7 @@ public static class RulesetGenerator
 
         // A rule with no field at all matches every IP packet and hides all rules after it: only ever last.
         if (src is null && dst is null && proto is null)
-            src = Address(rng, sets);
+            src = Address(rng, sets, live);
         if (last && rng.Next(10) == 0)
             (src, dst, proto, sport, dport, flags, icmpType) = (null, null, null, null, null, null, null);
 
@@ -140,6 +198,54 @@ public static class RulesetGenerator
         };
     }
 
+    /// <summary>The opt-in keys of a rule: a limit on some drop and pass rules, add_to on some.</summary>
+    static Rule Extras(System.Random rng, Rule rule, RulesetFeatures features, List<PrefixSet> live, ref int limits)
+    {
+        if (rule.Action == RuleAction.Redirect)
+            return rule;
+        RuleLimit? limit = null;
+        PrefixSet? addTo = null;
+        if (features.Limits && limits < MaxLimits && rng.Next(4) == 0)
+        {
+            limit = Limit(rng, features.SlowLimits);
+            limits++;
+        }
+        if (live.Count > 0 && rng.Next(5) == 0)
+            addTo = live[rng.Next(live.Count)];
+        if (limit is null && addTo is null)
+            return rule;
+        return new Rule
+        {
+            Index = rule.Index, Name = rule.Name, Pos = rule.Pos, Src = rule.Src, Dst = rule.Dst, Proto = rule.Proto,
+            Sport = rule.Sport, Dport = rule.Dport, TcpFlags = rule.TcpFlags, IcmpType = rule.IcmpType,
+            Action = rule.Action, To = rule.To, Limit = limit, AddTo = addTo,
+        };
+    }
+
+    static RuleLimit Limit(System.Random rng, bool slow)
+    {
+        uint period, rate;
+        if (slow)
+            (period, rate) = (60, (uint)(1 + rng.Next(6)));
+        else
+            (period, rate) = (rng.Next(2) == 0 ? 1u : 60u, new uint[] { 1, 2, 5, 50, 1000, 1_000_000 }[rng.Next(6)]);
+        uint burst = rng.Next(3) == 0 ? RuleLimit.DefaultBurst(rate, period) : (uint)(1 + rng.Next(4));
+        var limit = new RuleLimit { Rate = rate, PeriodSeconds = period, Burst = burst };
+        switch (rng.Next(5))
+        {
+            case 0:
+                return limit with { PerRule = true };
+            case < 3:
+                return limit;   // per src
+            default:
+                int n = PerSourcePool[rng.Next(PerSourcePool.Length)];
+                if (n == 0)
+                    n = 1 + rng.Next(128);
+                var (len4, len6) = RuleLimit.PerSource(n);
+                return limit with { Len4 = len4, Len6 = len6 };
+        }
+    }
+
     static List<IpPrefix> Prefixes(System.Random rng, int count)
     {
         var list = new List<IpPrefix>();
@@ -152,14 +258,21 @@ public static class RulesetGenerator
         return list;
     }
 
-    /// <summary>1-3 items: own prefixes (mixed families) and, when sets exist, "@set" references.</summary>
-    static AddressMatch Address(System.Random rng, Dictionary<string, PrefixSet> sets)
+    /// <summary>1-3 items: own prefixes (mixed families) and, when sets exist, "@set" references (live sets too).</summary>
+    static AddressMatch Address(System.Random rng, Dictionary<string, PrefixSet> sets, List<PrefixSet> live)
     {
         var own = new List<IpPrefix>();
         var named = new List<PrefixSet>();
         int items = 1 + rng.Next(3);
         for (int i = 0; i < items; i++)
         {
+            if (live.Count > 0 && rng.Next(3) == 0)
+            {
+                var set = live[rng.Next(live.Count)];
+                if (!named.Contains(set))
+                    named.Add(set);
+                continue;
+            }
             if (sets.Count > 0 && rng.Next(4) == 0)
             {
                 var set = sets.Values.ElementAt(rng.Next(sets.Count));

@@ -5,6 +5,8 @@ namespace Fw.Testing.Reference;
 // The oracle: the rules contract of issue 2 ("Semantics") written out as plain code, one sentence at a
 // time, so a reader can check it against the text. It shares nothing with the compiler or the XDP
 // program: no bit-vectors, no tries, no precomputed classes; a first-match loop over the rules.
+// Issue 15's live sets and limits (ReferenceLiveSets, ReferenceLimits) need a clock: the overload of Evaluate
+// that takes them and `now`.
 
 public enum Reason
 {
@@ -18,6 +20,16 @@ public enum Reason
 public readonly record struct Result(RuleAction Action, Reason Reason, int RuleIndex)
 {
     public override string ToString() => Reason == Reason.Rule ? $"{Action} (rule {RuleIndex})" : $"{Action} ({Reason})";
+}
+
+/// <summary>
+/// A verdict with live sets and limits (<see cref="ReferenceEvaluator.Evaluate(Ruleset, ReadOnlySpan{byte}, ReferenceLiveSets, ReferenceLimits, ulong, int?)"/>).
+/// </summary>
+/// <param name="LimitsPassedOver">Rules that matched every field but not their limit, passed over before the verdict.</param>
+/// <param name="LimitDecided">The deciding rule has a limit (it matched it).</param>
+public readonly record struct LiveResult(Result Result, int LimitsPassedOver, bool LimitDecided)
+{
+    public override string ToString() => $"{Result}, {LimitsPassedOver} limits passed over{(LimitDecided ? ", decided by its limit" : "")}";
 }
 
 public enum FrameKind
@@ -87,6 +99,48 @@ public static class ReferenceEvaluator
             if ((rule.State is not { } states || states.HasFlag(ConnState.New)) && Matches(rule, p))
                 return new Result(rule.Action, Reason.Rule, rule.Index);
         return new Result(rs.Default, Reason.Default, -1);
+    }
+
+    /// <summary>
+    /// Issue 15's evaluation, with live sets and limits at <paramref name="nowNs"/>: a src or dst field also matches
+    /// an address in a live set it names (<paramref name="sets"/>); the first rule matching every field decides,
+    /// unless it has a limit the packet does not match (a drop limit matches only packets over it, a pass quota
+    /// only those within it): then the next rule is asked. A limit is checked, and a within packet taken from its
+    /// bucket, whenever its rule matches every field, whether or not the limit then matches. After the verdict, the
+    /// deciding rule's add_to puts the source into its live set. <paramref name="sets"/> and
+    /// <paramref name="limits"/> are updated; without live sets or limits this is <see cref="Evaluate(Ruleset, ReadOnlySpan{byte}, int?)"/>.
+    /// </summary>
+    public static LiveResult Evaluate(Ruleset rs, ReadOnlySpan<byte> frame, ReferenceLiveSets sets, ReferenceLimits limits,
+        ulong nowNs, int? linear = null)
+    {
+        PacketFields p = Parse(frame, linear);
+        if (p.Kind == FrameKind.Malformed)
+            return new LiveResult(new Result(rs.Malformed, Reason.Malformed, -1), 0, false);
+        if (p.Kind == FrameKind.NonIp)
+            return new LiveResult(new Result(rs.NonIp, Reason.NonIp, -1), 0, false);
+
+        int passedOver = 0;
+        foreach (Rule rule in rs.Rules)
+        {
+            if (rule.State is { } states && !states.HasFlag(ConnState.New))
+                continue;
+            if (!Matches(rule, p, sets, nowNs))
+                continue;
+            if (rule.Limit is RuleLimit limit)
+            {
+                bool over = limits.Check(rule.Index, limit, p.Family, p.Src, nowNs);
+                bool limitMatches = rule.Action == RuleAction.Pass ? !over : over;
+                if (!limitMatches)
+                {
+                    passedOver++;
+                    continue;
+                }
+            }
+            if (rule.AddTo is PrefixSet target)
+                sets.AddTo(target.Name, p.Family, p.Src, target.Timeout, nowNs);
+            return new LiveResult(new Result(rule.Action, Reason.Rule, rule.Index), passedOver, rule.Limit is not null);
+        }
+        return new LiveResult(new Result(rs.Default, Reason.Default, -1), passedOver, false);
     }
 
     // ---- Parsing, as the "Semantics" section says ------------------------------------------------
@@ -249,11 +303,14 @@ public static class ReferenceEvaluator
     // ---- Matching: every field literally ----------------------------------------------------------
 
     /// <summary>True when every field the rule has matches the packet (absent fields match anything).</summary>
-    public static bool Matches(Rule rule, PacketFields p)
+    public static bool Matches(Rule rule, PacketFields p) => Matches(rule, p, null, 0);
+
+    /// <summary>The same, where a live set named in src or dst holds the addresses <paramref name="sets"/> has at <paramref name="nowNs"/> (none without it).</summary>
+    public static bool Matches(Rule rule, PacketFields p, ReferenceLiveSets? sets, ulong nowNs)
     {
-        if (rule.Src != null && !AddressMatches(rule.Src, p.Family, p.Src))
+        if (rule.Src != null && !AddressMatches(rule.Src, p.Family, p.Src, sets, nowNs))
             return false;
-        if (rule.Dst != null && !AddressMatches(rule.Dst, p.Family, p.Dst))
+        if (rule.Dst != null && !AddressMatches(rule.Dst, p.Family, p.Dst, sets, nowNs))
             return false;
         if (rule.Proto != null && !rule.Proto.Contains(p.Proto))
             return false;
@@ -278,16 +335,27 @@ public static class ReferenceEvaluator
         return true;
     }
 
-    /// <summary>Any prefix of the field (its own or a named set's) of the packet's family contains the address.</summary>
-    static bool AddressMatches(AddressMatch field, IpFamily family, UInt128 address)
+    /// <summary>
+    /// Any prefix of the field (its own or a static set's) of the packet's family contains the address, or a live
+    /// set the field names holds it (a live set has no prefixes of its own; without <paramref name="sets"/> it is empty).
+    /// </summary>
+    static bool AddressMatches(AddressMatch field, IpFamily family, UInt128 address, ReferenceLiveSets? sets, ulong nowNs)
     {
         foreach (IpPrefix prefix in field.Prefixes)
             if (PrefixContains(prefix, family, address))
                 return true;
         foreach (PrefixSet set in field.Sets)
+        {
+            if (set.Dynamic)
+            {
+                if (sets is not null && sets.Contains(set.Name, family, address, nowNs))
+                    return true;
+                continue;
+            }
             foreach (IpPrefix prefix in set.Prefixes)
                 if (PrefixContains(prefix, family, address))
                     return true;
+        }
         return false;
     }
 

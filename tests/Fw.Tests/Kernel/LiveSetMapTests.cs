@@ -49,4 +49,18 @@ public sealed class LiveSetMapTests
         Assert.Equal(3UL, set.Counter(FwSetCounter.Removed));
         Assert.Equal(0UL, set.Counter(FwSetCounter.Added));
     }
+
+    /// <summary>
+    /// Entries of one length whose addresses share their first byte are distinct keys of the walk (the default equality
+    /// of a key's fixed address buffer compared its first byte only, and the walk ended at the second such key).
+    /// </summary>
+    [Fact]
+    public void TheWalkReadsEntriesThatShareALengthAndAFirstByte()
+    {
+        using var set = LiveSetMap.Create("t", 100);
+        string[] prefixes = ["198.18.1.126/32", "198.19.255.255/32", "198.18.1.64/26", "198.19.0.0/26", "2001:db8::/128", "2001:db8:0:1::ffff/128"];
+        foreach (string p in prefixes)
+            Assert.True(set.Put(P(p), 0, 1));
+        Assert.Equal(prefixes.Select(P).Order(), set.ReadAll().Select(e => e.Prefix).Order());
+    }
 }

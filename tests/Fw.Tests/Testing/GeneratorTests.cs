@@ -120,6 +120,87 @@ public class GeneratorTests
         Assert.Empty(seen.Where(kv => !kv.Value).Select(kv => kv.Key));
     }
 
+    // ---- Opt-in: live sets and limits (issue 15) -----------------------------------------------------
+
+    static readonly IReadOnlyList<GeneratedRuleset> WithLiveSets =
+        Enumerable.Range(0, Seeds).Select(s => RulesetGenerator.GenerateWithModel(s, features: RulesetFeatures.All)).ToList();
+
+    [Fact]
+    public void Live_sets_and_limits_are_off_unless_asked_for()
+    {
+        Assert.All(Generated, g => Assert.False(g.Expected.LiveSets.Any() || g.Expected.UsesLimits
+            || g.Expected.Rules.Any(r => r.AddTo is not null)));
+        for (int seed = 0; seed < 20; seed++)
+        {
+            Assert.Equal(RulesetGenerator.Generate(seed), RulesetGenerator.Generate(seed, features: RulesetFeatures.None));
+            Assert.Equal(RulesetGenerator.Generate(seed, features: RulesetFeatures.All), RulesetGenerator.Generate(seed, features: RulesetFeatures.All));
+        }
+    }
+
+    [Fact]
+    public void Live_sets_and_limits_stay_within_the_data_planes_bounds_and_compile()
+    {
+        foreach (var g in WithLiveSets)
+        {
+            var rs = g.Expected;
+            string where = $"seed {g.Seed}";
+            Assert.InRange(rs.Rules.Count(r => r.Limit is not null), 0, RulesetGenerator.MaxLimits);
+            Assert.InRange(rs.Rules.SelectMany(r => r.Src?.Sets ?? []).Where(s => s.Dynamic).Distinct().Count(), 0, 8);
+            Assert.InRange(rs.Rules.SelectMany(r => r.Dst?.Sets ?? []).Where(s => s.Dynamic).Distinct().Count(), 0, 8);
+            foreach (var r in rs.Rules)
+            {
+                if (r.Limit is RuleLimit limit)
+                {
+                    Assert.True(r.Action is RuleAction.Drop or RuleAction.Pass, where);
+                    Assert.True(limit.Rate >= 1 && limit.Burst >= 1 && limit.IntervalNs >= 1, where);
+                }
+                if (r.AddTo is PrefixSet target)
+                    Assert.True(target.Dynamic && rs.Sets[target.Name] == target, where);
+            }
+            foreach (var set in rs.LiveSets)
+            {
+                Assert.Empty(set.Prefixes);
+                Assert.InRange(set.Max, PrefixSet.MinMax, PrefixSet.MaxMax);
+                Assert.Contains($"  {set.Name}: {{ dynamic: true", g.Yaml);
+            }
+            Assert.Equal(rs.Rules.Count(r => r.Limit is not null), g.Yaml.Split('\n').Count(l => l.Contains("limit: { rate: ")));
+            Assert.Equal(rs.Rules.Count(r => r.AddTo is not null), g.Yaml.Split('\n').Count(l => l.Contains("add_to: \"@")));
+            Fw.Compiler.RulesetCompiler.Compile(rs);
+        }
+        var all = WithLiveSets.Select(g => g.Expected).ToList();
+        var rules = all.SelectMany(rs => rs.Rules).ToList();
+        var seen = new Dictionary<string, bool>
+        {
+            ["live set in src"] = rules.Any(r => r.Src?.Sets.Any(s => s.Dynamic) == true),
+            ["live set in dst"] = rules.Any(r => r.Dst?.Sets.Any(s => s.Dynamic) == true),
+            ["add_to"] = rules.Any(r => r.AddTo is not null),
+            ["add_to a set no rule names"] = all.Any(rs => rs.Rules.Any(r => r.AddTo is { } t
+                && !rs.Rules.Any(x => (x.Src?.Sets ?? []).Concat(x.Dst?.Sets ?? []).Contains(t)))),
+            ["timeout"] = all.Any(rs => rs.LiveSets.Any(s => s.Timeout is not null)),
+            ["no timeout"] = all.Any(rs => rs.LiveSets.Any(s => s.Timeout is null)),
+            ["small max"] = all.Any(rs => rs.LiveSets.Any(s => s.Max <= 2)),
+            ["drop limit"] = rules.Any(r => r is { Limit: not null, Action: RuleAction.Drop }),
+            ["pass quota"] = rules.Any(r => r is { Limit: not null, Action: RuleAction.Pass }),
+            ["per rule"] = rules.Any(r => r.Limit?.PerRule == true),
+            ["per src"] = rules.Any(r => r.Limit is { PerRule: false, Len4: 32, Len6: 128 }),
+            ["per src/N"] = rules.Any(r => r.Limit is { PerRule: false, Len4: < 32 }) && rules.Any(r => r.Limit is { Len6: > 64 and < 128 }),
+            ["N/s"] = rules.Any(r => r.Limit?.PeriodSeconds == 1),
+            ["N/m"] = rules.Any(r => r.Limit?.PeriodSeconds == 60),
+        };
+        Assert.Empty(seen.Where(kv => !kv.Value).Select(kv => kv.Key));
+    }
+
+    [Fact]
+    public void Slow_limits_are_slow()
+    {
+        var features = RulesetFeatures.All with { SlowLimits = true };
+        var limits = Enumerable.Range(0, Seeds)
+            .SelectMany(s => RulesetGenerator.GenerateWithModel(s, features: features).Expected.Rules)
+            .Select(r => r.Limit).OfType<RuleLimit>().ToList();
+        Assert.NotEmpty(limits);
+        Assert.All(limits, l => Assert.True(l.IntervalNs >= (ulong)RulesetGenerator.SlowInterval.TotalNanoseconds, l.ToString()));
+    }
+
     static int NestedPairs(Ruleset rs)
     {
         var all = rs.Rules.SelectMany(r => (r.Src?.AllPrefixes() ?? []).Concat(r.Dst?.AllPrefixes() ?? [])).Distinct().ToList();
