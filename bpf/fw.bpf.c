@@ -477,7 +477,11 @@ int fw_classify(struct xdp_md *ctx)
 		if (fw_dst_sets)
 			in.dst_sets = fw_live_sets(&in, 1);
 		rule = fw_match(&in);
-		/* A rule its limit does not match is passed over: the next match is asked for (FW_MAX_LIMITS at most). */
+		/*
+		 * A rule its limit does not match is passed over: the next match is asked for.
+		 * A ruleset has at most FW_MAX_LIMITS limits, so the match after that many
+		 * passed over has none of its own: it decides as it is.
+		 */
 		for (i = 0; fw_limits && i < FW_MAX_LIMITS && rule != FW_NO_RULE; i++) {
 			lim = fw_limit_check(rule, &in);
 			if (lim)
@@ -486,8 +490,6 @@ int fw_classify(struct xdp_md *ctx)
 			in.from = rule + 1;
 			rule = fw_match(&in);
 		}
-		if (fw_limits && i == FW_MAX_LIMITS && !lim)
-			rule = FW_NO_RULE;	/* never (a ruleset has at most FW_MAX_LIMITS limits) */
 		if (fw_trace)
 			fw_trace_match(in.src_sets, in.dst_sets, within, lim == 3);
 		if (rule != FW_NO_RULE)

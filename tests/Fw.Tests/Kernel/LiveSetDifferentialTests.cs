@@ -393,11 +393,10 @@ public class LiveSetDifferentialTests(ITestOutputHelper output)
 
     /// <summary>
     /// FW_MAX_LIMITS rules whose limits a packet matches in every other field, each passed over (a drop limit, the
-    /// packet within it), and a rule after them without a limit: that rule decides. The data plane gives the default
-    /// instead: fw_classify's loop ends after FW_MAX_LIMITS checks with the next match in hand, and the line after it
-    /// ("never (a ruleset has at most FW_MAX_LIMITS limits)") drops that match.
+    /// packet within it), and a rule after them without a limit: that rule decides (fw_classify's loop ends after
+    /// FW_MAX_LIMITS checks with that match in hand; it once dropped it for the default).
     /// </summary>
-    [Fact(Skip = "data plane bug: bpf/fw.bpf.c fw_classify sets rule = FW_NO_RULE when FW_MAX_LIMITS limits were passed over, dropping the next (unlimited) match; kernel says Default, reference rule 64")]
+    [Fact]
     public void ARuleAfterEveryLimitPassedOverStillDecides()
     {
         var pos = new SourcePos("t.yaml", 1, 1);
