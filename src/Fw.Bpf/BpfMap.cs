@@ -63,7 +63,7 @@ public sealed unsafe class BpfMap : IDisposable
         where TKey : unmanaged
     {
         var keys = new List<TKey>();
-        var seen = new HashSet<TKey>();
+        var seen = new HashSet<TKey>(BytewiseComparer<TKey>.Instance);
         TKey cur = default, next = default;
         bool first = true;
         while (keys.Count < limit)
@@ -356,6 +356,26 @@ public sealed unsafe class BpfMap : IDisposable
                 result[c] = Unsafe.ReadUnaligned<TValue>(v + c * stride);
             GC.KeepAlive(_owner);
             return result;
+        }
+    }
+
+    /// <summary>
+    /// Keys compared as the kernel compares them, byte for byte. A struct's own equality is not that: one with a
+    /// fixed buffer (struct fw_set_key's address) compares the buffer's first element only.
+    /// </summary>
+    private sealed class BytewiseComparer<T> : IEqualityComparer<T>
+        where T : unmanaged
+    {
+        public static readonly BytewiseComparer<T> Instance = new();
+
+        public bool Equals(T a, T b) =>
+            MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in a)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
+
+        public int GetHashCode(T value)
+        {
+            var h = new HashCode();
+            h.AddBytes(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+            return h.ToHashCode();
         }
     }
 }
