@@ -147,7 +147,7 @@ internal static class SetCommand
                     + $"{c.Full:N0} refused (full), {c.Expired:N0} expired, {c.Removed:N0} removed");
                 if (s.Entries.Count == 0)
                     continue;
-                var table = new Table(["PREFIX", "EXPIRES IN"]);
+                var table = new Table(["PREFIX", "EXPIRES IN"], 0);
                 foreach (var e in s.Entries)
                     table.Add([e.Prefix.ToString(), ExpiresIn(e, now) is ulong secs ? (e.LiveAt(now) ? Format.Seconds(secs) : "expired") : "never"]);
                 table.Write(stdout);
