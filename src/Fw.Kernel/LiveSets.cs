@@ -155,12 +155,7 @@ public static class LiveSets
         var (set, _) = OpenSet(iface, name);
         using (set)
         {
-            int removed = 0;
-            foreach (var e in set.ReadAll())
-            {
-                if (set.Remove(e.Prefix))
-                    removed++;
-            }
+            int removed = set.RemoveMany(set.ReadAll().Select(e => e.Prefix).ToList());
             set.Count(FwSetCounter.Removed, (ulong)removed);
             return new LiveSetChange(0, 0, removed);
         }
@@ -185,22 +180,16 @@ public static class LiveSets
             }
             ulong now = KernelClock.CoarseNs();
             var current = set.ReadAll().ToDictionary(e => e.Prefix);
-            int removed = 0;
-            foreach (var p in current.Keys)
-            {
-                if (!wanted.Contains(p) && set.Remove(p))
-                    removed++;
-            }
+            int removed = set.RemoveMany(current.Keys.Where(p => !wanted.Contains(p)).ToList());
             set.Count(FwSetCounter.Removed, (ulong)removed);
-            ulong expires = ExpiryOf(conf.Timeout, now);
-            int added = 0, refreshed = 0, refused = 0;
-            foreach (var p in wanted)
+            var list = wanted.ToList();
+            var refusedList = set.PutMany(list, ExpiryOf(conf.Timeout, now), now);   // refused: add_to filled the room meanwhile
+            var refusedSet = refusedList.ToHashSet();
+            int added = 0, refreshed = 0, refused = refusedList.Count;
+            foreach (var p in list)
             {
-                if (!set.Put(p, expires, now))
-                {
-                    refused++;   // add_to filled the room meanwhile
+                if (refusedSet.Contains(p))
                     continue;
-                }
                 if (current.TryGetValue(p, out var old) && old.LiveAt(now))
                     refreshed++;
                 else
