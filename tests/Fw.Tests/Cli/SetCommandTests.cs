@@ -184,6 +184,61 @@ public sealed class SetCommandTests : VethCliTest
     }
 
     [Fact]
+    public void StdinThatNeverEndsIsRefusedInTime()
+    {
+        using var stalled = new StalledStream("192.0.2.1\n"u8.ToArray());
+        var result = Fw.Rules.PrefixList.ReadStream(stalled, "<stdin>", TimeSpan.FromMilliseconds(300));
+        Assert.True(result.HasErrors);
+        Assert.Contains("<stdin>: the list did not end within 0 s (10 bytes read)", Assert.Single(result.Diagnostics).ToString());
+        Assert.Empty(result.Prefixes);
+    }
+
+    /// <summary>A stream that gives its bytes, then blocks until disposed (a writer that stalls).</summary>
+    private sealed class StalledStream(byte[] head) : Stream
+    {
+        private readonly ManualResetEventSlim _released = new();
+        private bool _given;
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (!_given)
+            {
+                _given = true;
+                head.CopyTo(buffer, offset);
+                return head.Length;
+            }
+            _released.Wait();
+            return 0;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            _released.Set();
+            base.Dispose(disposing);
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void AnInterfaceWithoutFwIsAFailure()
+    {
+        Firewall.Detach(Iface);
+        var (rc, stdout, stderr) = Run("set", "list", Iface, "--json");
+        Assert.Equal(FwctlApp.ExitFailure, rc);
+        Assert.Contains("fw is not attached", stderr);
+        Assert.Contains("not attached", JsonDocument.Parse(stdout).RootElement.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public void SyncOfAHundredThousandLinesLeavesExactlyTheList()
     {
         var hosts = LiveSetRules.Hosts(0, 100_000);
