@@ -115,7 +115,9 @@ public sealed class LiveSetFwdTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("from-a", SendOne(sender, A));
 
         // Entries (one with the set's timeout, one without expiry) survive a reload of a changed file.
-        Assert.Equal(0, Run("set", "add", Iface, "banned", "198.18.7.1", "2001:db8::/48").Exit);
+        var add2 = Run("set", "add", Iface, "banned", "198.18.7.1", "2001:db8::/48");
+        output.WriteLine(add2.Out + add2.Err + Run("set", "list", Iface).Out);
+        Assert.Equal(0, add2.Exit);
         using (var set = LiveSetMap.OpenPinned(Iface, "banned"))
             Assert.True(set.Put(Fw.Rules.IpPrefix.Create(Fw.Rules.IpFamily.V4, (UInt128)0xC6120900u << 96, 24), 0, KernelClock.CoarseNs()));
         var entries = Entries().OrderBy(e => e.Prefix).ToList();
