@@ -10,25 +10,13 @@ public readonly record struct LiveSetEntry(IpPrefix Prefix, ulong ExpiresNs, ulo
     /// <summary>Whether it still matches at <paramref name="nowNs"/> (the data plane's rule: now &lt; expiry).</summary>
     public bool LiveAt(ulong nowNs) => ExpiresNs == 0 || nowNs < ExpiresNs;
 
-    /// <summary>Seconds as "1h2m3s", "9m58s", "42s".</summary>
-    public static string Duration(ulong seconds)
-    {
-        ulong h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60;
-        return h > 0 ? $"{h}h{m}m{s}s" : m > 0 ? $"{m}m{s}s" : $"{s}s";
-    }
 }
 
 /// <summary>A live set a traced packet's address was in (<paramref name="Field"/> src or dst), and the entry that put it there.</summary>
 public sealed record LiveSetHit(string Field, string Set, LiveSetEntry? Entry, ulong NowNs)
 {
-    /// <summary>"@banned 198.18.0.5/32 (expires in 9m58s)".</summary>
-    public override string ToString()
-    {
-        if (Entry is not { } e)
-            return $"@{Set}";
-        string left = e.ExpiresNs == 0 ? "no expiry" : "expires in " + LiveSetEntry.Duration((e.ExpiresNs - NowNs) / 1_000_000_000UL);
-        return $"@{Set} {e.Prefix} ({left})";
-    }
+    /// <summary>Whole seconds the entry has left; null: it has no expiry (or went meanwhile).</summary>
+    public ulong? SecondsLeft => Entry is { ExpiresNs: > 0 } e ? (e.ExpiresNs - Math.Min(NowNs, e.ExpiresNs)) / 1_000_000_000UL : null;
 }
 
 /// <summary>

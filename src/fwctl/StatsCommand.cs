@@ -194,7 +194,7 @@ internal static class StatsCommand
             var sets = new Table(["SET", "ENTRIES", "MAX", "TIMEOUT", "ADDED", "REFRESHED", "FULL", "EXPIRED", "REMOVED"]);
             foreach (var ls in s.LiveSets)
             {
-                sets.Add([ls.Name, $"{ls.Entries:N0}", $"{ls.Max:N0}", ls.Timeout is { } secs ? $"{secs:N0}s" : "never", $"{ls.Added:N0}",
+                sets.Add([ls.Name, $"{ls.Entries:N0}", $"{ls.Max:N0}", ls.Timeout is { } secs ? Format.Seconds(secs) : "never", $"{ls.Added:N0}",
                     $"{ls.Refreshed:N0}", $"{ls.Full:N0}", $"{ls.Expired:N0}", $"{ls.Removed:N0}"]);
             }
             sets.Write(w);

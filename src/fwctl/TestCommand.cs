@@ -256,7 +256,8 @@ internal static class TestCommand
     // "; src in @banned 198.18.0.5/32 (expires in 9m58s); over its limit; 1 limit looked past"
     private static string LiveText(Outcome o)
     {
-        string text = string.Concat(o.Sets.Select(h => $"; {h.Field} in {h}"));
+        string text = string.Concat(o.Sets.Select(h => $"; {h.Field} in @{h.Set}" + (h.Entry is { } e
+            ? $" {e.Prefix} ({(h.SecondsLeft is { } left ? "expires in " + Format.Seconds(left) : "no expiry")})" : "")));
         if (o.LimitDecided)
             text += o.Verdict == XdpAction.Drop ? "; over its limit" : "; within its quota";
         if (o.LimitsPassed > 0)
@@ -281,7 +282,7 @@ internal static class TestCommand
             ["field"] = h.Field,
             ["set"] = h.Set,
             ["entry"] = h.Entry?.Prefix.ToString(),
-            ["expires_in"] = h.Entry is { ExpiresNs: > 0 } e ? (e.ExpiresNs - h.NowNs) / 1_000_000_000UL : null,
+            ["expires_in"] = h.SecondsLeft,
         }).ToList(),
         ["limit"] = o.LimitDecided,
         ["limits_passed"] = o.LimitsPassed,
