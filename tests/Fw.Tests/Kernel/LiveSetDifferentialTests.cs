@@ -89,7 +89,8 @@ public class LiveSetDifferentialTests(ITestOutputHelper output)
     static Tally RunSeed(int seed)
     {
         var g = RulesetGenerator.GenerateWithModel(seed, redirectTo: "lo", features: Features);
-        var rs = g.Expected;
+        // Through the reader: the YAML as an operator writes it (dynamic sets, limit, add_to), not the model alone.
+        var rs = RulesLoader.Parse(g.Yaml, $"generated-{seed}.yaml", Path.GetTempPath()).RulesetOrThrow();
         using var c = Classifier.Load(RulesetCompiler.Compile(rs), new ClassifierOptions { Trace = true });
         var sets = new ReferenceLiveSets(rs);
         var limits = new ReferenceLimits();

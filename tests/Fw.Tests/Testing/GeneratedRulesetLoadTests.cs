@@ -43,6 +43,25 @@ public class GeneratedRulesetLoadTests
         }
     }
 
+    /// <summary>With live sets (dynamic, timeout, max; in src, dst and add_to) and limits: read as meant too.</summary>
+    [Fact]
+    public void The_parser_reads_live_sets_and_limits_as_the_generator_meant()
+    {
+        int live = 0, limited = 0;
+        for (int seed = 0; seed < Seeds; seed++)
+        {
+            var g = RulesetGenerator.GenerateWithModel(seed, features: RulesetFeatures.All);
+            var result = Load(g);
+            Assert.True(result.Ok, $"seed {seed}:\n{string.Join("\n", result.Errors)}\n{g.Yaml}");
+            var loaded = result.RulesetOrThrow();
+            Assert.True(Describe(g.Expected) == Describe(loaded),
+                $"seed {seed}: expected\n{Describe(g.Expected)}\nloaded\n{Describe(loaded)}\nfrom\n{g.Yaml}");
+            live += loaded.LiveSets.Count();
+            limited += loaded.Rules.Count(r => r.Limit is not null);
+        }
+        Assert.True(live > Seeds && limited > Seeds, $"{live} live sets, {limited} limits in {Seeds} rulesets");
+    }
+
     [Fact]
     public void The_loaded_and_the_meant_ruleset_give_the_same_verdicts()
     {
@@ -72,11 +91,12 @@ public class GeneratedRulesetLoadTests
 
         var lines = new List<string> { $"default {rs.Default} malformed {rs.Malformed} non_ip {rs.NonIp}" };
         foreach (var set in rs.Sets.Values.OrderBy(s => s.Name, StringComparer.Ordinal))
-            lines.Add($"set {set.Name} {Sorted(set.Prefixes)}");
+            lines.Add($"set {set.Name} {Sorted(set.Prefixes)}" + (set.Dynamic ? $" dynamic timeout {set.Timeout?.ToString() ?? "-"} max {set.Max}" : ""));
         foreach (var r in rs.Rules)
             lines.Add($"{r.Index} {r.Name}: src {Address(r.Src)} dst {Address(r.Dst)} proto {Sorted(r.Proto)}"
                 + $" sport {Sorted(r.Sport?.Select(p => p.ToString()))} dport {Sorted(r.Dport?.Select(p => p.ToString()))}"
-                + $" flags {r.TcpFlags?.ToString() ?? "-"} icmp {Sorted(r.IcmpType)} {r.Action} {r.To ?? "-"}");
+                + $" flags {r.TcpFlags?.ToString() ?? "-"} icmp {Sorted(r.IcmpType)} {r.Action} {r.To ?? "-"}"
+                + $" limit {r.Limit?.ToString() ?? "-"} add_to {r.AddTo?.Name ?? "-"}");
         return string.Join("\n", lines);
     }
 }
