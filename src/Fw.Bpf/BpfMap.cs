@@ -353,31 +353,13 @@ public sealed unsafe class BpfMap : IDisposable
     {
         if (keys.Length != values.Length)
             throw new ArgumentException("keys and values differ in length");
-        const int Chunk = 16384;
-        var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
-        int done = 0;
-        try
+        fixed (TKey* k = keys)
+        fixed (TValue* v = values)
         {
-            while (done < keys.Length)
-            {
-                int n = Math.Min(Chunk, keys.Length - done);
-                uint count = (uint)n;
-                int rc;
-                fixed (TKey* k = keys.Slice(done, n))
-                fixed (TValue* v = values.Slice(done, n))
-                    rc = Interop.bpf_map_update_batch(Fd, k, v, ref count, opts);
-                if (rc < 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    return (done + (int)Math.Min(count, (uint)n), errno != 0 ? errno : -rc);
-                }
-                done += n;
-            }
-            return (done, 0);
-        }
-        finally
-        {
-            GC.KeepAlive(_owner);
+            TKey* kp = k;
+            TValue* vp = v;
+            return InChunks(keys.Length, (int at, ref uint count, Interop.BatchOpts opts) =>
+                Interop.bpf_map_update_batch(Fd, kp + at, vp + at, ref count, opts));
         }
     }
 
@@ -388,18 +370,33 @@ public sealed unsafe class BpfMap : IDisposable
     public (int Deleted, int Errno) TryDeleteBatch<TKey>(ReadOnlySpan<TKey> keys)
         where TKey : unmanaged
     {
+        fixed (TKey* k = keys)
+        {
+            TKey* kp = k;
+            return InChunks(keys.Length, (int at, ref uint count, Interop.BatchOpts opts) =>
+                Interop.bpf_map_delete_batch(Fd, kp + at, ref count, opts));
+        }
+    }
+
+    /// <summary>One batch call on elements [at, at + count): count in, how many it did out; negative: failed.</summary>
+    private delegate int BatchCall(int at, ref uint count, Interop.BatchOpts opts);
+
+    /// <summary>
+    /// <paramref name="length"/> elements through <paramref name="call"/> in chunks of 16,384 (the kernel copies a
+    /// batch in one allocation), in order until one fails: how many were done and the failure's errno (0: all were).
+    /// </summary>
+    private (int Done, int Errno) InChunks(int length, BatchCall call)
+    {
         const int Chunk = 16384;
         var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
         int done = 0;
         try
         {
-            while (done < keys.Length)
+            while (done < length)
             {
-                int n = Math.Min(Chunk, keys.Length - done);
+                int n = Math.Min(Chunk, length - done);
                 uint count = (uint)n;
-                int rc;
-                fixed (TKey* k = keys.Slice(done, n))
-                    rc = Interop.bpf_map_delete_batch(Fd, k, ref count, opts);
+                int rc = call(done, ref count, opts);
                 if (rc < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
