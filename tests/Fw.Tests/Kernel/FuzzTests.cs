@@ -44,6 +44,66 @@ public class FuzzTests(ITestOutputHelper output)
         tally.AssertCoverage();
     }
 
+    /// <summary>Runs with live sets and limits (generated; entries come from add_to), each <see cref="FramesPerRun"/> frames.</summary>
+    public const int LiveRuns = 4;
+    const int LiveSeedBase = 2_000_000;
+
+    public static TheoryData<int> LiveSlices => new(Enumerable.Range(0, LiveRuns));
+
+    /// <summary>
+    /// Mutated frames over generated rulesets with live sets (in src, dst and add_to targets) and limits (drop and
+    /// pass; a few packets a minute, so the time between frames decides nothing): each verdict, its rule, the limits
+    /// passed over and whether a limit decided must be the reference's (with its live sets, buckets and the kernel's
+    /// clock); afterwards the live sets hold the same entries (add_to's work on the mutated sources).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(LiveSlices))]
+    public void KernelAgreesWithReferenceOnMutatedFramesWithLiveSetsAndLimits(int run)
+    {
+        int seed = LiveSeedBase + run;
+        string yaml = RulesetGenerator.Generate(seed, redirectTo: "lo", new RulesetFeatures { LiveSets = true, Limits = true, SlowLimits = true });
+        var check = RulesCheck.Check(RulesLoader.Parse(yaml, $"fuzz-live-{run}.yaml", "."));
+        Assert.True(check.Ok, $"run {run}: ruleset rejected:\n{string.Join("\n", check.Diagnostics)}\n{yaml}");
+        var rs = check.Ruleset!;
+        Assert.True(rs.LiveSets.Any() || rs.UsesLimits, $"run {run}: neither live sets nor limits\n{yaml}");
+        using var c = Classifier.Load(check.Image!, new ClassifierOptions { Trace = true });
+        var sets = new ReferenceLiveSets(rs);
+        var limits = new ReferenceLimits();
+        var mutator = new FrameMutator(rs, seed, BpfObject.TestRunMaxLinear);
+        int compared = 0, decidedByLimit = 0, passedOver = 0, matched = 0;
+        while (compared < FramesPerRun)
+        {
+            var m = mutator.Next();
+            ulong now = KernelClock.CoarseNs();
+            var expected = ReferenceEvaluator.Evaluate(rs, m.Bytes, sets, limits, now, m.FirstBuffer);
+            if (m.Bytes.Length < 14)
+            {
+                Assert.Equal(Reason.Malformed, expected.Result.Reason);
+                continue;
+            }
+            var result = BpfObject.TestRun(c.ProgramFd, m.Bytes, linear: m.FirstBuffer);
+            var trace = c.ReadTrace();
+            compared++;
+            bool agrees = result.Verdict != XdpAction.Aborted && DifferentialTests.Agrees(expected.Result, result.Verdict, trace)
+                && trace.LimitWithin == expected.LimitsPassedOver && trace.LimitRule == (expected.LimitDecided ? 1u : 0u);
+            Assert.True(agrees, $"run {run}, frame {compared}: kernel {result.Verdict} ({(FwReason)trace.Reason}, rule {(int)trace.Rule}, "
+                + $"{trace.LimitWithin} limits passed over, limit decided {trace.LimitRule}), reference {expected}\n"
+                + $"mutation: {m.Kind} ({m.Variant}): {m.Detail}\nframe: {Convert.ToHexString(m.Bytes)}\n{yaml}");
+            decidedByLimit += expected.LimitDecided ? 1 : 0;
+            passedOver += expected.LimitsPassedOver;
+            matched += expected.Result.Reason == Reason.Rule ? 1 : 0;
+        }
+        foreach (var set in rs.LiveSets)
+        {
+            var kernel = c.LiveSet(set.Name).ReadAll().Select(e => e.Prefix).Order().ToList();
+            var want = sets.Entries(set.Name).Keys.Order().ToList();
+            Assert.True(want.SequenceEqual(kernel), $"run {run}, live set {set.Name}: kernel {string.Join(", ", kernel)}; reference {string.Join(", ", want)}");
+        }
+        output.WriteLine($"run {run}: {compared:N0} frames, {matched:N0} decided by a rule, {decidedByLimit:N0} by a limit, {passedOver:N0} limits passed over; "
+            + string.Join(", ", rs.LiveSets.Select(s => $"@{s.Name} {sets.Entries(s.Name).Count} entries")));
+        Assert.True(decidedByLimit + passedOver > 0, $"run {run}: no frame met a limit\n{yaml}");
+    }
+
     /// <summary>A seed gives the same frames every time: what a failure names can be replayed.</summary>
     [Fact]
     public void MutatorIsDeterministic()
