@@ -15,4 +15,13 @@ public static class FwLimits
     public const int MaxNameBytes = MaxName - 1;
     public const int PortAbsent = 65536;
     public const int ByteAbsent = 256;
+
+    /// <summary>Rules with a limit (FW_MAX_LIMITS).</summary>
+    public const int MaxLimits = 64;
+
+    /// <summary>Distinct live sets rules may name in src, and as many in dst (FW_SET_FIELD_SLOTS).</summary>
+    public const int LiveSetsPerField = 8;
+
+    /// <summary>Live sets named in neither src nor dst: add_to targets, sets only fwctl fills (FW_SET_SLOTS - 2 * FW_SET_FIELD_SLOTS).</summary>
+    public const int LiveSetsOther = 16;
 }

@@ -6,7 +6,8 @@ namespace Fw.Rules;
 /// every rule), and <c>default: drop</c> without a way through for ICMPv6 neighbour discovery. (IPv4-mapped
 /// IPv6 prefixes are warned where they are read, at their own line and column: <see cref="MappedIPv4"/>.) Conservative: a warning is always true, some dead rules go unnoticed (coverage is
 /// decided one earlier rule at a time, and sets over <see cref="CoverageLimit"/> prefixes are compared by
-/// identity only).
+/// identity only). A live set (`dynamic: true`) is compared by identity: it may hold any address at run time. A
+/// rule with a limit covers nothing: the packets its limit does not match go on to the next rule.
 /// </summary>
 public static class RulesAnalyzer
 {
@@ -112,6 +113,9 @@ public static class RulesAnalyzer
     {
         if (!earlier.Quick.MayCover(later.Quick))
             return false;
+        // A rule with a limit lets by the packets its limit does not match (those within a drop limit, over a quota).
+        if (earlier.Rule.Limit is not null)
+            return false;
         // Cheap fields first. An absent field matches everything, including non-first fragments, which
         // a port, flag or ICMP type field never matches: so only an absent L4 field covers an absent one.
         if (!CoversBytes(earlier.Proto, later.Proto))
@@ -197,6 +201,12 @@ public static class RulesAnalyzer
     {
         public SetFacts(PrefixSet set)
         {
+            if (set.Dynamic)
+            {
+                // A live set may hold any address of either family at run time: compared by identity only.
+                (HasV4, HasV6, IsBig) = (true, true, true);
+                return;
+            }
             foreach (var p in set.Prefixes)
             {
                 if (p.Family == IpFamily.V4)

@@ -8,13 +8,11 @@ namespace Fw.Rules;
 /// Every value is checked where it stands and reported there; a bad value does not stop the read, so one
 /// run reports every error. Checks that need the whole file (set references, names) run at the end.
 /// </summary>
-internal sealed class RulesReader
+internal sealed partial class RulesReader
 {
-
     private static readonly string[] TopKeys = ["default", "malformed", "non_ip", "interfaces", "conntrack", "log", "sets", "rules"];
-    private static readonly string[] RuleKeys = ["name", "src", "dst", "proto", "sport", "dport", "tcp_flags", "icmp_type", "state", "action", "to", "track", "log"];
+    private static readonly string[] RuleKeys = ["name", "src", "dst", "proto", "sport", "dport", "tcp_flags", "icmp_type", "state", "action", "to", "track", "log", "limit", "add_to"];
     private static readonly string[] ConntrackKeys = ["max", "timeouts"];
-    private static readonly string[] SetFileKeys = ["file"];
 
     private const string AddressExpected = "an address, a prefix or \"@set\"";
 
@@ -96,6 +94,8 @@ internal sealed class RulesReader
     public Ruleset? Finish()
     {
         ResolveSetReferences();
+        ResolveAddTo();
+        CheckLiveBounds();
         CheckNames();
         if (d.ErrorCount > 0)
             return null;
@@ -263,31 +263,7 @@ internal sealed class RulesReader
                 return ok ? new PrefixSet { Name = name, Prefixes = prefixes, Pos = pos } : null;
             }
             case NodeKind.Mapping:
-            {
-                ScalarNode? fileNode = null;
-                bool sawFile = false;
-                var mapPos = y.Pos;
-                ReadMapping($"set '{Clip(name)}'", SetFileKeys, (key, keyPos, keyLength) =>
-                {
-                    sawFile = true;
-                    if (TryScalar(key, "a file path", keyPos, keyLength, out var s))
-                        fileNode = s;
-                });
-                if (fileNode is not ScalarNode f)
-                {
-                    if (!sawFile)
-                        d.Error(mapPos, $"set '{Clip(name)}' has no 'file'; expected {expected}", 1);
-                    return null;
-                }
-                if (f.Value.Length == 0)
-                {
-                    d.Error(f.Pos, $"set '{Clip(name)}': empty file path", f.Length);
-                    return null;
-                }
-                string path = Path.Combine(baseDirectory, f.Value);
-                var list = setFiles.Read(path, f.Pos, f.Length);
-                return list is null ? null : new PrefixSet { Name = name, Prefixes = list, Pos = pos, File = path };
-            }
+                return ReadSetMapping(name, pos, length, expected);
             case NodeKind.Scalar when IsNullValue():
                 d.Error(pos, $"set '{Clip(name)}' has no value; expected {expected}", length);
                 return null;
@@ -353,6 +329,8 @@ internal sealed class RulesReader
                 "log" => ReadRuleLog(r, pos, length),
                 "action" => ReadAction(r, pos, length),
                 "to" => ReadTo(r, pos, length),
+                "limit" => (r.Limit = ReadLimit(pos, length)) is not null,
+                "add_to" => ReadAddTo(r, pos, length),
                 _ => throw new InvalidOperationException(key),
             };
             if (!ok)
@@ -376,6 +354,7 @@ internal sealed class RulesReader
             d.Error(r.KeyPos["track"], $"'track' is only for action pass (it admits the flow), not {r.Action.Value.ToString().ToLowerInvariant()}",
                 "track".Length);
         }
+        CheckLimitAction(r);
 
         if (r.Bad.Contains("proto"))
             return; // already reported; do not pile on
@@ -1120,6 +1099,9 @@ internal sealed class RulesReader
         public SourcePos ActionPos { get; set; }
         public int ActionLength { get; set; }
         public string? To { get; set; }
+        public RuleLimit? Limit { get; set; }
+        public (string Name, SourcePos Pos, int Length)? AddToRef { get; set; }
+        public PrefixSet? AddTo { get; set; }
 
         public string Label => Name is not null ? $"'{Name}'" : $"{Index + 1}";
 
@@ -1142,6 +1124,8 @@ internal sealed class RulesReader
             Action = Action!.Value,
             To = To,
             Track = Track,
+            Limit = Limit,
+            AddTo = AddTo,
             KeyPos = KeyPos,
         };
     }

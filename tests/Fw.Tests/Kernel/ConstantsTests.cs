@@ -105,6 +105,10 @@ public partial class ConstantsTests
         Assert.Equal(FwSets.MaxLimits, Value("FW_MAX_LIMITS"));
         Assert.Equal(FwSets.OtherSlot, FwSets.DstSlot + FwSets.FieldSlots);
         Assert.True(FwSets.OtherSlot + 16 <= FwSets.Slots);
+        // The reader's bounds are the slots': what it accepts always compiles and loads.
+        Assert.Equal(FwLimits.MaxLimits, FwSets.MaxLimits);
+        Assert.Equal(FwLimits.LiveSetsPerField, FwSets.FieldSlots);
+        Assert.Equal(FwLimits.LiveSetsOther, FwSets.Slots - 2 * FwSets.FieldSlots);
     }
 
     [Fact]
