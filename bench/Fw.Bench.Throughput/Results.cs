@@ -462,11 +462,12 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         }
         md.AppendLine();
         md.AppendLine($"- fw + live set + limit: {LiveLimitRulesText}.");
-        md.AppendLine($"- What each no-match packet (TCP) does on top of stateless fw's work: one live-set lookup that misses (the `{Synthetic.LiveSetName}` trie, in the packet's family), " +
-            $"one limit check within the rate (GCRA: the `{Synthetic.LimitRule}` rule's bucket for the source's /24, /56 for IPv6, read and moved on with a compare-and-swap), so `{Synthetic.LimitRule}` does not match; " +
-            "then no rule matches and the default (drop) decides. " +
-            $"Per-source buckets: the IPv4 sources vary over 128 /24s, the IPv6 ones share one /56, so both sending CPUs write the same few buckets.");
-        md.AppendLine($"- *over stateless fw*: each round's added ns less that round's stateless fw added ns, median over the rounds ({Ns(OverStateless(LiveLimitKey))} here: the live-set miss and the limit check). " +
+        md.AppendLine($"- What each no-match packet (TCP) does: one live-set lookup that misses (the `{Synthetic.LiveSetName}` LPM trie, keyed by family, so an IPv4 source meets only IPv4 entries); " +
+            $"the match (fw_match: the class lookups and the set's Poptrie) finds `{Synthetic.LimitRule}` (any TCP); one limit check within the rate (GCRA: a hash lookup of the `{Synthetic.LimitRule}` rule's bucket " +
+            "for the source's /24, /56 for IPv6, and a compare-and-swap moving it on), so the rule does not match and the match is asked again from the next rule on " +
+            "(fw_match a second time, every lookup again), which finds no rule: the default (drop) decides. So over stateless fw it adds the live-set miss, the limit check and a second match. " +
+            $"The buckets: the IPv4 sources vary over 128 /24s, the IPv6 ones share one /56, and both sending CPUs write the same buckets (the compare-and-swap's cache line moves between CPUs).");
+        md.AppendLine($"- *over stateless fw*: each round's added ns less that round's stateless fw added ns, median over the rounds ({Ns(OverStateless(LiveLimitKey))} here: the live-set miss, the limit check and the second match). " +
             "*limit checks*: fw_stats' LIMIT_UNDER and LIMIT_OVER summed over the rounds, warm-up included; the run stops unless every frame received was one check within the rate and none was over, " +
             "and unless the default counted every frame received.");
         md.AppendLine();
