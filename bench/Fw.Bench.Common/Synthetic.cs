@@ -36,7 +36,8 @@ namespace Fw.Bench;
 /// <see cref="LiveSetEntries"/>: 7,500 IPv4 /32s in 198.18.32.0/19 and 2,500 IPv6 /128s in 2001:db8:f000::/40, where no
 /// traffic goes and no rule or set prefix is (198.19.0.0/16 is all the big set's hit block). A no-match packet (TCP) misses
 /// the live set (one lookup in its family's part of the trie), is within the police rule's rate (a GCRA check on its /24's
-/// bucket, which takes it from the bucket), so that rule does not match, and goes on to the default.</para>
+/// bucket, which takes it from the bucket), so that rule does not match, and goes on to the default. The
+/// <see cref="BenchLive.Set"/> and <see cref="BenchLive.Limit"/> variants have only one of the two rules on top.</para>
 /// <para>For reloads (bench/Fw.Bench.ControlPlane), a variant v &gt; 0 moves every rule's port by 10,000 v, so two
 /// variants differ in digest and in every port class; the mixes are those of variant 0. An interface name adds
 /// <c>interfaces: [IFACE]</c> for fwd.</para>
@@ -104,9 +105,10 @@ public static class Synthetic
     /// no-match range, 32,768 up); <paramref name="iface"/> adds an <c>interfaces:</c> line; <paramref name="stateful"/>
     /// puts the <see cref="StateRules"/> connection-tracking rules on top of the <paramref name="rules"/> rules.
     /// </summary>
-    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null, bool stateful = false, BenchLog log = BenchLog.None, bool liveLimit = false)
+    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null, bool stateful = false, BenchLog log = BenchLog.None, BenchLive live = BenchLive.None)
     {
-        if (liveLimit && (stateful || log != BenchLog.None || rules > 4096 - LiveRules))
+        bool liveSet = live is BenchLive.SetAndLimit or BenchLive.Set, limit = live is BenchLive.SetAndLimit or BenchLive.Limit;
+        if (live != BenchLive.None && (stateful || log != BenchLog.None || rules > 4096 - LiveRules))
             throw new ArgumentOutOfRangeException(nameof(rules), rules, $"1-{4096 - LiveRules:N0} rules with the live set and limit rules on top, alone");
         if (log != BenchLog.None && rules > 4095)
             throw new ArgumentOutOfRangeException(nameof(rules), rules, "1-4,095 rules with the log rule on top");
@@ -126,7 +128,7 @@ public static class Synthetic
                 WriteSet(set, prefixes);
             yaml.Append($"sets:\n  {SetName}: {{ file: {Path.GetFileName(set)} }}\n");
         }
-        if (liveLimit)
+        if (liveSet)
             yaml.Append(prefixes > 0 ? "" : "sets:\n").Append($"  {LiveSetName}: {{ dynamic: true, timeout: {LiveSetTimeout}, max: {LiveSetMax} }}\n");
         yaml.Append("rules:\n");
         if (stateful)
@@ -136,11 +138,10 @@ public static class Synthetic
         }
         if (log != BenchLog.None)
             yaml.Append($"  - name: {LogRule}\n    src: {LogRuleSources(log)}\n    log: true\n    action: drop\n");
-        if (liveLimit)
-        {
+        if (liveSet)
             yaml.Append($"  - name: {LiveSetRule}\n    src: \"@{LiveSetName}\"\n    action: drop\n");
+        if (limit)
             yaml.Append($"  - name: {LimitRule}\n    proto: tcp\n    limit: {{ rate: {LimitRate}, per: {LimitPer} }}\n    action: drop\n");
-        }
         int first = 0;
         if (prefixes > 0)
         {
@@ -149,7 +150,7 @@ public static class Synthetic
         }
         for (int i = first; i < rules; i++)
             yaml.Append($"  - name: r{i}\n    src: {RuleSource(i)}\n    proto: {RuleProto(i)}\n    dport: {1000 + i + 10_000 * variant}\n    action: drop\n");
-        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}{(stateful ? "-state" : "")}{(liveLimit ? "-live" : "")}{log switch { BenchLog.Matching => "-log", BenchLog.Elsewhere => "-log-elsewhere", _ => "" }}";
+        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}{(stateful ? "-state" : "")}{live switch { BenchLive.SetAndLimit => "-live", BenchLive.Set => "-liveset", BenchLive.Limit => "-limit", _ => "" }}{log switch { BenchLog.Matching => "-log", BenchLog.Elsewhere => "-log-elsewhere", _ => "" }}";
         string path = Path.Combine(dir, name + ".yaml");
         File.WriteAllText(path, yaml.ToString());
         return path;
@@ -263,6 +264,18 @@ public static class Synthetic
         BinaryPrimitives.WriteUInt128BigEndian(b, a);
         return b;
     }
+}
+
+/// <summary>
+/// The live set + limit variants of a synthetic ruleset (see <see cref="Synthetic"/>): both rules on top, or only
+/// one of them (the live set rule, or the limit rule), to tell their costs apart.
+/// </summary>
+public enum BenchLive
+{
+    None,
+    SetAndLimit,
+    Set,
+    Limit,
 }
 
 /// <summary>The packet-log variants of a synthetic ruleset (see <see cref="Synthetic"/>).</summary>

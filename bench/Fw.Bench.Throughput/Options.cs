@@ -26,7 +26,8 @@ public sealed record Options
                                  fw + state, the connection-tracking cost at the peer comparison's rules and set; --no-log:
                                  fw + log, the packet log's cost there: a logged rule the traffic matches, and one it does
                                  not; --no-liveset: fw + live set + limit, a live set of 10,000 entries the traffic misses
-                                 and a limit it stays within, on top of the same rules and set)
+                                 and a limit it stays within, on top of the same rules and set, and each
+                                 of the two alone)
           --write-rules DIR      write the grid's rulesets (and nft, xdp-filter translations of the peer's) to DIR and stop
         """;
 

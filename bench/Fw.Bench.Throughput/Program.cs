@@ -70,9 +70,9 @@ try
     var topCases = o.Log && o.Live
         ? new[] { BenchLog.Matching, BenchLog.Elsewhere }.Select(l => RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, log: l)).ToList()
         : [];
-    // Issue 15's per-packet cost: a live set the traffic misses and a limit it stays within, on top.
+    // Issue 15's per-packet cost: a live set the traffic misses and a limit it stays within, on top; and each alone.
     if (o.LiveSet && o.Live)
-        topCases.Add(RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, liveLimit: true));
+        topCases.AddRange(new[] { BenchLive.SetAndLimit, BenchLive.Set, BenchLive.Limit }.Select(l => RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, live: l)));
     foreach (var lc in topCases)
         log.WriteLine($"compiled {lc.Label}: {lc.CompileMs:N0} ms, {lc.Check.Image!.ClassCount:N0} classes, {lc.Check.Image.PrefixEntries:N0} trie entries");
     var results = new Results(o, Machine.Describe(o));

@@ -75,7 +75,7 @@ public sealed class BareSut : Sut
 /// </summary>
 /// A packet-log case ("fw + log", a logged rule the traffic matches) has a reader draining the log's ring on a
 /// background thread while attached (Fw.Kernel.PacketLog, as fwctl log reads it), so the records are really written.
-/// A live set + limit case ("fw + live set + limit") has its live set filled after every attach with
+/// A live set + limit case ("fw + live set + limit", or "fw + live set" alone) has its live set filled after every attach with
 /// <see cref="Synthetic.LiveSetEntries"/> (entries without expiry, written as fwctl set add writes them, one map update
 /// each), since the detach removes the set with every other pin.
 public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : Sut
@@ -83,7 +83,7 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
     public const string StatefulName = "fw + state";
     public const string LoggedName = "fw + log";
     public const string LogElsewhereName = "fw + log elsewhere";
-    public const string LiveLimitName = "fw + live set + limit";
+    public const string LiveLimitName = "fw + live set + limit", LiveSetName = "fw + live set", LimitName = "fw + limit";
 
     private Thread? _reader;
     private volatile bool _stopReader;
@@ -91,13 +91,14 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
     public RulesetCase Case => c;
 
     public override string Name => build is not null ? $"fw ({build.Label})" : c.Stateful ? StatefulName
-        : c.Log == BenchLog.Matching ? LoggedName : c.Log == BenchLog.Elsewhere ? LogElsewhereName : c.LiveLimit ? LiveLimitName
+        : c.Log == BenchLog.Matching ? LoggedName : c.Log == BenchLog.Elsewhere ? LogElsewhereName
+        : c.Live == BenchLive.SetAndLimit ? LiveLimitName : c.Live == BenchLive.Set ? LiveSetName : c.Live == BenchLive.Limit ? LimitName
         : c.DefaultDrop ? "fw" : "fw, default: pass";
 
     public override void Start()
     {
         net.Ns.Run(() => Deployment.Attach(net.SutIf, c.Check, XdpMode.Native, build?.ObjectPath));
-        if (c.LiveLimit)
+        if (c.HasLiveSet)
             net.Ns.Run(FillLiveSet);
         if (c.Log != BenchLog.Matching)
             return;
@@ -167,7 +168,7 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
 
     public override LimitChecks? LimitChecks()
     {
-        if (!c.LiveLimit)
+        if (!c.HasLimit)
             return null;
         var s = StatsSnapshot.Read(net.SutIf);
         return new LimitChecks(s.LimitUnder.Total.Packets, s.LimitOver.Total.Packets);
