@@ -55,7 +55,7 @@ public sealed unsafe class BpfMap : IDisposable
     }
 
     /// <summary>
-    /// Every key, by BPF_MAP_GET_NEXT_KEY (maps without batch reads: LPM tries), at most <paramref name="limit"/>.
+    /// Every key, by BPF_MAP_GET_NEXT_KEY one syscall a key (<see cref="ReadAllByKey"/> reads an LPM trie batched), at most <paramref name="limit"/>.
     /// A key deleted while it reads may make the walk start over (the kernel's rule for a missing key): the caller
     /// bounds it, and keys are distinct in what it returns.
     /// </summary>
@@ -63,7 +63,7 @@ public sealed unsafe class BpfMap : IDisposable
         where TKey : unmanaged
     {
         var keys = new List<TKey>();
-        var seen = new HashSet<TKey>();
+        var seen = new HashSet<TKey>(BytewiseComparer<TKey>.Instance);
         TKey cur = default, next = default;
         bool first = true;
         while (keys.Count < limit)
@@ -283,6 +283,117 @@ public sealed unsafe class BpfMap : IDisposable
         GC.KeepAlive(_owner);
     }
 
+    /// <summary>
+    /// Every element of a map whose batch position is a key (the kernel's generic batch ops: arrays, LPM tries; not
+    /// hash maps, see <see cref="Entries"/>), with BPF_MAP_LOOKUP_BATCH a few thousand at a time, at most
+    /// <paramref name="limit"/>. An element written or deleted while it reads may or may not come.
+    /// </summary>
+    public List<(TKey Key, TValue Value)> ReadAllByKey<TKey, TValue>(int limit)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        int chunk = Math.Clamp(limit, 1, 8192);
+        var keys = new TKey[chunk];
+        var values = new TValue[chunk];
+        var list = new List<(TKey, TValue)>();
+        TKey inBatch = default, outBatch = default;
+        var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
+        bool first = true;
+        while (list.Count < limit)
+        {
+            uint count = (uint)Math.Min(chunk, limit - list.Count);
+            int rc, errno;
+            fixed (TKey* k = keys)
+            fixed (TValue* v = values)
+            {
+                rc = Interop.bpf_map_lookup_batch(Fd, first ? null : &inBatch, &outBatch, k, v, ref count, opts);
+                errno = rc < 0 ? Marshal.GetLastPInvokeError() : 0;
+            }
+            if (rc < 0 && errno != 2 /* ENOENT: these were the last */)
+                throw new BpfException($"read {Name}", errno);
+            for (int i = 0; i < count && list.Count < limit; i++)
+                list.Add((keys[i], values[i]));
+            if (rc < 0 || count == 0)
+                break;
+            inBatch = outBatch;
+            first = false;
+        }
+        GC.KeepAlive(_owner);
+        return list;
+    }
+
+    /// <summary>
+    /// Writes elements with BPF_MAP_UPDATE_BATCH in order until one fails; returns how many were written and the
+    /// failure's errno (0: all were).
+    /// </summary>
+    public (int Written, int Errno) TryUpdateBatch<TKey, TValue>(ReadOnlySpan<TKey> keys, ReadOnlySpan<TValue> values)
+        where TKey : unmanaged
+        where TValue : unmanaged
+    {
+        if (keys.Length != values.Length)
+            throw new ArgumentException("keys and values differ in length");
+        const int Chunk = 16384;
+        var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
+        int done = 0;
+        try
+        {
+            while (done < keys.Length)
+            {
+                int n = Math.Min(Chunk, keys.Length - done);
+                uint count = (uint)n;
+                int rc;
+                fixed (TKey* k = keys.Slice(done, n))
+                fixed (TValue* v = values.Slice(done, n))
+                    rc = Interop.bpf_map_update_batch(Fd, k, v, ref count, opts);
+                if (rc < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    return (done + (int)Math.Min(count, (uint)n), errno != 0 ? errno : -rc);
+                }
+                done += n;
+            }
+            return (done, 0);
+        }
+        finally
+        {
+            GC.KeepAlive(_owner);
+        }
+    }
+
+    /// <summary>
+    /// Deletes elements with BPF_MAP_DELETE_BATCH in order until one fails (ENOENT: it was not there); returns how
+    /// many were deleted and the failure's errno (0: all were).
+    /// </summary>
+    public (int Deleted, int Errno) TryDeleteBatch<TKey>(ReadOnlySpan<TKey> keys)
+        where TKey : unmanaged
+    {
+        const int Chunk = 16384;
+        var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
+        int done = 0;
+        try
+        {
+            while (done < keys.Length)
+            {
+                int n = Math.Min(Chunk, keys.Length - done);
+                uint count = (uint)n;
+                int rc;
+                fixed (TKey* k = keys.Slice(done, n))
+                    rc = Interop.bpf_map_delete_batch(Fd, k, ref count, opts);
+                if (rc < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    return (done + (int)Math.Min(count, (uint)n), errno != 0 ? errno : -rc);
+                }
+                done += n;
+            }
+            return (done, 0);
+        }
+        finally
+        {
+            GC.KeepAlive(_owner);
+        }
+    }
+
     /// <summary>Raw batch write for values whose size is only known at run time (fw_bitmaps rows).</summary>
     public void UpdateBatchRaw(ReadOnlySpan<uint> keys, ReadOnlySpan<byte> values, int valueSize)
     {
@@ -356,6 +467,26 @@ public sealed unsafe class BpfMap : IDisposable
                 result[c] = Unsafe.ReadUnaligned<TValue>(v + c * stride);
             GC.KeepAlive(_owner);
             return result;
+        }
+    }
+
+    /// <summary>
+    /// Keys compared as the kernel compares them, byte for byte. A struct's own equality is not that: one with a
+    /// fixed buffer (struct fw_set_key's address) compares the buffer's first element only.
+    /// </summary>
+    private sealed class BytewiseComparer<T> : IEqualityComparer<T>
+        where T : unmanaged
+    {
+        public static readonly BytewiseComparer<T> Instance = new();
+
+        public bool Equals(T a, T b) =>
+            MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in a)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
+
+        public int GetHashCode(T value)
+        {
+            var h = new HashCode();
+            h.AddBytes(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+            return h.ToHashCode();
         }
     }
 }

@@ -87,6 +87,9 @@ internal static unsafe partial class Interop
 
 
     [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_map_delete_batch(int fd, void* keys, ref uint count, in BatchOpts opts);
+
+    [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_map_update_batch(int fd, void* keys, void* values, ref uint count, in BatchOpts opts);
 
     [LibraryImport(Libbpf, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

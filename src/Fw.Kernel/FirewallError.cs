@@ -26,4 +26,10 @@ public enum FirewallError
 
     /// <summary>fw_meta names a generation that is not pinned (only a detach and attach recover).</summary>
     Inconsistent,
+
+    /// <summary>The live ruleset has no live set of that name.</summary>
+    UnknownSet,
+
+    /// <summary>A live set cannot hold what it was given.</summary>
+    SetFull,
 }

@@ -83,6 +83,24 @@ public sealed class InterfaceState : IDisposable
         }
     }
 
+    /// <summary>
+    /// The directory of the generation that classifies, for a caller holding the interface's lock (a switch left
+    /// unfinished is finished first, as <see cref="Open"/> does): a few reads, no rules.
+    /// </summary>
+    internal static string LiveGenerationDir(string iface)
+    {
+        if (!InterfaceLock.HeldByThisThread(iface))
+            throw new InvalidOperationException($"{iface}: the interface lock is not held");
+        PinLayout.CheckRoot();
+        if (!File.Exists(PinLayout.Meta(iface)))
+            throw new FirewallException(iface, "read", FirewallError.NotAttached, $"{iface}: fw is not attached");
+        using var metaMap = BpfMap.OpenPinned(PinLayout.Meta(iface));
+        var meta = metaMap.Lookup<uint, FwMeta>(0);
+        if (!RunsMetaGeneration(iface, meta))
+            Firewall.FinishSwitch(iface, meta.Generation);
+        return PinLayout.Generation(iface, meta.Generation);
+    }
+
     private static bool RunsMetaGeneration(string iface, FwMeta meta)
     {
         uint live = Firewall.LiveProgramId(iface);

@@ -176,17 +176,64 @@ public sealed class LiveSetMap : IDisposable
         return null;
     }
 
-    /// <summary>Every entry (expired ones too), at most the set's max.</summary>
+    /// <summary>Every entry (expired ones too), at most the set's max; batched (the kernel's generic batch read of a trie).</summary>
     public List<LiveSetEntry> ReadAll()
     {
-        var keys = Entries.Keys<FwSetKey>(Max + 1);
-        var list = new List<LiveSetEntry>(keys.Count);
-        foreach (var k in keys)
+        var all = Entries.ReadAllByKey<FwSetKey, FwSetVal>(Max + 1);
+        var list = new List<LiveSetEntry>(all.Count);
+        foreach (var (k, v) in all)
         {
-            if (Entries.TryLookup(k, out FwSetVal v) && v.PrefixLen == k.PrefixLen)
+            if (v.PrefixLen == k.PrefixLen)   // a lookup finds the longest prefix covering the key: this one, unless it went meanwhile
                 list.Add(new LiveSetEntry(PrefixOf(k), v.ExpiresNs, v.AddedNs));
         }
         return list;
+    }
+
+    /// <summary>
+    /// Adds or replaces the entries of <paramref name="prefixes"/>, all with one expiry, batched; returns those the
+    /// full set refused (nothing else of the call is undone). Entries already there never need room.
+    /// </summary>
+    public List<IpPrefix> PutMany(IReadOnlyList<IpPrefix> prefixes, ulong expiresNs, ulong nowNs)
+    {
+        var keys = new FwSetKey[prefixes.Count];
+        var values = new FwSetVal[prefixes.Count];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i] = KeyOf(prefixes[i]);
+            values[i] = new FwSetVal { ExpiresNs = expiresNs, AddedNs = nowNs, PrefixLen = keys[i].PrefixLen };
+        }
+        var refused = new List<IpPrefix>();
+        var (written, errno) = Entries.TryUpdateBatch<FwSetKey, FwSetVal>(keys, values);
+        if (errno == 0)
+            return refused;
+        if (errno is not (7 /* E2BIG */ or 28 /* ENOSPC */))
+            throw new BpfException($"update {Entries.Name} ({written:N0} of {keys.Length:N0} entries written)", errno);
+        // Full at `written`: the rest one by one (some may be there already and need no room).
+        for (int i = written; i < keys.Length; i++)
+        {
+            if (!Put(prefixes[i], expiresNs, nowNs))
+                refused.Add(prefixes[i]);
+        }
+        return refused;
+    }
+
+    /// <summary>Removes the entries of exactly <paramref name="prefixes"/>, batched; returns how many were there.</summary>
+    public int RemoveMany(IReadOnlyList<IpPrefix> prefixes)
+    {
+        var keys = prefixes.Select(KeyOf).ToArray();
+        int removed = 0, at = 0;
+        while (at < keys.Length)
+        {
+            var (deleted, errno) = Entries.TryDeleteBatch<FwSetKey>(keys.AsSpan(at));
+            removed += deleted;
+            at += deleted;
+            if (errno == 0)
+                break;
+            if (errno != 2 /* ENOENT: not there; go on past it */)
+                throw new BpfException($"delete from {Entries.Name}", errno);
+            at++;
+        }
+        return removed;
     }
 
     /// <summary>A counter summed over CPUs.</summary>

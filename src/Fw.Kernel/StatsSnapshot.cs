@@ -74,7 +74,7 @@ public sealed record StatsSnapshot(
         };
     }
 
-    /// <summary>Each live set of the live generation: entries counted by walking its trie (bounded by its max).</summary>
+    /// <summary>Each live set of the live generation: entries counted by reading its trie (batched, bounded by its max).</summary>
     private static List<LiveSetCounts> ReadLiveSets(InterfaceState state)
     {
         var list = new List<LiveSetCounts>();
@@ -86,7 +86,7 @@ public sealed record StatsSnapshot(
             try
             {
                 using var set = LiveSetMap.OpenPinned(state.Interface, name);
-                list.Add(new LiveSetCounts(name, set.Entries.Keys<FwSetKey>(set.Max + 1).Count, set.Max, conf.Timeout == 0 ? null : conf.Timeout,
+                list.Add(new LiveSetCounts(name, set.ReadAll().Count, set.Max, conf.Timeout == 0 ? null : conf.Timeout,
                     set.Counter(FwSetCounter.Added) + set.Counter(FwSetCounter.AddedCtl), set.Counter(FwSetCounter.Refreshed),
                     set.Counter(FwSetCounter.Full), set.Counter(FwSetCounter.Expired), set.Counter(FwSetCounter.Removed)));
             }

@@ -7,7 +7,7 @@ namespace Fw.Rules;
 /// its IPv4 addresses against the IPv4 prefixes only, so "::ffff:10.0.0.1" never matches 10.0.0.1 sending IPv4:
 /// the rule looks right and does nothing. A warning, not an error: an IPv6 frame can carry such an address.
 /// </summary>
-internal static class MappedIPv4
+public static class MappedIPv4
 {
     /// <summary>The top 96 bits of a mapped address: ::ffff:0:0.</summary>
     private static readonly UInt128 Marker = (UInt128)0xffff << 32;

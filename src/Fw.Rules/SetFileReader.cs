@@ -109,7 +109,16 @@ internal sealed class SetFileReader(DiagnosticBag diagnostics, PrefixBudget budg
             failure = $"cannot read set file '{shown}': {FileBytes.Reason(e)}";
             return null;
         }
+        return Parse(path, shown, data, out failure);
+    }
 
+    /// <summary>
+    /// The prefixes of a set file's bytes (<paramref name="path"/> names it in findings, <paramref name="shown"/> in
+    /// failures), errors in its lines reported there; null and <paramref name="failure"/> when it is not text.
+    /// </summary>
+    internal List<IpPrefix>? Parse(string path, string shown, ReadOnlySpan<byte> data, out string? failure)
+    {
+        failure = null;
         ReadOnlySpan<byte> text = data;
         if (text.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
             text = text[3..];

@@ -162,12 +162,7 @@ internal static class ConntrackCommand
         ["expires_in"] = Math.Max(0, f.ExpiresIn),
     };
 
-    private static string Seconds(ulong s) => s switch
-    {
-        < 120 => $"{s}s",
-        < 7200 => $"{s / 60}m{s % 60:00}s",
-        _ => $"{s / 3600}h{s % 3600 / 60:00}m",
-    };
+    private static string Seconds(ulong s) => Format.Seconds(s);
 
     private static int Compare(ConntrackFlow a, ConntrackFlow b)
     {

@@ -56,4 +56,12 @@ internal static class Format
         >= 1e3 => $"{bps / 1e3:N1} kbit/s",
         _ => $"{bps:N0} bit/s",
     };
+
+    /// <summary>A duration to the second, short: "42s", "9m58s", "3h07m".</summary>
+    public static string Seconds(ulong s) => s switch
+    {
+        < 120 => $"{s}s",
+        < 7200 => $"{s / 60}m{s % 60:00}s",
+        _ => $"{s / 3600}h{s % 3600 / 60:00}m",
+    };
 }

@@ -14,7 +14,11 @@ public static class FwctlApp
         Description = "Print JSON on stdout (errors too, as {\"error\": ...})",
     };
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) =>
+        Run(args, stdout, stderr, Console.OpenStandardInput);
+
+    /// <param name="stdin">Opens what `-` reads (fwctl set sync --file -).</param>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream> stdin)
     {
         var root = new RootCommand(
             "fwctl: control the fw XDP firewall.\n" +
@@ -30,6 +34,7 @@ public static class FwctlApp
             StatsCommand.Create(stdout, stderr),
             StatusCommand.Create(stdout, stderr),
             ConntrackCommand.Create(stdout, stderr),
+            SetCommand.Create(stdout, stderr, stdin),
             LogCommand.Create(stdout, stderr),
             TestCommand.Create(stdout, stderr),
         };

@@ -1,7 +1,10 @@
 namespace Fw.Cli;
 
-/// <summary>An aligned text table: text columns left, numeric columns right, two spaces between.</summary>
-internal sealed class Table(string[] headers)
+/// <summary>
+/// An aligned text table: text columns left, numeric columns right, two spaces between. A column whose cells all
+/// start with a digit is numeric unless named in <paramref name="textColumns"/> (addresses, prefixes).
+/// </summary>
+internal sealed class Table(string[] headers, params int[] textColumns)
 {
     private readonly List<string[]> _rows = [];
 
@@ -15,7 +18,7 @@ internal sealed class Table(string[] headers)
         for (int c = 0; c < n; c++)
         {
             width[c] = Math.Max(headers[c].Length, _rows.Select(r => c < r.Length ? r[c].Length : 0).DefaultIfEmpty(0).Max());
-            numeric[c] = _rows.Count > 0 && _rows.All(r => c >= r.Length || r[c].Length == 0 || r[c] == "-" || char.IsDigit(r[c][0]));
+            numeric[c] = _rows.Count > 0 && !textColumns.Contains(c) && _rows.All(r => c >= r.Length || r[c].Length == 0 || r[c] == "-" || char.IsDigit(r[c][0]));
         }
         void Line(string[] cells)
         {

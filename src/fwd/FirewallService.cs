@@ -249,7 +249,10 @@ internal sealed class FirewallService : IHostedService, IDisposable
     /// <summary>When the watch last swept each interface's flow table (worker thread only).</summary>
     private readonly Dictionary<string, long> _sweptAt = new(StringComparer.Ordinal);
 
-    /// <summary>Removes the expired entries of the interface's flow table, every <see cref="FwdOptions.ConntrackSweepInterval"/>.</summary>
+    /// <summary>
+    /// Removes the expired entries of the interface's flow table and of its live sets, every
+    /// <see cref="FwdOptions.ConntrackSweepInterval"/> (10 s).
+    /// </summary>
     private void SweepConntrack(string iface)
     {
         if (_sweptAt.TryGetValue(iface, out long at) && Stopwatch.GetElapsedTime(at) < _options.ConntrackSweepInterval)
@@ -264,6 +267,15 @@ internal sealed class FirewallService : IHostedService, IDisposable
         catch (Exception e) when (e is BpfException or FirewallException or IOException)
         {
             _log.LogWarning("sweeping the flow table of {Iface} failed: {Error}", iface, e.Message);
+        }
+        try
+        {
+            if (LiveSets.Sweep(iface, KernelClock.CoarseNs()) is var expired and > 0)
+                _log.LogDebug("{Iface}: {Expired} expired live set entries removed", iface, expired);
+        }
+        catch (Exception e) when (e is BpfException or FirewallException or IOException)
+        {
+            _log.LogWarning("sweeping the live sets of {Iface} failed: {Error}", iface, e.Message);
         }
     }
 

@@ -45,7 +45,11 @@ public enum FwSetCounter : uint
     /// <summary>Entries fwctl set del/flush/sync removed; written by the control plane.</summary>
     Removed = 4,
 
-    /// <summary>Entries fwctl set add/sync added or renewed; written by the control plane.</summary>
+    /// <summary>
+    /// Entries fwctl set add/sync added (new, or back after they had expired); written by the control plane. Its
+    /// renewals of live entries are counted nowhere: <see cref="Refreshed"/> is the data plane's, per CPU, and a
+    /// second writer of CPU 0's value would lose counts.
+    /// </summary>
     AddedCtl = 5,
 
     /// <summary>FW_SET_COUNTERS: the inner map's max_entries.</summary>
