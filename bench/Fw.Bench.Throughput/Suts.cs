@@ -140,16 +140,10 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
                 throw new InvalidOperationException($"live set {Synthetic.LiveSetName} of {net.SutIf} refused {p} after {n:N0} entries (max {set.Max:N0})");
             n++;
         }
-        int count = set.Entries.Keys<SetKeyBits>(set.Max + 1).Count;
+        int count = set.Entries.Keys<FwSetKey>(set.Max + 1).Count;
         if (count != Synthetic.LiveSetFill)
             throw new InvalidOperationException($"live set {Synthetic.LiveSetName} of {net.SutIf} has {count:N0} entries after {n:N0} were put");
     }
-
-    /// <summary>
-    /// struct fw_set_key as plain fields, for counting the trie's keys: FwSetKey's fixed buffer makes ValueType
-    /// equality see only the address's first byte, so BpfMap.Keys&lt;FwSetKey&gt; stops at the second key of a /8.
-    /// </summary>
-    private readonly record struct SetKeyBits(uint PrefixLen, uint Family, ulong Hi, ulong Lo);
 
     /// <summary>The counter of the rule the mix matches, or of the default.</summary>
     public override ulong? Counted(Mix mix)
