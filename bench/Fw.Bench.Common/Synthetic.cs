@@ -30,6 +30,14 @@ namespace Fw.Bench;
 /// <c>log: true</c> on top of the same rules: <see cref="BenchLog.Matching"/>, its sources are the no-match traffic's
 /// (198.18.128.0/17, 2001:db8:4000::/34), so every packet of that mix is logged; <see cref="BenchLog.Elsewhere"/>, its
 /// sources are 198.18.96.0/20 and 2001:db8:3000::/36, where no traffic goes, so the no-match mix is logged by nothing.</para>
+/// <para>Live set + limit variant (issue 15's per-packet cost): a live set <c>banned</c> (<c>dynamic: true, timeout: 600,
+/// max: 65536</c>) and two rules on top of the same rules: <c>drop-banned</c> (<c>src: "@banned"</c>, drop) and <c>police</c>
+/// (<c>proto: tcp</c>, <c>limit: {rate: 1000000000/s, per: src/24}</c>, drop). The bench fills the set after the attach with
+/// <see cref="LiveSetEntries"/>: 7,500 IPv4 /32s in 198.18.32.0/19 and 2,500 IPv6 /128s in 2001:db8:f000::/40, where no
+/// traffic goes and no rule or set prefix is (198.19.0.0/16 is all the big set's hit block). A no-match packet (TCP) misses
+/// the live set (one lookup in its family's part of the trie), is within the police rule's rate (a GCRA check on its /24's
+/// bucket, which takes it from the bucket), so that rule does not match, and goes on to the default. The
+/// <see cref="BenchLive.Set"/> and <see cref="BenchLive.Limit"/> variants have only one of the two rules on top.</para>
 /// <para>For reloads (bench/Fw.Bench.ControlPlane), a variant v &gt; 0 moves every rule's port by 10,000 v, so two
 /// variants differ in digest and in every port class; the mixes are those of variant 0. An interface name adds
 /// <c>interfaces: [IFACE]</c> for fwd.</para>
@@ -47,6 +55,32 @@ public static class Synthetic
     public static string LogRuleSources(BenchLog log) => log == BenchLog.Matching
         ? "[198.18.128.0/17, \"2001:db8:4000::/34\"]"
         : "[198.18.96.0/20, \"2001:db8:3000::/36\"]";
+
+    /// <summary>The live set + limit variant's live set, its rules on top (<c>drop-banned</c>, then <c>police</c>) and entries.</summary>
+    public const string LiveSetName = "banned", LiveSetRule = "drop-banned", LimitRule = "police";
+
+    public const int LiveSetTimeout = 600, LiveSetMax = 65536, LiveSetFill = 10_000, LiveRules = 2;
+
+    /// <summary>The police rule's limit: a rate no traffic here reaches, per source /24 (/56 for IPv6).</summary>
+    public const string LimitRate = "1000000000/s", LimitPer = "src/24";
+
+    /// <summary>
+    /// What the bench puts into the live set after the attach: <paramref name="count"/> whole addresses, 3 IPv4 /32s from
+    /// 198.18.32.0/19 to 1 IPv6 /128 from 2001:db8:f000::/40 (hosts spread over it), none where the mixes send.
+    /// </summary>
+    public static IEnumerable<Fw.Rules.IpPrefix> LiveSetEntries(int count = LiveSetFill)
+    {
+        if (count < 0 || count > 4 * 8192 / 3)
+            throw new ArgumentOutOfRangeException(nameof(count), count, "at most 10,922 entries (8,192 IPv4 hosts in 198.18.32.0/19)");
+        UInt128 v6Base = (UInt128)0x20010db8f0UL << 88;
+        for (int i = 0; i < count; i++)
+        {
+            if (i % 4 == 3)
+                yield return Fw.Rules.IpPrefix.Create(Fw.Rules.IpFamily.V6, v6Base | (UInt128)(ulong)(i / 4) << 40 | (UInt128)(ulong)(i + 1), 128);
+            else
+                yield return Fw.Rules.IpPrefix.Create(Fw.Rules.IpFamily.V4, (UInt128)(0xC6122000u + (uint)(i - i / 4)) << 96, 32);
+        }
+    }
 
     /// <summary>Rules the stateful variant puts on top: <see cref="EstablishedRule"/>, then the track rule.</summary>
     public const int StateRules = 2;
@@ -71,8 +105,11 @@ public static class Synthetic
     /// no-match range, 32,768 up); <paramref name="iface"/> adds an <c>interfaces:</c> line; <paramref name="stateful"/>
     /// puts the <see cref="StateRules"/> connection-tracking rules on top of the <paramref name="rules"/> rules.
     /// </summary>
-    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null, bool stateful = false, BenchLog log = BenchLog.None)
+    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null, bool stateful = false, BenchLog log = BenchLog.None, BenchLive live = BenchLive.None)
     {
+        bool liveSet = live is BenchLive.SetAndLimit or BenchLive.Set, limit = live is BenchLive.SetAndLimit or BenchLive.Limit;
+        if (live != BenchLive.None && (stateful || log != BenchLog.None || rules > 4096 - LiveRules))
+            throw new ArgumentOutOfRangeException(nameof(rules), rules, $"1-{4096 - LiveRules:N0} rules with the live set and limit rules on top, alone");
         if (log != BenchLog.None && rules > 4095)
             throw new ArgumentOutOfRangeException(nameof(rules), rules, "1-4,095 rules with the log rule on top");
         if (rules < 1 || rules > 4096 - (stateful ? StateRules : 0))
@@ -91,6 +128,8 @@ public static class Synthetic
                 WriteSet(set, prefixes);
             yaml.Append($"sets:\n  {SetName}: {{ file: {Path.GetFileName(set)} }}\n");
         }
+        if (liveSet)
+            yaml.Append(prefixes > 0 ? "" : "sets:\n").Append($"  {LiveSetName}: {{ dynamic: true, timeout: {LiveSetTimeout}, max: {LiveSetMax} }}\n");
         yaml.Append("rules:\n");
         if (stateful)
         {
@@ -99,6 +138,10 @@ public static class Synthetic
         }
         if (log != BenchLog.None)
             yaml.Append($"  - name: {LogRule}\n    src: {LogRuleSources(log)}\n    log: true\n    action: drop\n");
+        if (liveSet)
+            yaml.Append($"  - name: {LiveSetRule}\n    src: \"@{LiveSetName}\"\n    action: drop\n");
+        if (limit)
+            yaml.Append($"  - name: {LimitRule}\n    proto: tcp\n    limit: {{ rate: {LimitRate}, per: {LimitPer} }}\n    action: drop\n");
         int first = 0;
         if (prefixes > 0)
         {
@@ -107,7 +150,7 @@ public static class Synthetic
         }
         for (int i = first; i < rules; i++)
             yaml.Append($"  - name: r{i}\n    src: {RuleSource(i)}\n    proto: {RuleProto(i)}\n    dport: {1000 + i + 10_000 * variant}\n    action: drop\n");
-        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}{(stateful ? "-state" : "")}{log switch { BenchLog.Matching => "-log", BenchLog.Elsewhere => "-log-elsewhere", _ => "" }}";
+        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}{(stateful ? "-state" : "")}{live switch { BenchLive.SetAndLimit => "-live", BenchLive.Set => "-liveset", BenchLive.Limit => "-limit", _ => "" }}{log switch { BenchLog.Matching => "-log", BenchLog.Elsewhere => "-log-elsewhere", _ => "" }}";
         string path = Path.Combine(dir, name + ".yaml");
         File.WriteAllText(path, yaml.ToString());
         return path;
@@ -221,6 +264,18 @@ public static class Synthetic
         BinaryPrimitives.WriteUInt128BigEndian(b, a);
         return b;
     }
+}
+
+/// <summary>
+/// The live set + limit variants of a synthetic ruleset (see <see cref="Synthetic"/>): both rules on top, or only
+/// one of them (the live set rule, or the limit rule), to tell their costs apart.
+/// </summary>
+public enum BenchLive
+{
+    None,
+    SetAndLimit,
+    Set,
+    Limit,
 }
 
 /// <summary>The packet-log variants of a synthetic ruleset (see <see cref="Synthetic"/>).</summary>

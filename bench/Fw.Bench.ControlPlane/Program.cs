@@ -7,6 +7,8 @@ using Fw.Bench.ControlPlane;
 //   Fw.Bench.ControlPlane reload [--runs N] [--rules N] [--prefixes N] [--fwctl PATH]... [--env "NAME=VALUE ..."]...
 //                                                             only the whole-process fwctl reload (default 4,096 rules
 //                                                             and 1M prefixes), builds or settings interleaved
+//   Fw.Bench.ControlPlane livesets [--adds N] [--runs N] [--out FILE]   live sets: one add (kernel map update, in-process,
+//                                                             fwctl set add) and syncs of 100,000 entries (bench/livesets)
 //   Fw.Bench.ControlPlane profile [RULES PREFIXES]            a Stopwatch breakdown of one reload path
 //   Fw.Bench.ControlPlane write DIR RULES PREFIXES [VARIANT [IFACE]]  writes a synthetic ruleset (prints its path)
 // Failures are caught here so that every Dispose and finally runs (an unhandled exception skips them): the
@@ -19,6 +21,7 @@ try
         "profile" => Profile.Run(args[1..]),
         "process" => WholeProcess.Run(args[1..]),
         "reload" => WholeProcess.Reload(args[1..]),
+        "livesets" => LiveSetBench.Run(args[1..]),
         "write" when args.Length >= 4 => Write(args[1], int.Parse(args[2]), int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 0, args.ElementAtOrDefault(5)),
         _ => Usage(),
     };
@@ -46,6 +49,6 @@ static int Write(string dir, int rules, int prefixes, int variant, string? iface
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Fw.Bench.ControlPlane (bdn [BenchmarkDotNet args] | process [--runs N] [--as-built] | reload [--runs N] [--rules N] [--prefixes N] [--fwctl PATH]... [--env \"NAME=VALUE ...\"]... | profile [RULES PREFIXES] | write DIR RULES PREFIXES [VARIANT [IFACE]])");
+    Console.Error.WriteLine("usage: Fw.Bench.ControlPlane (bdn [BenchmarkDotNet args] | process [--runs N] [--as-built] | reload [--runs N] [--rules N] [--prefixes N] [--fwctl PATH]... [--env \"NAME=VALUE ...\"]... | livesets [--adds N] [--runs N] [--out FILE] | profile [RULES PREFIXES] | write DIR RULES PREFIXES [VARIANT [IFACE]])");
     return 2;
 }

@@ -295,9 +295,9 @@ internal static partial class WholeProcess
     }
 
     /// <summary>Wall time and CPU time (user + system, from the children's rusage) of one run.</summary>
-    private sealed record Timed(double Ms, double CpuMs, string Stdout);
+    internal sealed record Timed(double Ms, double CpuMs, string Stdout);
 
-    private static Timed Exec(BenchNet net, string program, params string[] args) => Exec(net, null, program, args);
+    internal static Timed Exec(BenchNet net, string program, params string[] args) => Exec(net, null, program, args);
 
     /// <summary>Runs PROGRAM in the namespace, with one environment setting (NAME=VALUE, through env) or none.</summary>
     private static Timed Exec(BenchNet net, string? env, string program, params string[] args)

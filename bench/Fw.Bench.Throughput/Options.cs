@@ -9,9 +9,10 @@ public sealed record Options
           --runs N               runs per scenario; figures are medians (default 5)
           --duration S           seconds of traffic per scenario and run, after a warm-up (default 1)
           --threads N            sending threads, one per CPU from CPU 0 (default: every CPU)
-          --quick                a quick look (about 5 minutes): bare XDP_DROP, fw, fw + state, fw + log and
-                                 xdp-filter at the peer comparison's rules and set, no-match mix (fw + state: established
-                                 and no-match mixes; fw + log: logged and log-elsewhere); no cost grid, no nftables
+          --quick                a quick look (about 5 minutes): bare XDP_DROP, fw, fw + state, fw + log,
+                                 fw + live set + limit and xdp-filter at the peer comparison's rules and set, no-match
+                                 mix (fw + state: established and no-match mixes; fw + log: logged and log-elsewhere);
+                                 no cost grid, no nftables
           --rules N,N,...        rule counts (default 10,100,1000,4096)
           --prefixes N,N,...     set sizes of the live grid (default 0,10000,100000,1000000)
           --cost-prefixes N,...  set sizes of the TEST_RUN grid (default 0,1000,10000,100000,1000000)
@@ -21,9 +22,12 @@ public sealed record Options
           --peer-prefixes N      set size of the peer comparison (default 100000)
           --fw-object LABEL=PATH another build's fw.bpf.o, measured as "fw (LABEL)" beside fw in the peer comparison
                                  (repeatable): to compare data-plane changes in one run, paired with the same bare runs
-          --no-cost | --no-live | --no-peers | --no-state | --no-log   leave a part out (--no-state: fw + state,
-                                 the connection-tracking cost at the peer comparison's rules and set; --no-log: fw + log,
-                                 the packet log's cost there: a logged rule the traffic matches, and one it does not)
+          --no-cost | --no-live | --no-peers | --no-state | --no-log | --no-liveset   leave a part out (--no-state:
+                                 fw + state, the connection-tracking cost at the peer comparison's rules and set; --no-log:
+                                 fw + log, the packet log's cost there: a logged rule the traffic matches, and one it does
+                                 not; --no-liveset: fw + live set + limit, a live set of 10,000 entries the traffic misses
+                                 and a limit it stays within, on top of the same rules and set, and each
+                                 of the two alone)
           --write-rules DIR      write the grid's rulesets (and nft, xdp-filter translations of the peer's) to DIR and stop
         """;
 
@@ -47,6 +51,8 @@ public sealed record Options
     public bool State { get; init; } = true;
     /// <summary>fw + log: the peer comparison's ruleset with a logged rule on top, matching the traffic or not (live only).</summary>
     public bool Log { get; init; } = true;
+    /// <summary>fw + live set + limit: the peer comparison's ruleset with a live set rule and a limit rule on top (live only).</summary>
+    public bool LiveSet { get; init; } = true;
     public string? WriteRules { get; init; }
     public FwBuild[] FwObjects { get; init; } = [];
 
@@ -79,6 +85,7 @@ public sealed record Options
                     "--no-peers" => o with { Peers = false },
                     "--no-state" => o with { State = false },
                     "--no-log" => o with { Log = false },
+                    "--no-liveset" => o with { LiveSet = false },
                     "--write-rules" => o with { WriteRules = Next() },
                     "--fw-object" => o with { FwObjects = [.. o.FwObjects, ParseBuild(Next())] },
                     "-h" or "--help" => throw new HelpRequested(),
@@ -88,7 +95,7 @@ public sealed record Options
             if (o.Runs < 1 || o.Duration <= 0 || o.Threads < 1 || o.Threads > Environment.ProcessorCount || o.Repeat < 1)
                 throw new ArgumentException($"runs, duration, repeat must be positive; threads 1-{Environment.ProcessorCount}");
             // The quick look: the headline scenario only (fw at the peers' ruleset, no-match mix, beside bare and
-            // xdp-filter; fw + state at the same ruleset unless --no-state).
+            // xdp-filter; fw + state, fw + log and fw + live set + limit at the same ruleset unless left out).
             return o.Quick ? o with { Rules = [o.PeerRules], Prefixes = [o.PeerPrefixes], CostPrefixes = [], Mixes = ["no match"], Cost = false, Peers = true } : o;
         }
         catch (HelpRequested)

@@ -67,10 +67,13 @@ try
         log.WriteLine($"compiled {stateCase.Label}: {stateCase.CompileMs:N0} ms, {stateCase.Check.Image!.ClassCount:N0} classes, {stateCase.Check.Image.PrefixEntries:N0} trie entries");
     }
     // The packet log's cost: a logged rule on top that the traffic matches, and one it does not (log elsewhere).
-    var logCases = o.Log && o.Live
+    var topCases = o.Log && o.Live
         ? new[] { BenchLog.Matching, BenchLog.Elsewhere }.Select(l => RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, log: l)).ToList()
         : [];
-    foreach (var lc in logCases)
+    // Issue 15's per-packet cost: a live set the traffic misses and a limit it stays within, on top; and each alone.
+    if (o.LiveSet && o.Live)
+        topCases.AddRange(new[] { BenchLive.SetAndLimit, BenchLive.Set, BenchLive.Limit }.Select(l => RulesetCase.Build(dir, o.PeerRules, o.PeerPrefixes, live: l)));
+    foreach (var lc in topCases)
         log.WriteLine($"compiled {lc.Label}: {lc.CompileMs:N0} ms, {lc.Check.Image!.ClassCount:N0} classes, {lc.Check.Image.PrefixEntries:N0} trie entries");
     var results = new Results(o, Machine.Describe(o));
 
@@ -108,9 +111,9 @@ try
             steps.Add((bare, null, [noMatch]));
             steps.Add((new FwSut(net, stateCase), stateCase, stateCase.Mixes));
         }
-        foreach (var lc in logCases)
+        foreach (var lc in topCases)
         {
-            // The packet log's cost, beside the stateless fw of the same rules and set, each after a bare measurement.
+            // The packet log's (and the live set + limit's) cost, beside the stateless fw of the same rules and set, each after a bare measurement.
             steps.Add((bare, null, [noMatch]));
             steps.Add((new FwSut(net, lc), lc, lc.Mixes));
         }
@@ -164,20 +167,25 @@ try
                         ulong? c0 = sut.Counted(mix);
                         ulong? f0 = sut.FlowsInserted();
                         var l0 = sut.LogCounts();
+                        var lim0 = sut.LimitChecks();
                         var rate = gen.Measure(mix, duration, progId);
                         ulong? c1 = sut.Counted(mix);
                         ulong? f1 = sut.FlowsInserted();
                         var logged = sut.LogCounts() is { } l1 && l0 is { } l0v ? l1 - l0v : (LogCounts?)null;
+                        var limits = sut.LimitChecks() is { } lim1 && lim0 is { } lim0v ? lim1 - lim0v : (LimitChecks?)null;
                         ulong rx1 = net.RxPackets();
                         ulong? counted = c0 is not null && c1 is not null ? c1.Value - c0.Value : null;
                         ulong? inserted = f0 is not null && f1 is not null ? f1.Value - f0.Value : null;
                         if (c is { Stateful: true })
                             VerifyFlows(sut, mix, counted, rx1 - rx0, inserted, o.Threads);
                         Verify(sut, mix, rate, counted, rx1 - rx0);
-                        results.Add(sut.Name, c, mix, rate, counted is ulong n ? new Tally(n, rx1 - rx0, inserted, logged) : null);
+                        if (limits is { } lc)
+                            VerifyLimits(sut, mix, lc, rx1 - rx0);
+                        results.Add(sut.Name, c, mix, rate, counted is ulong n ? new Tally(n, rx1 - rx0, inserted, logged, limits) : null);
                         string prog = rate.ProgNs is double p ? $"program {p,7:N1} ns" : "program    none  ";
                         string flows = (inserted is ulong fl ? $"  {fl:N0} flow(s) inserted" : "") +
-                            (logged is { } lg ? $"  log: {lg.Written:N0} written, {lg.OverRate:N0} over rate, {lg.Full:N0} ring full" : "");
+                            (logged is { } lg ? $"  log: {lg.Written:N0} written, {lg.OverRate:N0} over rate, {lg.Full:N0} ring full" : "") +
+                            (limits is { } lm ? $"  limit: {lm.Within:N0} within, {lm.Over:N0} over" : "");
                         log.WriteLine($"run {run + 1}/{o.Runs}  {sut.Name,-22} {c?.Label ?? "",-34} {mix.Name,-11}  {prog}  path {rate.PathNs,7:N1} ns  delivered {rate.RxPps / 1e6,6:N3} Mpps{flows}");
                     }
                 }
@@ -219,6 +227,15 @@ static void Verify(Sut sut, Mix mix, Rate rate, ulong? counted, ulong rx)
         throw new InvalidOperationException($"{sut.Name}, {mix.Name}: the interface received {rate.Rx:N0} frames, its XDP program ran {rate.ProgRuns:N0} times");
     if (counted is ulong n && !Near(n, rx))
         throw new InvalidOperationException($"{sut.Name}, {mix.Name}: the interface received {rx:N0} frames, the system counted {n:N0} as the mix expects");
+}
+
+// fw + live set + limit: every frame the interface received was one limit check within the rate (the police rule's,
+// which then does not match), none over it.
+static void VerifyLimits(Sut sut, Mix mix, LimitChecks l, ulong rx)
+{
+    if (l.Over != 0 || Math.Abs((double)l.Within - rx) > 0.001 * rx + 64)
+        throw new InvalidOperationException($"{sut.Name}, {mix.Name}: the interface received {rx:N0} frames; limit checks: {l.Within:N0} within the rate, {l.Over:N0} over " +
+            "(expected one within the rate per frame, none over)");
 }
 
 // fw + state: the established mix's frames all matched the `established` rule but the first of each flow (the

@@ -9,7 +9,8 @@ namespace Fw.Bench.Throughput;
 /// default) counted, frames the interface received, flows put into fw's table (null: no table).
 /// </summary>
 /// <param name="Log">fw's packet-log counters over the measurement (null: no log in the ruleset).</param>
-public readonly record struct Tally(ulong Counted, ulong Rx, ulong? Inserted, LogCounts? Log = null)
+/// <param name="Limits">fw's limit checks over the measurement (null: no limit in the ruleset).</param>
+public readonly record struct Tally(ulong Counted, ulong Rx, ulong? Inserted, LogCounts? Log = null, LimitChecks? Limits = null)
 {
     /// <summary>The least share of an established mix's frames the `established` rule must count (all but each flow's first).</summary>
     public const double AllButFirst = 0.999;
@@ -154,7 +155,8 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
             "*no match*: 3 IPv4 to 1 IPv6 TCP ACK frames from 198.18.128.0/17 and 2001:db8:4000::/34, source and destination ports varied over 32768-65535: no rule, no set prefix" +
             (StateMeasured ? $"; *established* (fw + state): {EstablishedMixText}." : "."));
         md.AppendLine("- **rulesets** (bench/Fw.Bench.Common/Synthetic.cs): rule 0 `src: \"@big\"` (the set; 80% IPv4 /16-/32, 20% IPv6 /48-/128, blocklist-like), then rules of their own /32 or /64 source, protocol and port, all `action: drop`; `default: drop`" +
-            (StateMeasured ? $"; fw + state: {StateRulesText}." : "."));
+            (StateMeasured ? $"; fw + state: {StateRulesText}" : "") +
+            (_live.ContainsKey(LiveLimitKey) ? $"; fw + live set + limit: {LiveLimitRulesText}." : "."));
         md.AppendLine("- Figures from the earlier live-frames method (BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, up to 2026-12-01) are not comparable with these: " +
             "that generator ran the receiver's NAPI after XDP batches with no skb and no socket in between; here every frame is an skb sent through AF_PACKET and veth, and the kernel times the program itself.");
         md.AppendLine();
@@ -265,6 +267,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
 
         md.Append(StateSection(h));
         md.Append(LogSection(h));
+        md.Append(LiveLimitSection(h));
 
         md.AppendLine($"![fw throughput and per-packet cost]({png})");
         md.AppendLine();
@@ -409,6 +412,73 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
             "*log records written / refused*: fw_stats' log counters (fwctl stats' log records, over rate, ring full) summed over the rounds, warm-up included.");
         md.AppendLine("- The whole path counts the sending threads' CPU time (and ksoftirqd's), not the log reader's: on 2 CPUs the reader competes with the senders, and the ring's wake-ups move work around, " +
             "so the logged row's whole-path figure is not the log's full cost; the program figure is the data plane's.");
+        md.AppendLine();
+        return md.ToString();
+    }
+
+    // ---- Live set + limit (issue 15) ---------------------------------------------------------------------
+
+    private Key LiveLimitKey => LiveKey(FwSut.LiveLimitName);
+
+    private Key LiveKey(string sut) => new(sut, o.PeerRules, o.PeerPrefixes, true, NoMatch);
+
+    private static bool IsLive(Key k) => k.Sut is FwSut.LiveLimitName or FwSut.LiveSetName or FwSut.LimitName;
+
+    /// <summary>The limit checks summed over the rounds (warm-up included), or null without a limit.</summary>
+    private LimitChecks? LimitTotal(Key k)
+    {
+        var ls = _tallies.TryGetValue(k, out var ts) ? ts.Where(t => t.Limits is not null).Select(t => t.Limits!.Value).ToList() : [];
+        return ls.Count == 0 ? null : new LimitChecks((ulong)ls.Sum(l => (double)l.Within), (ulong)ls.Sum(l => (double)l.Over));
+    }
+
+    private static string LiveLimitRulesText =>
+        $"the same rules and set with a live set `{Synthetic.LiveSetName}: {{ dynamic: true, timeout: {Synthetic.LiveSetTimeout}, max: {Synthetic.LiveSetMax} }}` " +
+        $"and two drop rules on top: `{Synthetic.LiveSetRule}` (`src: \"@{Synthetic.LiveSetName}\"`) and `{Synthetic.LimitRule}` " +
+        $"(`proto: tcp`, `limit: {{ rate: {Synthetic.LimitRate}, per: {Synthetic.LimitPer} }}`); after every attach the bench puts {Synthetic.LiveSetFill:N0} entries without expiry into the live set " +
+        "(Fw.Kernel.LiveSetMap.Put, one map update each, as `fwctl set add` writes them): 3 IPv4 /32s in 198.18.32.0/19 to 1 IPv6 /128 in 2001:db8:f000::/40, where no traffic goes";
+
+    /// <summary>fw + live set + limit beside stateless fw and bare XDP_DROP; empty when not measured.</summary>
+    private string LiveLimitSection(string h)
+    {
+        if (Live(LiveLimitKey) is null)
+            return "";
+        int n = o.PeerRules, p = o.PeerPrefixes;
+        var md = new StringBuilder();
+        md.AppendLine($"{h} Live set and limit: {n:N0} rules, {p:N0}-prefix set, a live-set rule and a limit rule on top");
+        md.AppendLine();
+        md.AppendLine("| system | packets | program ns per packet (BPF stats) | spread | added ns over bare (program) | over stateless fw (program) | whole path ns per frame | added ns (whole path) | delivered Mpps | counted as expected (lowest round) | limit checks within the rate | over it |");
+        md.AppendLine("|---|---|---:|---|---:|---:|---:|---:|---:|---|---:|---:|");
+        var rows = new List<(Key K, string System, string Packets)>
+        {
+            (BareKey, Bare, "no match"),
+            (StatelessKey, "fw (stateless)", "no match"),
+            (LiveLimitKey, FwSut.LiveLimitName, "no match: live set missed, within the limit"),
+            (LiveKey(FwSut.LiveSetName), FwSut.LiveSetName, "no match: live set missed (no limit rule)"),
+            (LiveKey(FwSut.LimitName), FwSut.LimitName, "no match: within the limit (no live set rule)"),
+        };
+        foreach (var (k, system, packets) in rows)
+        {
+            if (Live(k) is not { } f)
+                continue;
+            bool bare = k.Sut == Bare;
+            var lm = LimitTotal(k);
+            string limitCells = lm is { } l ? $"| {l.Within:N0} | {l.Over:N0} " : "| — | — ";
+            md.AppendLine($"| {system} | {packets} | {Plain(f.Prog.Median)} | {Spread(f.Prog)} | {(bare ? "0" : Ns(f.ProgAdded))} | {(IsLive(k) ? Ns(OverStateless(k)) : k == StatelessKey ? "0" : "—")} | " +
+                $"{Plain(f.Path.Median)} | {(bare ? "0" : Ns(f.PathAdded))} | {Mpps(f.Rx.Median)} | {Counted(k)} {limitCells}|");
+        }
+        md.AppendLine();
+        md.AppendLine($"- fw + live set + limit: {LiveLimitRulesText}.");
+        md.AppendLine($"- What each no-match packet (TCP) does: one live-set lookup that misses (the `{Synthetic.LiveSetName}` LPM trie, keyed by family, so an IPv4 source meets only IPv4 entries); " +
+            $"the match (fw_match: the class lookups and the set's Poptrie) finds `{Synthetic.LimitRule}` (any TCP); one limit check within the rate (GCRA: a hash lookup of the `{Synthetic.LimitRule}` rule's bucket " +
+            "for the source's /24, /56 for IPv6, and a compare-and-swap moving it on), so the rule does not match and the match is asked again from the next rule on " +
+            "(fw_match a second time, every lookup again), which finds no rule: the default (drop) decides. So over stateless fw it adds the live-set miss, the limit check and a second match. " +
+            $"The buckets: the IPv4 sources vary over 128 /24s, the IPv6 ones share one /56, and both sending CPUs write the same buckets (the compare-and-swap's cache line moves between CPUs).");
+        if (Live(LiveKey(FwSut.LiveSetName)) is not null || Live(LiveKey(FwSut.LimitName)) is not null)
+            md.AppendLine($"- *{FwSut.LiveSetName}*: only `{Synthetic.LiveSetRule}` on top (filled alike): the live-set miss alone. *{FwSut.LimitName}*: only `{Synthetic.LimitRule}` on top: the limit check and the second match alone. " +
+                "Their costs over stateless fw need not add up to both's: the rules' classes differ, and the machine's drift between rows is not paired away.");
+        md.AppendLine($"- *over stateless fw*: each round's added ns less that round's stateless fw added ns, median over the rounds ({Ns(OverStateless(LiveLimitKey))} here for both rules: the live-set miss, the limit check and the second match). " +
+            "*limit checks*: fw_stats' LIMIT_UNDER and LIMIT_OVER summed over the rounds, warm-up included; the run stops unless every frame received was one check within the rate and none was over, " +
+            "and unless the default counted every frame received.");
         md.AppendLine();
         return md.ToString();
     }
@@ -587,7 +657,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         "path_ns,path_ns_min,path_ns_max,path_added_ns," +
         "delivered_mpps,delivered_mpps_min,delivered_mpps_max," +
         "testrun_ns,testrun_ns_min,testrun_ns_max,testrun_added_ns," +
-        "counted_share_min,ct_inserts_max,over_stateless_prog_ns,log_written,log_over_rate,log_ring_full";
+        "counted_share_min,ct_inserts_max,over_stateless_prog_ns,log_written,log_over_rate,log_ring_full,limit_within,limit_over";
 
     /// <summary>A CSV number: invariant, empty when not measured.</summary>
     private static string F(double x) => double.IsNaN(x) ? "" : x.ToString("0.####", Inv);
@@ -608,8 +678,10 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         var ts = _tallies.TryGetValue(k, out var list) ? list : [];
         var inserted = ts.Where(t => t.Inserted is not null).Select(t => (double)t.Inserted!.Value).ToList();
         var lt = LogTotal(k);
-        return [F(ShareMin(k)), inserted.Count == 0 ? "" : F(inserted.Max()), k.Sut == Stateful || IsLog(k) ? F(OverStateless(k)) : "",
-            lt is { } l ? l.Written.ToString(Inv) : "", lt is { } l2 ? l2.OverRate.ToString(Inv) : "", lt is { } l3 ? l3.Full.ToString(Inv) : ""];
+        var lm = LimitTotal(k);
+        return [F(ShareMin(k)), inserted.Count == 0 ? "" : F(inserted.Max()), k.Sut == Stateful || IsLog(k) || IsLive(k) ? F(OverStateless(k)) : "",
+            lt is { } l ? l.Written.ToString(Inv) : "", lt is { } l2 ? l2.OverRate.ToString(Inv) : "", lt is { } l3 ? l3.Full.ToString(Inv) : "",
+            lm is { } m ? m.Within.ToString(Inv) : "", lm is { } m2 ? m2.Over.ToString(Inv) : ""];
     }
 
     private string Csv()
@@ -633,7 +705,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         {
             string[] head = [$"\"{Bare} (TEST_RUN)\"", "0", "0", "drop", $"\"{NoMatch}\"", $"{CostBare.Count}"];
             string[] cost = [F(BareCost), F(CostBare.Min()), F(CostBare.Max()), "0"];
-            sb.Append(string.Join(',', head.Concat(LiveCells(null)).Concat(cost).Concat(["", "", "", "", "", ""]))).Append('\n');
+            sb.Append(string.Join(',', head.Concat(LiveCells(null)).Concat(cost).Concat(["", "", "", "", "", "", "", ""]))).Append('\n');
         }
         return sb.ToString();
     }

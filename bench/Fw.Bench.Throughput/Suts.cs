@@ -29,6 +29,9 @@ public abstract class Sut : IDisposable
     /// <summary>fw's packet-log counters so far (records written, refused over the rate, refused for a full ring); null: no log.</summary>
     public virtual LogCounts? LogCounts() => null;
 
+    /// <summary>fw's limit checks so far (within the rate, over it); null: no limit in the ruleset.</summary>
+    public virtual LimitChecks? LimitChecks() => null;
+
     /// <summary>Whether the system runs an XDP program on the interface (whose BPF statistics are then read).</summary>
     public virtual bool HasXdpProgram => true;
 
@@ -72,11 +75,15 @@ public sealed class BareSut : Sut
 /// </summary>
 /// A packet-log case ("fw + log", a logged rule the traffic matches) has a reader draining the log's ring on a
 /// background thread while attached (Fw.Kernel.PacketLog, as fwctl log reads it), so the records are really written.
+/// A live set + limit case ("fw + live set + limit", or "fw + live set" alone) has its live set filled after every attach with
+/// <see cref="Synthetic.LiveSetEntries"/> (entries without expiry, written as fwctl set add writes them, one map update
+/// each), since the detach removes the set with every other pin.
 public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : Sut
 {
     public const string StatefulName = "fw + state";
     public const string LoggedName = "fw + log";
     public const string LogElsewhereName = "fw + log elsewhere";
+    public const string LiveLimitName = "fw + live set + limit", LiveSetName = "fw + live set", LimitName = "fw + limit";
 
     private Thread? _reader;
     private volatile bool _stopReader;
@@ -85,11 +92,14 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
 
     public override string Name => build is not null ? $"fw ({build.Label})" : c.Stateful ? StatefulName
         : c.Log == BenchLog.Matching ? LoggedName : c.Log == BenchLog.Elsewhere ? LogElsewhereName
+        : c.Live == BenchLive.SetAndLimit ? LiveLimitName : c.Live == BenchLive.Set ? LiveSetName : c.Live == BenchLive.Limit ? LimitName
         : c.DefaultDrop ? "fw" : "fw, default: pass";
 
     public override void Start()
     {
         net.Ns.Run(() => Deployment.Attach(net.SutIf, c.Check, XdpMode.Native, build?.ObjectPath));
+        if (c.HasLiveSet)
+            net.Ns.Run(FillLiveSet);
         if (c.Log != BenchLog.Matching)
             return;
         var log = PacketLog.Open(net.SutIf);   // before any traffic: the first records find their reader
@@ -119,6 +129,22 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
             net.RemoveClsact();
     }
 
+    /// <summary>Puts <see cref="Synthetic.LiveSetFill"/> entries the traffic never hits into the attached live set.</summary>
+    private void FillLiveSet()
+    {
+        using var set = LiveSetMap.OpenPinned(net.SutIf, Synthetic.LiveSetName);
+        int n = 0;
+        foreach (var p in Synthetic.LiveSetEntries())
+        {
+            if (!set.Put(p, 0, KernelClock.CoarseNs()))
+                throw new InvalidOperationException($"live set {Synthetic.LiveSetName} of {net.SutIf} refused {p} after {n:N0} entries (max {set.Max:N0})");
+            n++;
+        }
+        int count = set.Entries.Keys<FwSetKey>(set.Max + 1).Count;
+        if (count != Synthetic.LiveSetFill)
+            throw new InvalidOperationException($"live set {Synthetic.LiveSetName} of {net.SutIf} has {count:N0} entries after {n:N0} were put");
+    }
+
     /// <summary>The counter of the rule the mix matches, or of the default.</summary>
     public override ulong? Counted(Mix mix)
     {
@@ -132,6 +158,14 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
             return null;
         var s = StatsSnapshot.Read(net.SutIf);
         return new LogCounts(s.LogRecords.Total.Packets, s.LogOverRate.Total.Packets, s.LogBufferFull.Total.Packets);
+    }
+
+    public override LimitChecks? LimitChecks()
+    {
+        if (!c.HasLimit)
+            return null;
+        var s = StatsSnapshot.Read(net.SutIf);
+        return new LimitChecks(s.LimitUnder.Total.Packets, s.LimitOver.Total.Packets);
     }
 
     public override ulong? FlowsInserted() => c.Stateful ? StatsSnapshot.Read(net.SutIf).ConntrackInserts.Total.Packets : null;
@@ -227,6 +261,12 @@ public sealed partial class NftTable(BenchNet net, NftRuleset ruleset)
 public readonly record struct LogCounts(ulong Written, ulong OverRate, ulong Full)
 {
     public static LogCounts operator -(LogCounts a, LogCounts b) => new(a.Written - b.Written, a.OverRate - b.OverRate, a.Full - b.Full);
+}
+
+/// <summary>fw's limit checks (fw_stats' LIMIT_UNDER and LIMIT_OVER): packets a limit found within its rate, and over it.</summary>
+public readonly record struct LimitChecks(ulong Within, ulong Over)
+{
+    public static LimitChecks operator -(LimitChecks a, LimitChecks b) => new(a.Within - b.Within, a.Over - b.Over);
 }
 
 /// <summary>A classifier object of another build (fw.bpf.o), named in the results by its label.</summary>
