@@ -198,7 +198,7 @@ internal static class LiveSetBench
         md.AppendLine();
         md.AppendLine("## Sync");
         md.AppendLine();
-        md.AppendLine($"`{SyncSet}` (max {SyncMax:N0}, timeout {Timeout} s). List A: {SyncEntries:N0} prefixes, 4 IPv4 /32s to 1 IPv6 /128 (10.0.0.0/8 and 2001:db8:e000::/40 hosts); " +
+        md.AppendLine($"`{SyncSet}` (max {SyncMax:N0}, timeout {Timeout} s). List A: {SyncEntries:N0} prefixes, 4 IPv4 /32s to 1 IPv6 /128 (198.18.0.0/15 and 2001:db8:e000::/40 hosts); " +
             $"list B: the first {SyncEntries - SyncEntries / 10:N0} of A and {SyncEntries / 10:N0} others. *empty*: the set emptied (untimed) and synced to A; " +
             "*10% changed*: then synced to B (10,000 removed, 10,000 added, 90,000 renewed). Each run does both, for each way of syncing in turn. " +
             "After every sync the set is read back (the trie's keys walked with BPF_MAP_GET_NEXT_KEY) and must hold exactly the list.");
@@ -221,7 +221,7 @@ internal static class LiveSetBench
     private static (List<double> Fresh, List<double> Renew) KernelPuts(string iface, int n)
     {
         using var set = LiveSetMap.OpenPinned(iface, AddSet);
-        var prefixes = Enumerable.Range(0, n).Select(i => IpPrefix.Create(IpFamily.V4, (UInt128)(0x0A000000u + (uint)i * 7919u % 0x00FFFFFFu) << 96, 32)).Distinct().ToList();
+        var prefixes = Enumerable.Range(0, n).Select(i => IpPrefix.Create(IpFamily.V4, (UInt128)(0xC6120000u + (uint)i * 7919u % 0x1FFFFu) << 96, 32)).Distinct().ToList();
         var fresh = new List<double>(n);
         var renew = new List<double>(n);
         for (int pass = 0; pass < 2; pass++)
@@ -268,10 +268,10 @@ internal static class LiveSetBench
         var list = new List<IpPrefix>(count);
         for (int i = 0; i < count; i++)
         {
-            uint k = (uint)(seed * 1_000_000 + i);
+            uint k = (uint)(seed * 100_000 + i);   // IPv4 hosts within 198.18.0.0/15 (131,072)
             list.Add(i % 5 == 4
                 ? IpPrefix.Create(IpFamily.V6, (UInt128)0x20010db8e0UL << 88 | (UInt128)(ulong)k << 16 | 1, 128)
-                : IpPrefix.Create(IpFamily.V4, (UInt128)(0x0A000000u + k) << 96, 32));
+                : IpPrefix.Create(IpFamily.V4, (UInt128)(0xC6120000u + k) << 96, 32));
         }
         return list;
     }
