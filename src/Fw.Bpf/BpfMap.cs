@@ -113,6 +113,13 @@ public sealed unsafe class BpfMap : IDisposable
         return new BpfMap(Path.GetFileName(path), h.Fd, h, ownsHandle: true);
     }
 
+    /// <summary>The map of id <paramref name="id"/> (as an array of maps holds it), opened by id.</summary>
+    public static BpfMap OpenById(uint id, string name)
+    {
+        var h = new FdHandle(BpfException.CheckFd(Interop.bpf_map_get_fd_by_id(id), $"open map {id} ({name})"));
+        return new BpfMap(name, h.Fd, h, ownsHandle: true);
+    }
+
     /// <summary>The map's max_entries as the kernel created it (bpf_map_info).</summary>
     public uint MaxEntries => Info(4);
 

@@ -108,6 +108,9 @@ internal static unsafe partial class Interop
     internal static partial int bpf_prog_get_fd_by_id(uint id);
 
     [LibraryImport(Libbpf, SetLastError = true)]
+    internal static partial int bpf_map_get_fd_by_id(uint id);
+
+    [LibraryImport(Libbpf, SetLastError = true)]
     internal static partial int bpf_enable_stats(int type);
 
 

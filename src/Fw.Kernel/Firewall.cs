@@ -398,6 +398,7 @@ public static class Firewall
             meta.Update(0u, previous);
         FinishSwitch(iface, pending.PreviousGeneration);
         EgressTracker.Restore(iface, PinLayout.Generation(iface, pending.PreviousGeneration));   // its egress side too
+        LiveSetPins.PinAsIn(iface, PinLayout.Generation(iface, pending.PreviousGeneration));    // and its live sets
         PendingConfirm.Delete(iface);
         PinLayout.RemoveTree(PinLayout.Generation(iface, pending.Generation));
     }

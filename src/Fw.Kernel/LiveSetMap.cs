@@ -76,6 +76,26 @@ public sealed class LiveSetMap : IDisposable
         }
     }
 
+    /// <summary>The set a generation's fw_sets and fw_set_stats (arrays of maps) hold at <paramref name="slot"/>.</summary>
+    public static LiveSetMap OfGeneration(string genDir, int slot, string name)
+    {
+        uint entriesId, statsId;
+        using (var sets = BpfMap.OpenPinned(Path.Combine(genDir, "fw_sets")))
+            entriesId = sets.Lookup<uint, uint>((uint)slot);
+        using (var stats = BpfMap.OpenPinned(Path.Combine(genDir, "fw_set_stats")))
+            statsId = stats.Lookup<uint, uint>((uint)slot);
+        var entries = BpfMap.OpenById(entriesId, "fw_set_" + name);
+        try
+        {
+            return new LiveSetMap(entries, BpfMap.OpenById(statsId, "fw_set_stats"));
+        }
+        catch
+        {
+            entries.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Whether the interface has a pinned set of that name.</summary>
     public static bool Exists(string iface, string name) =>
         File.Exists(PinLayout.SetEntries(iface, name)) && File.Exists(PinLayout.SetStats(iface, name));

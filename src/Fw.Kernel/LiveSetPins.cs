@@ -117,6 +117,31 @@ internal sealed class LiveSetPins : IDisposable
             PinLayout.RemoveTree(file);   // nothing but set directories belongs here
     }
 
+    /// <summary>
+    /// After a revert to the generation in <paramref name="genDir"/>: each of its live sets pinned as the very maps
+    /// it uses (a reload that changed a set's max pinned a new trie the reverted-to generation never had), and the
+    /// sets it does not name unpinned.
+    /// </summary>
+    public static void PinAsIn(string iface, string genDir)
+    {
+        foreach (var (slot, conf) in TraceCopy.LiveSetConf(genDir).DistinctBy(s => s.Conf.NameString))
+        {
+            string name = conf.NameString;
+            using var used = LiveSetMap.OfGeneration(genDir, slot, name);
+            if (LiveSetMap.Exists(iface, name))
+            {
+                using var pinned = LiveSetMap.OpenPinned(iface, name);
+                if (pinned.Entries.Id == used.Entries.Id && pinned.Stats.Id == used.Stats.Id)
+                    continue;
+            }
+            Fw.Bpf.OwnDirectory.Ensure(PinLayout.Sets(iface));
+            string dir = PinLayout.Set(iface, name);
+            PinLayout.RemoveTree(dir);
+            used.PinTo(dir);
+        }
+        RemoveUnused(iface, NamesOf(genDir));
+    }
+
     /// <summary>The live set names of the interface's pinned generation <paramref name="genDir"/>.</summary>
     public static IEnumerable<string> NamesOf(string genDir) => TraceCopy.LiveSetConf(genDir).Select(s => s.Conf.NameString).Distinct();
 

@@ -71,6 +71,38 @@ public sealed class LiveSetsTests : IDisposable
 
     private LiveSetListing Set(string name) => Assert.Single(Fw.Kernel.LiveSets.List(Iface, name));
 
+    /// <summary>
+    /// A reload waiting for confirmation that changes a set's max pins a new trie; its revert pins the old one again
+    /// (the one the reverted-to generation uses), so what fwctl set adds after the revert decides packets.
+    /// </summary>
+    [Fact]
+    public void ARevertPinsTheLiveSetsTheRevertedToGenerationUses()
+    {
+        LiveSetRules.Attach(Iface, LiveSetRules.Rules());
+        Fw.Kernel.LiveSets.Add(Iface, "banned", [P("198.18.0.5/32")]);
+        uint before;
+        using (var set = LiveSetMap.OpenPinned(Iface, "banned"))
+            before = set.Entries.Id;
+
+        var noTimer = new ConfirmRequest(TimeSpan.FromMinutes(5), _ => { });
+        Firewall.Reload(Iface, RulesetCompiler.Compile(LiveSetRules.Rules(bannedMax: 2000)), new ImageOrigin("/dev/null", 0), noTimer);
+        using (var set = LiveSetMap.OpenPinned(Iface, "banned"))
+        {
+            Assert.NotEqual(before, set.Entries.Id);   // a new max: a new trie, the entry copied
+            Assert.Equal(2000, set.Max);
+            Assert.Single(set.ReadAll());
+        }
+        Assert.Equal(XdpAction.Drop, LiveSetRules.Live(Iface, Frame.Udp("198.18.0.5", "192.0.2.1", 53, 53)));
+
+        Assert.NotNull(Firewall.Revert(Iface));
+        using (var set = LiveSetMap.OpenPinned(Iface, "banned"))
+            Assert.Equal(before, set.Entries.Id);
+        Fw.Kernel.LiveSets.Add(Iface, "banned", [P("198.18.0.6/32")]);
+        Assert.Equal(XdpAction.Drop, LiveSetRules.Live(Iface, Frame.Udp("198.18.0.6", "192.0.2.1", 53, 53)));
+        Assert.Equal(XdpAction.Drop, LiveSetRules.Live(Iface, Frame.Udp("198.18.0.5", "192.0.2.1", 53, 53)));
+        Assert.Equal(XdpAction.Pass, LiveSetRules.Live(Iface, Frame.Udp("198.18.0.7", "192.0.2.1", 53, 53)));
+    }
+
     [Fact]
     public void AddRenewDeleteAndFlushMoveEntriesAndCounters()
     {
