@@ -133,6 +133,12 @@ try
                 results.PeerNotes.Add($"nftables best form: a verdict map on the family, then {nft.Ruleset.BestSummary}");
             }
             steps.Add((bare, null, [noMatch]));
+            if (o.Floor)
+            {
+                // The floor: what any classifier adds (parse, one array lookup, one per-CPU counter), paired with the bare before it.
+                steps.Add((new FloorSut(net), null, [noMatch]));
+                steps.Add((bare, null, [noMatch]));
+            }
             foreach (var build in o.FwObjects)
             {
                 results.PeerNotes.Add($"fw ({build.Label}): the same fw with the classifier object {build.ObjectPath}");
