@@ -19,6 +19,9 @@ public static class CostGrid
 {
     public static string BareObjectPath => System.IO.Path.Combine(AppContext.BaseDirectory, "bpf", "xdp_drop.bpf.o");
 
+    /// <summary>The floor (bench/bpf/floor.bpf.c): parse, one array lookup by destination port, one per-CPU counter.</summary>
+    public static string FloorObjectPath => System.IO.Path.Combine(AppContext.BaseDirectory, "bpf", "floor.bpf.o");
+
     public static (IReadOnlyList<double> Bare, IReadOnlyList<CostResult> Results) Run(IReadOnlyList<RulesetCase> cases, int repeat, int runs, TextWriter log)
     {
         using var bare = BpfObject.Open(BareObjectPath);

@@ -9,7 +9,7 @@ public sealed record Options
           --runs N               runs per scenario; figures are medians (default 5)
           --duration S           seconds of traffic per scenario and run, after a warm-up (default 1)
           --threads N            sending threads, one per CPU from CPU 0 (default: every CPU)
-          --quick                a quick look (about 5 minutes): bare XDP_DROP, fw, fw + state, fw + log,
+          --quick                a quick look (about 5 minutes): bare XDP_DROP, the floor, fw, fw + state, fw + log,
                                  fw + live set + limit and xdp-filter at the peer comparison's rules and set, no-match
                                  mix (fw + state: established and no-match mixes; fw + log: logged and log-elsewhere);
                                  no cost grid, no nftables
@@ -22,12 +22,13 @@ public sealed record Options
           --peer-prefixes N      set size of the peer comparison (default 100000)
           --fw-object LABEL=PATH another build's fw.bpf.o, measured as "fw (LABEL)" beside fw in the peer comparison
                                  (repeatable): to compare data-plane changes in one run, paired with the same bare runs
-          --no-cost | --no-live | --no-peers | --no-state | --no-log | --no-liveset   leave a part out (--no-state:
+          --no-cost | --no-live | --no-peers | --no-state | --no-log | --no-liveset | --no-floor   leave a part out (--no-state:
                                  fw + state, the connection-tracking cost at the peer comparison's rules and set; --no-log:
                                  fw + log, the packet log's cost there: a logged rule the traffic matches, and one it does
                                  not; --no-liveset: fw + live set + limit, a live set of 10,000 entries the traffic misses
                                  and a limit it stays within, on top of the same rules and set, and each
-                                 of the two alone)
+                                 of the two alone; --no-floor: the floor reference program in the peer comparison,
+                                 bench/bpf/floor.bpf.c: parse, one array lookup by port, one per-CPU counter)
           --write-rules DIR      write the grid's rulesets (and nft, xdp-filter translations of the peer's) to DIR and stop
         """;
 
@@ -53,6 +54,8 @@ public sealed record Options
     public bool Log { get; init; } = true;
     /// <summary>fw + live set + limit: the peer comparison's ruleset with a live set rule and a limit rule on top (live only).</summary>
     public bool LiveSet { get; init; } = true;
+    /// <summary>The floor: bench/bpf/floor.bpf.c beside bare XDP_DROP in the peer comparison (live only), a reference for fw's added cost.</summary>
+    public bool Floor { get; init; } = true;
     public string? WriteRules { get; init; }
     public FwBuild[] FwObjects { get; init; } = [];
 
@@ -86,6 +89,7 @@ public sealed record Options
                     "--no-state" => o with { State = false },
                     "--no-log" => o with { Log = false },
                     "--no-liveset" => o with { LiveSet = false },
+                    "--no-floor" => o with { Floor = false },
                     "--write-rules" => o with { WriteRules = Next() },
                     "--fw-object" => o with { FwObjects = [.. o.FwObjects, ParseBuild(Next())] },
                     "-h" or "--help" => throw new HelpRequested(),

@@ -5,7 +5,8 @@ using Fw.Bench.Throughput;
 using Fw.Kernel;
 
 // fw under real traffic (frames from an AF_PACKET TX ring into a veth pair, src/Fw.Traffic) over the
-// rule-count x set-size grid and three packet mixes, beside a bare XDP_DROP program (the floor), xdp-filter and
+// rule-count x set-size grid and three packet mixes, beside a bare XDP_DROP program (the baseline), the floor
+// (bench/bpf/floor.bpf.c: parse, one array lookup by port, one per-CPU counter: the least a classifier adds), xdp-filter and
 // nftables (plain chain and sets) in the same run on the same veth pair, timed by the kernel's BPF statistics
 // and by the sender's CPU time per frame; fw + state (the peers' ruleset with a `state: established` rule and a
 // track rule on top: packets of established flows, and packets of no rule and no flow); plus the
@@ -133,6 +134,12 @@ try
                 results.PeerNotes.Add($"nftables best form: a verdict map on the family, then {nft.Ruleset.BestSummary}");
             }
             steps.Add((bare, null, [noMatch]));
+            if (o.Floor)
+            {
+                // The floor: what any classifier adds (parse, one array lookup, one per-CPU counter), paired with the bare before it.
+                steps.Add((new FloorSut(net), null, [noMatch]));
+                steps.Add((bare, null, [noMatch]));
+            }
             foreach (var build in o.FwObjects)
             {
                 results.PeerNotes.Add($"fw ({build.Label}): the same fw with the classifier object {build.ObjectPath}");

@@ -38,6 +38,9 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
 
     private static readonly Key BareKey = new(Bare, 0, 0, true, NoMatch);
 
+    /// <summary>The floor (bench/bpf/floor.bpf.c), measured like bare XDP_DROP: no ruleset.</summary>
+    private static readonly Key FloorKey = new(FloorSut.FloorName, 0, 0, true, NoMatch);
+
     /// <summary>The peers fw is held against on the whole path, in table order.</summary>
     private static readonly string[] Rivals = ["xdp-filter", "nft sets (best form)", "nft plain chain"];
 
@@ -258,6 +261,8 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
                     "Same run, same veth pair, same mix.");
             md.AppendLine("- On veth, attaching any XDP program makes the receive path turn each skb into an xdp_buff (veth's XDP runs on skbs), which nftables' netdev ingress hook, running on the skb itself, does not pay: " +
                 "so on the whole path nftables' set form can come out near or below bare XDP_DROP. A NIC runs XDP before any skb exists: the program measure is the one that carries over to a NIC.");
+            if (FloorSentence() is { } floor)
+                md.AppendLine($"- {floor}");
             foreach (string n in PeerNotes)
                 md.AppendLine($"- {n}");
             if (peers.Any(x => x.k.Sut == "fw, default: pass"))
@@ -530,6 +535,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
     {
         int n = o.PeerRules, p = o.PeerPrefixes;
         yield return BareKey;
+        yield return FloorKey;
         yield return new Key("fw", n, p, true, NoMatch);
         foreach (var build in o.FwObjects)
             yield return new Key($"fw ({build.Label})", n, p, true, NoMatch);
@@ -537,6 +543,26 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
             yield return new Key(rival, n, p, true, NoMatch);
         yield return new Key("fw, default: pass", n, p, false, NoMatch);
     }
+
+    /// <summary>
+    /// The floor's row in words, with fw's added ns as a multiple of the floor's (the peers' fw, no match); null when
+    /// the floor was not measured.
+    /// </summary>
+    private string? FloorSentence()
+    {
+        if (Live(FloorKey) is not { } fl)
+            return null;
+        var fw = Live(new Key("fw", o.PeerRules, o.PeerPrefixes, true, NoMatch));
+        string times = fw is null || double.IsNaN(fw.ProgAdded) || double.IsNaN(fl.ProgAdded) ? ""
+            : fl.ProgAdded > 0 ? $"; fw's {Ns(fw.ProgAdded)} is **{fw.ProgAdded / fl.ProgAdded:N1}x** the floor's added ns" : "; the floor added no measurable ns, so no multiple of it";
+        return $"Floor (bench/bpf/floor.bpf.c: parse Ethernet, IPv4 or IPv6 and the TCP or UDP ports, one lookup in an array of 65,536 verdicts by destination port, one per-CPU counter; XDP_DROP): " +
+            $"program {Plain(fl.Prog.Median)} ns, {Ns(fl.ProgAdded)} over bare XDP_DROP (median of paired differences, like every row){times}. " +
+            "The least any classifier adds here; fw's added cost above it is its own work.";
+    }
+
+    /// <summary>"; N.Nx the floor's +F ns" for fw's added ns, or "" when the floor was not measured.</summary>
+    private string FloorMultiple(LiveFigure fw) =>
+        Live(FloorKey) is { } fl && fl.ProgAdded > 0 && !double.IsNaN(fw.ProgAdded) ? $"; {fw.ProgAdded / fl.ProgAdded:N1}x the floor's {Ns(fl.ProgAdded)}" : "";
 
     private static string PeerLabel(Key k) => k.Sut switch
     {
@@ -559,7 +585,7 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
             yield return double.IsNaN(fw.ProgAdded)
                 ? $"- {n:N0} rules, {p:N0}-prefix set, no match: fw adds at most +30 ns per packet over bare XDP_DROP by the BPF-statistics measure: **not measured** (no BPF statistics)."
                 : $"- {n:N0} rules, {p:N0}-prefix set, no match: fw adds **{Ns(fw.ProgAdded)}** per packet over bare XDP_DROP by the kernel's BPF statistics " +
-                  $"(program {Plain(fw.Prog.Median)} ns, bare {Plain(bare?.Prog.Median ?? double.NaN)} ns; median of paired differences); goal at most +30 ns: **{Verdict(fw.ProgAdded <= 30)}**.";
+                  $"(program {Plain(fw.Prog.Median)} ns, bare {Plain(bare?.Prog.Median ?? double.NaN)} ns; median of paired differences{FloorMultiple(fw)}); goal at most +30 ns: **{Verdict(fw.ProgAdded <= 30)}**.";
             var noSet = Live(new Key("fw", n, 0, true, NoMatch));
             if (p != 0 && noSet is not null && !double.IsNaN(fw.ProgAdded) && !double.IsNaN(noSet.ProgAdded))
                 yield return $"  - Of fw's {Ns(fw.ProgAdded)}, {Ns(noSet.ProgAdded)} are there without a set ({n:N0} rules, no prefixes: no address lookup, the protocol and port lookups end it); " +

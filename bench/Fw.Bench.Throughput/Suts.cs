@@ -67,6 +67,45 @@ public sealed class BareSut : Sut
 }
 
 /// <summary>
+/// The floor: the least a classifier can do (bench/bpf/floor.bpf.c): parse Ethernet, IPv4 or IPv6 and the TCP or UDP
+/// ports, look the destination port up in an array of 65,536 verdicts (none written: every port drops), count the
+/// verdict in a per-CPU counter. Measured beside bare XDP_DROP as a reference for what any classifier adds.
+/// </summary>
+public sealed class FloorSut : Sut
+{
+    public const string FloorName = "floor (parse + 1 array lookup + 1 per-CPU counter)";
+
+    /// <summary>floor_counts' slot of the frames parsed and dropped (enum floor_slot's FLOOR_SLOT_DROP).</summary>
+    private const uint DropSlot = 0;
+
+    private readonly BenchNet _net;
+    private readonly BpfObject _obj;
+
+    public FloorSut(BenchNet net)
+    {
+        _net = net;
+        _obj = BpfObject.Open(CostGrid.FloorObjectPath);
+        _obj.Load();
+    }
+
+    public override string Name => FloorName;
+
+    public override void Start()
+    {
+        int fd = _obj.ProgramFd("xdp_floor");
+        _net.Ns.Run(() => XdpLinks.Attach(_net.SutIfindex, fd, XdpMode.Native, $"xdp_floor to {_net.SutIf}"));
+    }
+
+    public override void Stop() => _net.Ns.Exec("ip", "link", "set", "dev", _net.SutIf, "xdp", "off").Check();
+
+    /// <summary>Frames the floor parsed and dropped (every frame of the bench's mixes: TCP over IPv4 or IPv6).</summary>
+    public override ulong? Counted(Mix mix) =>
+        _obj.Map("floor_counts").LookupPerCpu<uint, ulong>(DropSlot).Aggregate(0UL, (a, b) => a + b);
+
+    public override void Dispose() => _obj.Dispose();
+}
+
+/// <summary>
 /// fw itself, attached with Firewall.Attach (dispatcher and generation 1, native XDP), as fwctl attach does;
 /// with <paramref name="build"/>, another build's classifier object (--fw-object), to compare builds in one run.
 /// A stateful case ("fw + state") also has fw's flow table and its TC egress program on the interface while
