@@ -40,30 +40,37 @@ public abstract class Sut : IDisposable
     }
 }
 
-/// <summary>The limit: an XDP program that returns XDP_DROP and does nothing else (bench/bpf/xdp_drop.bpf.c).</summary>
-public sealed class BareSut : Sut
+/// <summary>A system that is one XDP program of its own object (bench/bpf/), attached natively for its measurements.</summary>
+public abstract class ProgramSut : Sut
 {
     private readonly BenchNet _net;
-    private readonly BpfObject _obj;
+    private readonly string _program;
 
-    public BareSut(BenchNet net)
+    protected ProgramSut(BenchNet net, string objectPath, string program)
     {
         _net = net;
-        _obj = BpfObject.Open(CostGrid.BareObjectPath);
-        _obj.Load();
+        _program = program;
+        Object = BpfObject.Open(objectPath);
+        Object.Load();
     }
 
-    public override string Name => "bare XDP_DROP";
+    protected BpfObject Object { get; }
 
     public override void Start()
     {
-        int fd = _obj.ProgramFd("xdp_drop");
-        _net.Ns.Run(() => XdpLinks.Attach(_net.SutIfindex, fd, XdpMode.Native, $"xdp_drop to {_net.SutIf}"));
+        int fd = Object.ProgramFd(_program);
+        _net.Ns.Run(() => XdpLinks.Attach(_net.SutIfindex, fd, XdpMode.Native, $"{_program} to {_net.SutIf}"));
     }
 
     public override void Stop() => _net.Ns.Exec("ip", "link", "set", "dev", _net.SutIf, "xdp", "off").Check();
 
-    public override void Dispose() => _obj.Dispose();
+    public override void Dispose() => Object.Dispose();
+}
+
+/// <summary>The limit: an XDP program that returns XDP_DROP and does nothing else (bench/bpf/xdp_drop.bpf.c).</summary>
+public sealed class BareSut(BenchNet net) : ProgramSut(net, CostGrid.BareObjectPath, "xdp_drop")
+{
+    public override string Name => "bare XDP_DROP";
 }
 
 /// <summary>
@@ -71,38 +78,18 @@ public sealed class BareSut : Sut
 /// ports, look the destination port up in an array of 65,536 verdicts (none written: every port drops), count the
 /// verdict in a per-CPU counter. Measured beside bare XDP_DROP as a reference for what any classifier adds.
 /// </summary>
-public sealed class FloorSut : Sut
+public sealed class FloorSut(BenchNet net) : ProgramSut(net, CostGrid.FloorObjectPath, "xdp_floor")
 {
     public const string FloorName = "floor (parse + 1 array lookup + 1 per-CPU counter)";
 
     /// <summary>floor_counts' slot of the frames parsed and dropped (enum floor_slot's FLOOR_SLOT_DROP).</summary>
     private const uint DropSlot = 0;
 
-    private readonly BenchNet _net;
-    private readonly BpfObject _obj;
-
-    public FloorSut(BenchNet net)
-    {
-        _net = net;
-        _obj = BpfObject.Open(CostGrid.FloorObjectPath);
-        _obj.Load();
-    }
-
     public override string Name => FloorName;
-
-    public override void Start()
-    {
-        int fd = _obj.ProgramFd("xdp_floor");
-        _net.Ns.Run(() => XdpLinks.Attach(_net.SutIfindex, fd, XdpMode.Native, $"xdp_floor to {_net.SutIf}"));
-    }
-
-    public override void Stop() => _net.Ns.Exec("ip", "link", "set", "dev", _net.SutIf, "xdp", "off").Check();
 
     /// <summary>Frames the floor parsed and dropped (every frame of the bench's mixes: TCP over IPv4 or IPv6).</summary>
     public override ulong? Counted(Mix mix) =>
-        _obj.Map("floor_counts").LookupPerCpu<uint, ulong>(DropSlot).Aggregate(0UL, (a, b) => a + b);
-
-    public override void Dispose() => _obj.Dispose();
+        Object.Map("floor_counts").LookupPerCpu<uint, ulong>(DropSlot).Aggregate(0UL, (a, b) => a + b);
 }
 
 /// <summary>
