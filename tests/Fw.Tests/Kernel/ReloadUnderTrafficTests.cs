@@ -20,6 +20,7 @@ namespace Fw.Tests.Kernel;
 /// carries over every reload). A's src vector for T is {0} and B's dport vector for 150 is {1}:
 /// their AND is empty, so a packet classified by a mix would take the default, drop.
 /// </summary>
+[Collection(Fw.Tests.LiveSets.FloodCollection.Name)]
 public sealed class ReloadUnderTrafficTests(ITestOutputHelper output) : IDisposable
 {
     public const int Reloads = 1000;

@@ -9,11 +9,22 @@ using Fw.Tests.Kernel;
 namespace Fw.Tests.LiveSets;
 
 /// <summary>
+/// Floods run by themselves: they load both CPUs for seconds, which would slow other tests' traffic past their
+/// bounds, and the rate they measure is the data plane's, not the machine's left-over time.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class FloodCollection
+{
+    public const string Name = "flood";
+}
+
+/// <summary>
 /// Limits and bans under real traffic: frames written from user space into a veth's peer (an AF_PACKET TX ring,
 /// <see cref="PacketSender"/>) and classified by fw attached to the veth. A flood from four sources at once is cut
 /// to each source's rate × time + burst (within 10%) while a fifth source sending under the rate loses nothing; a
 /// source over its limit lands in a live set by add_to and is dropped entirely until the entry expires, then passes.
 /// </summary>
+[Collection(FloodCollection.Name)]
 public sealed class LimitTrafficTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TestVeth _veth = new();
