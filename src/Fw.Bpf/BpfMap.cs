@@ -233,12 +233,21 @@ public sealed unsafe class BpfMap : IDisposable
     /// </summary>
     public IEnumerable<(TKey Key, TValue Value)> Entries<TKey, TValue>(int limit)
         where TKey : unmanaged
+        where TValue : unmanaged => Batches<TKey, TValue, uint>(limit);   // a hash map's position: a bucket index
+
+    /// <summary>
+    /// BPF_MAP_LOOKUP_BATCH from the map's start, <typeparamref name="TCursor"/> being the kernel's batch position: a
+    /// bucket index for hash maps, a key for the generic batch ops (arrays, LPM tries).
+    /// </summary>
+    private IEnumerable<(TKey Key, TValue Value)> Batches<TKey, TValue, TCursor>(int limit)
+        where TKey : unmanaged
         where TValue : unmanaged
+        where TCursor : unmanaged
     {
         int chunk = Math.Clamp(limit, 1, 8192), read = 0;
         var keys = new TKey[chunk];
         var values = new TValue[chunk];
-        ulong cursor = 0;   // the kernel's position (a bucket index for hash maps)
+        TCursor cursor = default;
         bool first = true, done = false;
         while (!done && read < limit)
         {
@@ -264,13 +273,14 @@ public sealed unsafe class BpfMap : IDisposable
 
     // One BPF_MAP_LOOKUP_BATCH: the elements read; done at the map's end (ENOENT); grow when one bucket holds more
     // elements than the buffers (ENOSPC: nothing was read, the cursor stays).
-    private int NextBatch<TKey, TValue>(TKey[] keys, TValue[] values, int max, ref ulong cursor, bool first, out bool done, out bool grow)
+    private int NextBatch<TKey, TValue, TCursor>(TKey[] keys, TValue[] values, int max, ref TCursor cursor, bool first, out bool done, out bool grow)
         where TKey : unmanaged
         where TValue : unmanaged
+        where TCursor : unmanaged
     {
         var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
         uint count = (uint)max;
-        ulong inBatch = cursor, outBatch = 0;
+        TCursor inBatch = cursor, outBatch = default;
         int rc, errno;
         fixed (TKey* k = keys)
         fixed (TValue* v = values)
@@ -294,21 +304,9 @@ public sealed unsafe class BpfMap : IDisposable
         where TKey : unmanaged
         where TValue : unmanaged
     {
-        if (keys.Length != values.Length)
-            throw new ArgumentException("keys and values differ in length");
-        const int Chunk = 16384;
-        var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
-        for (int i = 0; i < keys.Length; i += Chunk)
-        {
-            int n = Math.Min(Chunk, keys.Length - i);
-            fixed (TKey* k = keys.Slice(i, n))
-            fixed (TValue* v = values.Slice(i, n))
-            {
-                uint count = (uint)n;
-                CheckBatch(Interop.bpf_map_update_batch(Fd, k, v, ref count, opts), i + (int)count, keys.Length);
-            }
-        }
-        GC.KeepAlive(_owner);
+        var (written, errno) = TryUpdateBatch(keys, values);
+        if (errno != 0)
+            throw new BpfException($"update {Name} ({written:N0} of {keys.Length:N0} elements written)", errno, LibbpfLog.TakeRecent());
     }
 
     /// <summary>
@@ -318,37 +316,7 @@ public sealed unsafe class BpfMap : IDisposable
     /// </summary>
     public List<(TKey Key, TValue Value)> ReadAllByKey<TKey, TValue>(int limit)
         where TKey : unmanaged
-        where TValue : unmanaged
-    {
-        int chunk = Math.Clamp(limit, 1, 8192);
-        var keys = new TKey[chunk];
-        var values = new TValue[chunk];
-        var list = new List<(TKey, TValue)>();
-        TKey inBatch = default, outBatch = default;
-        var opts = new Interop.BatchOpts { Sz = (nuint)sizeof(Interop.BatchOpts) };
-        bool first = true;
-        while (list.Count < limit)
-        {
-            uint count = (uint)Math.Min(chunk, limit - list.Count);
-            int rc, errno;
-            fixed (TKey* k = keys)
-            fixed (TValue* v = values)
-            {
-                rc = Interop.bpf_map_lookup_batch(Fd, first ? null : &inBatch, &outBatch, k, v, ref count, opts);
-                errno = rc < 0 ? Marshal.GetLastPInvokeError() : 0;
-            }
-            if (rc < 0 && errno != 2 /* ENOENT: these were the last */)
-                throw new BpfException($"read {Name}", errno);
-            for (int i = 0; i < count && list.Count < limit; i++)
-                list.Add((keys[i], values[i]));
-            if (rc < 0 || count == 0)
-                break;
-            inBatch = outBatch;
-            first = false;
-        }
-        GC.KeepAlive(_owner);
-        return list;
-    }
+        where TValue : unmanaged => Batches<TKey, TValue, TKey>(limit).ToList();
 
     /// <summary>
     /// Writes elements with BPF_MAP_UPDATE_BATCH in order until one fails; returns how many were written and the

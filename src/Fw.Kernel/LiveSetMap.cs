@@ -9,7 +9,6 @@ public readonly record struct LiveSetEntry(IpPrefix Prefix, ulong ExpiresNs, ulo
 {
     /// <summary>Whether it still matches at <paramref name="nowNs"/> (the data plane's rule: now &lt; expiry).</summary>
     public bool LiveAt(ulong nowNs) => ExpiresNs == 0 || nowNs < ExpiresNs;
-
 }
 
 /// <summary>A live set a traced packet's address was in (<paramref name="Field"/> src or dst), and the entry that put it there.</summary>
@@ -243,6 +242,12 @@ public sealed class LiveSetMap : IDisposable
         }
         return removed;
     }
+
+    /// <summary>Its size and counters as stats, metrics and fwctl set list show them (<paramref name="conf"/>: its generation's settings).</summary>
+    public LiveSetCounts Counts(string name, in FwSetConf conf, int entries) =>
+        new(name, entries, Max, conf.Timeout == 0 ? null : conf.Timeout,
+            Counter(FwSetCounter.Added) + Counter(FwSetCounter.AddedCtl), Counter(FwSetCounter.Refreshed),
+            Counter(FwSetCounter.Full), Counter(FwSetCounter.Expired), Counter(FwSetCounter.Removed));
 
     /// <summary>A counter summed over CPUs.</summary>
     public ulong Counter(FwSetCounter c)

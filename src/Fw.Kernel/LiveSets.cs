@@ -86,15 +86,10 @@ public static class LiveSets
             using var set = LiveSetMap.OpenPinned(iface, setName);
             var entries = set.ReadAll();
             entries.Sort((a, b) => a.Prefix.CompareTo(b.Prefix));
-            list.Add(new LiveSetListing(CountsOf(setName, set, conf, entries.Count), entries));
+            list.Add(new LiveSetListing(set.Counts(setName, conf, entries.Count), entries));
         }
         return list;
     }
-
-    private static LiveSetCounts CountsOf(string name, LiveSetMap set, FwSetConf conf, int entries) =>
-        new(name, entries, set.Max, conf.Timeout == 0 ? null : conf.Timeout,
-            set.Counter(FwSetCounter.Added) + set.Counter(FwSetCounter.AddedCtl), set.Counter(FwSetCounter.Refreshed),
-            set.Counter(FwSetCounter.Full), set.Counter(FwSetCounter.Expired), set.Counter(FwSetCounter.Removed));
 
     /// <summary>
     /// Puts <paramref name="prefixes"/> into the set, each expiring after <paramref name="timeoutSeconds"/> (null: the

@@ -86,9 +86,7 @@ public sealed record StatsSnapshot(
             try
             {
                 using var set = LiveSetMap.OpenPinned(state.Interface, name);
-                list.Add(new LiveSetCounts(name, set.ReadAll().Count, set.Max, conf.Timeout == 0 ? null : conf.Timeout,
-                    set.Counter(FwSetCounter.Added) + set.Counter(FwSetCounter.AddedCtl), set.Counter(FwSetCounter.Refreshed),
-                    set.Counter(FwSetCounter.Full), set.Counter(FwSetCounter.Expired), set.Counter(FwSetCounter.Removed)));
+                list.Add(set.Counts(name, conf, set.ReadAll().Count));
             }
             catch (BpfException e) when (e.Errno == 2 /* ENOENT: removed in that instant */)
             {

@@ -413,19 +413,10 @@ internal sealed partial class RulesReader
 
     private bool ReadTrack(RawRule r, SourcePos keyPos, int keyLength)
     {
-        if (!TryScalar("track", "true or false", keyPos, keyLength, out var s))
+        if (ReadBool("track", keyPos, keyLength) is not { } track)
             return false;
-        switch (s.Value)
-        {
-            case "true":
-                r.Track = true;
-                return true;
-            case "false":
-                return true;
-            default:
-                d.Error(s.Pos, $"bad track {s.Describe()}; expected true or false", s.Length);
-                return false;
-        }
+        r.Track = track;
+        return true;
     }
 
     // ---- the packet log ----

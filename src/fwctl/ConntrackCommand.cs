@@ -116,7 +116,7 @@ internal static class ConntrackCommand
             foreach (var f in shown)
             {
                 t.Add([f.ProtoName, f.Source, f.Destination, f.PhaseName, f.OriginName,
-                    Seconds(f.Age), f.Expired ? "expired" : Seconds((ulong)f.ExpiresIn)]);
+                    Format.Seconds(f.Age), f.Expired ? "expired" : Format.Seconds((ulong)f.ExpiresIn)]);
             }
             t.Write(stdout);
             if (matched > shown.Count)
@@ -161,8 +161,6 @@ internal static class ConntrackCommand
         ["age"] = f.Age,
         ["expires_in"] = Math.Max(0, f.ExpiresIn),
     };
-
-    private static string Seconds(ulong s) => Format.Seconds(s);
 
     private static int Compare(ConntrackFlow a, ConntrackFlow b)
     {

@@ -253,7 +253,7 @@ internal static class TestCommand
         _ => $"; state {o.State}",
     };
 
-    // "; src in @banned 198.18.0.5/32 (expires in 9m58s); over its limit; 1 limit looked past"
+    // "; src in @banned 198.18.0.5/32 (expires in 9m58s); over its limit; 1 limited rule passed over (...)"
     private static string LiveText(Outcome o)
     {
         string text = string.Concat(o.Sets.Select(h => $"; {h.Field} in @{h.Set}" + (h.Entry is { } e

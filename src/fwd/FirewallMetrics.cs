@@ -298,7 +298,7 @@ public sealed class FirewallMetrics
             ("added", "Entries added to a live set: by add_to and by fwctl set add and sync.", c => c.Added),
             ("refreshed", "add_to of a source already in the set: its expiry moved on.", c => c.Refreshed),
             ("full", "add_to's adds the full set refused (the set held max entries).", c => c.Full),
-            ("expired", "Expired entries removed (fwd's sweep every 10 s, fwctl set).", c => c.Expired),
+            ("expired", "Expired entries fwd's sweep removed (every 10 s).", c => c.Expired),
             ("removed", "Entries removed by fwctl set del, flush and sync.", c => c.Removed),
         })
         {

@@ -246,14 +246,14 @@ internal sealed class FirewallService : IHostedService, IDisposable
         }
     }
 
-    /// <summary>When the watch last swept each interface's flow table (worker thread only).</summary>
+    /// <summary>When the watch last swept each interface's flow table and live sets (worker thread only).</summary>
     private readonly Dictionary<string, long> _sweptAt = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Removes the expired entries of the interface's flow table and of its live sets, every
     /// <see cref="FwdOptions.ConntrackSweepInterval"/> (10 s).
     /// </summary>
-    private void SweepConntrack(string iface)
+    private void SweepExpired(string iface)
     {
         if (_sweptAt.TryGetValue(iface, out long at) && Stopwatch.GetElapsedTime(at) < _options.ConntrackSweepInterval)
             return;
@@ -305,7 +305,7 @@ internal sealed class FirewallService : IHostedService, IDisposable
             if (state == AttachState.Attached)
             {
                 RevertOverdue(iface);
-                SweepConntrack(iface);
+                SweepExpired(iface);
                 if (known)
                 {
                     _unfiltered.Remove(iface);
