@@ -60,6 +60,19 @@ static __always_inline __u32 fw_ctz64(__u64 x)
 	return fw_debruijn64[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
 }
 
+/*
+ * fw_ctz64(@x), with the table index passed through @via (map memory): the
+ * verifier does not follow a value through memory, so it need not track @x
+ * exactly to prove the table read in bounds. fw_match's limit loop uses it:
+ * with @x tracked exactly, no two paths through the loop would look alike to
+ * the verifier and it would walk every one of them.
+ */
+static __always_inline __u32 fw_ctz64_via(__u64 x, volatile __u32 *via)
+{
+	*via = ((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58;
+	return fw_debruijn64[*via & 63];
+}
+
 /* The rule bit-vector (fw_bitmaps value) of class @cls, or NULL: matches no rule. */
 static __always_inline const __u64 *fw_class_bits(__u32 cls)
 {
@@ -160,14 +173,51 @@ struct fw_match_in {
 	__u32 tcp_flags;
 	__u32 icmp_type;
 	__u32 ct_state;		/* enum fw_ct_state */
-	__u32 from;		/* the first rule index that may match (past the limits looked past) */
 	__u32 src_sets;		/* bit j: the source is in the live set of fw_sets slot FW_SET_SRC_SLOT + j */
 	__u32 dst_sets;		/* bit j: the destination is in the set of slot FW_SET_DST_SLOT + j */
+	__u32 limits_within;	/* out: the limits fw_match passed over (they did not match) */
+	__u32 limit_decided;	/* out: 1 when the rule fw_match returned matched by its limit */
+	__u32 via;		/* fw_ctz64_via's */
 };
 
 /*
- * Index of the first rule from in->from on that matches @in, or FW_NO_RULE
- * (limits aside: fw_classify asks again past a rule its limit does not match).
+ * The packet's struct fw_match_in, per CPU: fw_classify fills it for each
+ * packet, fw_match and the functions it calls read it. Off the stack, so that
+ * fw_classify, fw_match and a limit check under it fit in the 512 bytes the
+ * verifier allows a chain of calls.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_match_in);
+} fw_scratch SEC(".maps");
+
+/*
+ * Whether rule @rule, which matches @in in every field, matches it with its
+ * limit: 1 when it has none, 3 when its limit matches (a drop limit over its
+ * rate, a pass quota within it), 0 when it does not (the next rule is asked).
+ * A global function, as fw_live_sets.
+ */
+__attribute__((noinline)) __u32 fw_limit_check(__u32 rule, const struct fw_match_in *in)
+{
+	const struct fw_rule *r = bpf_map_lookup_elem(&fw_rules, &rule);
+	int over;
+
+	if (!in || !r || !(r->flags & FW_RULE_LIMIT))
+		return 1;
+	over = fw_limit_over(r, in->is_ipv6, &in->saddr);
+	fw_count(over ? FW_STAT_LIMIT_OVER : FW_STAT_LIMIT_UNDER, 0);
+	return (r->flags & FW_RULE_QUOTA ? !over : over) ? 3 : 0;
+}
+
+/*
+ * Index of the first rule that matches @in, or FW_NO_RULE. A rule with a limit
+ * matches when its limit does too (fw_limit_check): one that does not is passed
+ * over (counted in in->limits_within) and the next rule set in the same ANDed
+ * word is taken, then the next word's, in one pass: the class lookups are not
+ * made again. A ruleset has at most FW_MAX_LIMITS limits, so the loop ends
+ * within FW_MAX_WORDS words and that many rules passed over.
  * A global function: the verifier checks it once, for any input, instead of
  * once for every state the parser, the flow table and the caller reach it with
  * (inlined, rulesets with many fields and state came near its limit of a
@@ -177,20 +227,21 @@ struct fw_match_in {
  * static sets) or by the live sets the address is in (in->src_sets): the class
  * of that membership (fw_src_set_class + m) adds the rules that name those sets.
  */
-__attribute__((noinline)) __u32 fw_match(const struct fw_match_in *in)
+__attribute__((noinline)) __u32 fw_match(struct fw_match_in *in)
 {
 	const __u64 *proto = NULL, *sport = NULL, *dport = NULL, *flags = NULL;
 	const __u64 *icmp = NULL, *src = NULL, *dst = NULL, *state = NULL, *src_live = NULL, *dst_live = NULL;
 	__u32 c_proto = 0, c_sport = 0, c_dport = 0, c_flags = 0, c_icmp = 0, c_src = 0, c_dst = 0, c_state = 0;
-	__u32 fields = fw_fields, words = fw_words, is_ipv6, from, m_src, m_dst;
-	__u64 sum = ~0ULL, acc, s;
-	__u32 i, w;
+	__u32 fields = fw_fields, words = fw_words, is_ipv6, m_src, m_dst, rule, lim;
+	__u64 sum = ~0ULL, acc = 0, s;
+	__u32 i, w = 0;
 
 	if (!in || !words)
 		return FW_NO_RULE;
-	from = in->from;
+	in->limits_within = 0;
+	in->limit_decided = 0;
 	if (!fields)
-		return from < words * FW_WORD_BITS ? from : FW_NO_RULE;	/* no rule has a condition: each matches */
+		sum = words >= FW_MAX_WORDS ? ~0ULL : (1ULL << words) - 1;	/* no rule has a condition: each matches */
 	is_ipv6 = in->is_ipv6;
 	m_src = in->src_sets;
 	m_dst = in->dst_sets;
@@ -250,11 +301,6 @@ __attribute__((noinline)) __u32 fw_match(const struct fw_match_in *in)
 		if (!sum)
 			return FW_NO_RULE;
 	}
-	/* the words before in->from's cannot hold the rule asked for */
-	if (from >= FW_MAX_WORDS * FW_WORD_BITS)
-		return FW_NO_RULE;
-	sum &= ~0ULL << (from / FW_WORD_BITS);
-
 	/* Some rule may match: the rule bit-vectors of the classes (a missing one matches nothing). */
 	if (fields & FW_FIELD_STATE && !(state = fw_class_bits(c_state)))
 		return FW_NO_RULE;
@@ -278,34 +324,48 @@ __attribute__((noinline)) __u32 fw_match(const struct fw_match_in *in)
 	if (fw_dst_sets && m_dst)
 		dst_live = fw_class_bits(fw_dst_set_class + m_dst);
 
-	/* Only the words left set in the summary, lowest first: the first non-empty AND wins. */
-	for (i = 0; i < FW_MAX_WORDS && sum; i++) {
-		w = fw_ctz64(sum);
-		sum &= sum - 1;
-		if (w >= words)	/* never true; bounds words[w] for the verifier */
-			break;
-
-		acc = ~0ULL;
-		if (w == from / FW_WORD_BITS)
-			acc <<= from % FW_WORD_BITS;
-		if (fields & FW_FIELD_STATE)
-			acc &= state[1 + w];
-		if (fields & FW_FIELD_PROTO)
-			acc &= proto[1 + w];
-		if (fields & FW_FIELD_SPORT)
-			acc &= sport[1 + w];
-		if (fields & FW_FIELD_DPORT)
-			acc &= dport[1 + w];
-		if (fields & FW_FIELD_TCP_FLAGS)
-			acc &= flags[1 + w];
-		if (fields & FW_FIELD_ICMP_TYPE)
-			acc &= icmp[1 + w];
-		if (fields & FW_FIELD_SRC)
-			acc &= src[1 + w] | (src_live ? src_live[1 + w] : 0);
-		if (fields & FW_FIELD_DST)
-			acc &= dst[1 + w] | (dst_live ? dst_live[1 + w] : 0);
-		if (acc)
+	/*
+	 * Only the words left set in the summary, lowest first: the lowest rule of
+	 * the first non-empty AND wins, unless its limit passes it over.
+	 */
+	for (i = 0; i < (fw_limits ? FW_MAX_WORDS + FW_MAX_LIMITS + 1 : FW_MAX_WORDS); i++) {
+		if (!acc) {
+			if (!sum)
+				break;
+			w = fw_limits ? fw_ctz64_via(sum, &in->via) : fw_ctz64(sum);
+			sum &= sum - 1;
+			if (w >= words)	/* never true; bounds words[w] for the verifier */
+				break;
+			acc = ~0ULL;	/* no field: every rule of the word (one past the last finds no fw_rules entry: the default) */
+			if (fw_fields & FW_FIELD_STATE)
+				acc &= state[1 + w];
+			if (fw_fields & FW_FIELD_PROTO)
+				acc &= proto[1 + w];
+			if (fw_fields & FW_FIELD_SPORT)
+				acc &= sport[1 + w];
+			if (fw_fields & FW_FIELD_DPORT)
+				acc &= dport[1 + w];
+			if (fw_fields & FW_FIELD_TCP_FLAGS)
+				acc &= flags[1 + w];
+			if (fw_fields & FW_FIELD_ICMP_TYPE)
+				acc &= icmp[1 + w];
+			if (fw_fields & FW_FIELD_SRC)
+				acc &= src[1 + w] | (src_live ? src_live[1 + w] : 0);
+			if (fw_fields & FW_FIELD_DST)
+				acc &= dst[1 + w] | (dst_live ? dst_live[1 + w] : 0);
+			if (!acc)
+				continue;
+		}
+		if (!fw_limits)
 			return w * FW_WORD_BITS + fw_ctz64(acc);
+		rule = w * FW_WORD_BITS + fw_ctz64_via(acc, &in->via);
+		lim = fw_limit_check(rule, in);
+		if (lim) {
+			in->limit_decided = lim == 3;
+			return rule;
+		}
+		in->limits_within++;
+		acc &= acc - 1;
 	}
 	return FW_NO_RULE;
 }
@@ -324,24 +384,6 @@ __attribute__((noinline)) __u32 fw_live_sets(const struct fw_match_in *in, __u32
 	if (dst)
 		return fw_sets_of(FW_SET_DST_SLOT, fw_dst_sets, in->is_ipv6, &in->daddr, &now);
 	return fw_sets_of(FW_SET_SRC_SLOT, fw_src_sets, in->is_ipv6, &in->saddr, &now);
-}
-
-/*
- * Whether rule @rule, which matches @in in every field, matches it with its
- * limit: 1 when it has none, 3 when its limit matches (a drop limit over its
- * rate, a pass quota within it), 0 when it does not (the next rule is asked).
- * A global function, as fw_live_sets.
- */
-__attribute__((noinline)) __u32 fw_limit_check(__u32 rule, const struct fw_match_in *in)
-{
-	const struct fw_rule *r = bpf_map_lookup_elem(&fw_rules, &rule);
-	int over;
-
-	if (!in || !r || !(r->flags & FW_RULE_LIMIT))
-		return 1;
-	over = fw_limit_over(r, in->is_ipv6, &in->saddr);
-	fw_count(over ? FW_STAT_LIMIT_OVER : FW_STAT_LIMIT_UNDER, 0);
-	return (r->flags & FW_RULE_QUOTA ? !over : over) ? 3 : 0;
 }
 
 /* add_to of rule @rule: the packet's source into its live set. A global function, as fw_live_sets. */
@@ -455,6 +497,8 @@ int fw_classify(struct xdp_md *ctx)
 	struct fw_ct_pkt ct;	/* fw_ct_state() sets it; read only when fw_ct_enabled */
 	__u32 ct_state = FW_CT_NEW;
 	struct fw_pkt pkt = {};	/* zeroed: clang -mcpu=v3 spills fields no path set, which the verifier refuses to read */
+	struct fw_match_in *in;
+	__u32 zero = 0;
 	int ret, verdict;
 
 	ret = parse_frame(&c, &pkt);
@@ -462,40 +506,30 @@ int fw_classify(struct xdp_md *ctx)
 		ct_state = fw_ct_state(&pkt, data_end, &ct);
 	if (fw_trace)
 		fw_trace_state(ct_state, &ct.key);
-	if (ret >= 0) {
-		struct fw_match_in in = {
-			.is_ipv6 = pkt.is_ipv6, .proto = pkt.proto, .sport = pkt.sport, .dport = pkt.dport,
-			.tcp_flags = pkt.tcp_flags, .icmp_type = pkt.icmp_type, .ct_state = ct_state,
-		};
+	/* fw_scratch's one entry, which a per-CPU array always has: without it no rule matches (the default) */
+	in = bpf_map_lookup_elem(&fw_scratch, &zero);
+	if (ret >= 0 && in) {
+		__u32 addrs = fw_fields | (fw_limits || fw_add_to ? FW_FIELD_SRC : 0);
 
-		__u32 addrs = fw_fields | (fw_limits || fw_add_to ? FW_FIELD_SRC : 0), i, lim = 0, within = 0;
-
+		/* the addresses are written below for what reads them (fw_read_addrs; an IPv4 address's lo is never read) */
+		in->is_ipv6 = pkt.is_ipv6;
+		in->proto = pkt.proto;
+		in->sport = pkt.sport;
+		in->dport = pkt.dport;
+		in->tcp_flags = pkt.tcp_flags;
+		in->icmp_type = pkt.icmp_type;
+		in->ct_state = ct_state;
 		if (addrs & (FW_FIELD_SRC | FW_FIELD_DST))
-			fw_read_addrs(&pkt, addrs, &in.saddr, &in.daddr);
-		if (fw_src_sets)
-			in.src_sets = fw_live_sets(&in, 0);
-		if (fw_dst_sets)
-			in.dst_sets = fw_live_sets(&in, 1);
-		rule = fw_match(&in);
-		/*
-		 * A rule its limit does not match is passed over: the next match is asked for.
-		 * A ruleset has at most FW_MAX_LIMITS limits, so the match after that many
-		 * passed over has none of its own: it decides as it is.
-		 */
-		for (i = 0; fw_limits && i < FW_MAX_LIMITS && rule != FW_NO_RULE; i++) {
-			lim = fw_limit_check(rule, &in);
-			if (lim)
-				break;
-			within++;
-			in.from = rule + 1;
-			rule = fw_match(&in);
-		}
+			fw_read_addrs(&pkt, addrs, &in->saddr, &in->daddr);
+		in->src_sets = fw_src_sets ? fw_live_sets(in, 0) : 0;
+		in->dst_sets = fw_dst_sets ? fw_live_sets(in, 1) : 0;
+		rule = fw_match(in);
 		if (fw_trace)
-			fw_trace_match(in.src_sets, in.dst_sets, within, lim == 3);
+			fw_trace_match(in->src_sets, in->dst_sets, in->limits_within, in->limit_decided);
 		if (rule != FW_NO_RULE)
 			r = bpf_map_lookup_elem(&fw_rules, &rule);
 		if (fw_add_to && !fw_readonly && r && (r->flags & FW_RULE_ADD_TO))
-			fw_add_source(rule, &in);
+			fw_add_source(rule, in);
 		if (fw_ct_enabled && !fw_readonly) {
 			/* The table sees every packet of an established flow, whatever the verdict. */
 			if (ct.entry)

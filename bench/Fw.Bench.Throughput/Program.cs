@@ -117,6 +117,12 @@ try
             // The packet log's (and the live set + limit's) cost, beside the stateless fw of the same rules and set, each after a bare measurement.
             steps.Add((bare, null, [noMatch]));
             steps.Add((new FwSut(net, lc), lc, lc.Mixes));
+            // An A/B build (--fw-object) beside each live set and limit row: their cost is the classifier's own.
+            foreach (var build in lc.Live != BenchLive.None ? o.FwObjects : [])
+            {
+                steps.Add((bare, null, [noMatch]));
+                steps.Add((new FwSut(net, lc, build), lc, lc.Mixes));
+            }
         }
         if (o.Peers)
         {
@@ -139,6 +145,12 @@ try
                 // The floor: what any classifier adds (parse, one array lookup, one per-CPU counter), paired with the bare before it.
                 steps.Add((new FloorSut(net), null, [noMatch]));
                 steps.Add((bare, null, [noMatch]));
+                // and its steps alone: where under real traffic the floor's nanoseconds go
+                for (int k = 1; k < FloorSut.AllSteps; k++)
+                {
+                    steps.Add((new FloorSut(net, k), null, [noMatch]));
+                    steps.Add((bare, null, [noMatch]));
+                }
             }
             foreach (var build in o.FwObjects)
             {

@@ -536,6 +536,8 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         int n = o.PeerRules, p = o.PeerPrefixes;
         yield return BareKey;
         yield return FloorKey;
+        for (int k = 1; k < FloorSut.AllSteps; k++)
+            yield return new Key(FloorSut.StepName(k), 0, 0, true, NoMatch);
         yield return new Key("fw", n, p, true, NoMatch);
         foreach (var build in o.FwObjects)
             yield return new Key($"fw ({build.Label})", n, p, true, NoMatch);

@@ -46,11 +46,13 @@ public abstract class ProgramSut : Sut
     private readonly BenchNet _net;
     private readonly string _program;
 
-    protected ProgramSut(BenchNet net, string objectPath, string program)
+    /// <param name="configure">Settings of the object (its .rodata globals), before it is loaded.</param>
+    protected ProgramSut(BenchNet net, string objectPath, string program, Action<BpfObject>? configure = null)
     {
         _net = net;
         _program = program;
         Object = BpfObject.Open(objectPath);
+        configure?.Invoke(Object);
         Object.Load();
     }
 
@@ -77,18 +79,31 @@ public sealed class BareSut(BenchNet net) : ProgramSut(net, CostGrid.BareObjectP
 /// The floor: the least a classifier can do (bench/bpf/floor.bpf.c): parse Ethernet, IPv4 or IPv6 and the TCP or UDP
 /// ports, look the destination port up in an array of 65,536 verdicts (none written: every port drops), count the
 /// verdict in a per-CPU counter. Measured beside bare XDP_DROP as a reference for what any classifier adds.
+/// With <paramref name="steps"/> below <see cref="AllSteps"/>, the floor cut short (floor_steps): what its first
+/// steps cost alone under the same traffic.
 /// </summary>
-public sealed class FloorSut(BenchNet net) : ProgramSut(net, CostGrid.FloorObjectPath, "xdp_floor")
+public sealed class FloorSut(BenchNet net, int steps = FloorSut.AllSteps)
+    : ProgramSut(net, CostGrid.FloorObjectPath, "xdp_floor", obj => obj.SetGlobal("floor_steps", (uint)steps))
 {
+    public const int AllSteps = 4;
     public const string FloorName = "floor (parse + 1 array lookup + 1 per-CPU counter)";
+
+    /// <summary>The row of the floor cut after <paramref name="steps"/> (floor.bpf.c's floor_steps).</summary>
+    public static string StepName(int steps) => steps switch
+    {
+        1 => "floor, step 1: read the EtherType (the frame's first touch)",
+        2 => "floor, step 2: parse to the ports",
+        3 => "floor, step 3: parse + the port's array lookup",
+        _ => FloorName,
+    };
 
     /// <summary>floor_counts' slot of the frames parsed and dropped (enum floor_slot's FLOOR_SLOT_DROP).</summary>
     private const uint DropSlot = 0;
 
-    public override string Name => FloorName;
+    public override string Name => StepName(steps);
 
-    /// <summary>Frames the floor parsed and dropped (every frame of the bench's mixes: TCP over IPv4 or IPv6).</summary>
-    public override ulong? Counted(Mix mix) =>
+    /// <summary>Frames the floor parsed and dropped (every frame of the bench's mixes: TCP over IPv4 or IPv6); a floor cut short counts none.</summary>
+    public override ulong? Counted(Mix mix) => steps < AllSteps ? null :
         Object.Map("floor_counts").LookupPerCpu<uint, ulong>(DropSlot).Aggregate(0UL, (a, b) => a + b);
 }
 
@@ -116,7 +131,9 @@ public sealed class FwSut(BenchNet net, RulesetCase c, FwBuild? build = null) : 
 
     public RulesetCase Case => c;
 
-    public override string Name => build is not null ? $"fw ({build.Label})" : c.Stateful ? StatefulName
+    public override string Name => build is null ? OwnName : c.Live != BenchLive.None ? $"{OwnName} ({build.Label})" : $"fw ({build.Label})";
+
+    private string OwnName => c.Stateful ? StatefulName
         : c.Log == BenchLog.Matching ? LoggedName : c.Log == BenchLog.Elsewhere ? LogElsewhereName
         : c.Live == BenchLive.SetAndLimit ? LiveLimitName : c.Live == BenchLive.Set ? LiveSetName : c.Live == BenchLive.Limit ? LimitName
         : c.DefaultDrop ? "fw" : "fw, default: pass";

@@ -73,6 +73,13 @@ public static class PinLayout
     /// <summary>The maps of a generation that are pinned: all the classifier's own maps (not the shared fw_stats).</summary>
     public static readonly string[] GenerationMaps = [.. RuleMaps, .. MatchFields.All.SelectMany(f => f.Maps)];
 
+    /// <summary>
+    /// The classifier's per-packet scratch (fw_scratch: the packet's match input, per CPU): neither pinned nor
+    /// shared, so each loaded object, fwctl test's copy included, has its own and a BPF_PROG_TEST_RUN never shares
+    /// it with the traffic of an attached generation.
+    /// </summary>
+    public static readonly string[] ScratchMaps = ["fw_scratch"];
+
     public const string ClassifierPin = "classifier";
 
     /// <summary>Interfaces with fw state pinned.</summary>

@@ -35,8 +35,9 @@ public partial class MatchFieldTests
         // Each field's maps exist in the object under the names the list derives.
         foreach (var f in MatchFields.All)
             Assert.All(f.Maps, m => Assert.Contains(m, maps));
-        // Every map is pinned with its generation or shared by all generations, and nothing pinned is missing.
-        Assert.Equal(maps.Except(shared).Order(), PinLayout.GenerationMaps.Order());
+        // Every map is pinned with its generation, shared by all generations or the object's own scratch, and nothing pinned is missing.
+        Assert.Equal(maps.Except(shared).Except(PinLayout.ScratchMaps).Order(), PinLayout.GenerationMaps.Order());
+        Assert.All(PinLayout.ScratchMaps, m => Assert.Contains(m, maps));
         Assert.Equal(PinLayout.GenerationMaps.Length, PinLayout.GenerationMaps.Distinct().Count());
     }
 }
