@@ -14,7 +14,7 @@ public sealed record Options
                                  mix (fw + state: established and no-match mixes; fw + log: logged and log-elsewhere);
                                  no cost grid, no nftables
           --rules N,N,...        rule counts (default 10,100,1000,4096)
-          --prefixes N,N,...     set sizes of the live grid (default 0,10000,100000,1000000)
+          --prefixes N,N,...     set sizes of the live grid (default 0,1000,10000,100000,1000000)
           --cost-prefixes N,...  set sizes of the TEST_RUN grid (default 0,1000,10000,100000,1000000)
           --mixes M,M,...        packet mixes of the fw grid: first, last, nomatch (default all)
           --repeat N             BPF_PROG_TEST_RUN repeat (default 1000000)
@@ -28,7 +28,7 @@ public sealed record Options
                                  not; --no-liveset: fw + live set + limit, a live set of 10,000 entries the traffic misses
                                  and a limit it stays within, on top of the same rules and set, and each
                                  of the two alone; --no-floor: the floor reference program in the peer comparison,
-                                 bench/bpf/floor.bpf.c: parse, one array lookup by port, one per-CPU counter)
+                                 bench/bpf/floor.bpf.c: parse, one array lookup by port, one per-CPU counter; and its steps alone)
           --write-rules DIR      write the grid's rulesets (and nft, xdp-filter translations of the peer's) to DIR and stop
         """;
 
@@ -38,7 +38,7 @@ public sealed record Options
     public int Threads { get; init; } = Environment.ProcessorCount;
     public bool Quick { get; init; }
     public int[] Rules { get; init; } = [10, 100, 1000, 4096];
-    public int[] Prefixes { get; init; } = [0, 10_000, 100_000, 1_000_000];
+    public int[] Prefixes { get; init; } = [0, 1_000, 10_000, 100_000, 1_000_000];
     public int[] CostPrefixes { get; init; } = [0, 1_000, 10_000, 100_000, 1_000_000];
     public int Repeat { get; init; } = 1_000_000;
     public string[] Mixes { get; init; } = ["first", "last", "no match"];

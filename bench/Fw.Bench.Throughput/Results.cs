@@ -298,6 +298,45 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         "so its per-packet lookups differ from fw's only by the state class and the flow table); `conntrack:` defaults";
 
     /// <summary>
+    /// Flatness under real traffic: fw's program ns per packet at 4,096 rules over 10 rules (each set size and mix
+    /// measured), and at the largest set over the smallest non-empty one (each rule count and mix); the worst of each.
+    /// Null when the live grid lacks the ends.
+    /// </summary>
+    private string? LiveScale()
+    {
+        var fwKeys = _live.Keys.Where(k => k.Sut == "fw" && k.DefaultDrop).ToList();
+        var byRules = new List<(double Ratio, string What)>();
+        var byPrefixes = new List<(double Ratio, string What)>();
+        foreach (var g in fwKeys.GroupBy(k => (k.Prefixes, k.Mix)))
+        {
+            if (g.FirstOrDefault(k => k.Rules == 10) is { Sut: not null } lo && g.FirstOrDefault(k => k.Rules == 4096) is { Sut: not null } hi
+                && Live(lo) is { } l && Live(hi) is { } h)
+                byRules.Add((h.Prog.Median / l.Prog.Median, $"{g.Key.Mix}, {g.Key.Prefixes:N0} prefixes: {Plain(h.Prog.Median)} / {Plain(l.Prog.Median)} ns"));
+        }
+        foreach (var g in fwKeys.Where(k => k.Prefixes > 0).GroupBy(k => (k.Rules, k.Mix)))
+        {
+            var lo = g.MinBy(k => k.Prefixes);
+            var hi = g.MaxBy(k => k.Prefixes);
+            if (lo.Prefixes != hi.Prefixes && Live(lo) is { } l && Live(hi) is { } h)
+                byPrefixes.Add((h.Prog.Median / l.Prog.Median, $"{g.Key.Mix}, {g.Key.Rules:N0} rules, {hi.Prefixes:N0} / {lo.Prefixes:N0} prefixes: {Plain(h.Prog.Median)} / {Plain(l.Prog.Median)} ns"));
+        }
+        if (byRules.Count == 0 && byPrefixes.Count == 0)
+            return null;
+        var parts = new List<string>();
+        if (byRules.Count > 0)
+        {
+            var w = byRules.MaxBy(x => x.Ratio);
+            parts.Add($"4,096 rules / 10 rules at most **{w.Ratio:N2}x** ({w.What}; goal within 1.5x: **{Verdict(w.Ratio <= 1.5)}**)");
+        }
+        if (byPrefixes.Count > 0)
+        {
+            var w = byPrefixes.MaxBy(x => x.Ratio);
+            parts.Add($"largest / smallest set at most **{w.Ratio:N2}x** ({w.What}; goal within 1.3x from 1,000 to 1,000,000 prefixes: **{Verdict(w.Ratio <= 1.3)}**)");
+        }
+        return $"- flat in scale under real traffic (program ns per packet by the kernel's BPF statistics, medians, every mix measured): {string.Join("; ", parts)}.";
+    }
+
+    /// <summary>
     /// fw + state's added program ns less fw's, median over rounds: each round's figures are paired with their own
     /// bare measurement, so this is the state rule's and the flow table's cost with the machine's drift taken out.
     /// </summary>
@@ -475,13 +514,13 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
         md.AppendLine($"- fw + live set + limit: {LiveLimitRulesText}.");
         md.AppendLine($"- What each no-match packet (TCP) does: one live-set lookup that misses (the `{Synthetic.LiveSetName}` LPM trie, keyed by family, so an IPv4 source meets only IPv4 entries); " +
             $"the match (fw_match: the class lookups and the set's Poptrie) finds `{Synthetic.LimitRule}` (any TCP); one limit check within the rate (GCRA: a hash lookup of the `{Synthetic.LimitRule}` rule's bucket " +
-            "for the source's /24, /56 for IPv6, and a compare-and-swap moving it on), so the rule does not match and the match is asked again from the next rule on " +
-            "(fw_match a second time, every lookup again), which finds no rule: the default (drop) decides. So over stateless fw it adds the live-set miss, the limit check and a second match. " +
+            "for the source's /24, /56 for IPv6, and a compare-and-swap moving it on), so the rule does not match and is passed over: the same pass of fw_match goes on to the next rule " +
+            "of the ANDed words (no lookup made again), and finds none: the default (drop) decides. So over stateless fw it adds the live-set miss and the limit check. " +
             $"The buckets: the IPv4 sources vary over 128 /24s, the IPv6 ones share one /56, and both sending CPUs write the same buckets (the compare-and-swap's cache line moves between CPUs).");
         if (Live(LiveKey(FwSut.LiveSetName)) is not null || Live(LiveKey(FwSut.LimitName)) is not null)
-            md.AppendLine($"- *{FwSut.LiveSetName}*: only `{Synthetic.LiveSetRule}` on top (filled alike): the live-set miss alone. *{FwSut.LimitName}*: only `{Synthetic.LimitRule}` on top: the limit check and the second match alone. " +
+            md.AppendLine($"- *{FwSut.LiveSetName}*: only `{Synthetic.LiveSetRule}` on top (filled alike): the live-set miss alone. *{FwSut.LimitName}*: only `{Synthetic.LimitRule}` on top: the limit check alone. " +
                 "Their costs over stateless fw need not add up to both's: the rules' classes differ, and the machine's drift between rows is not paired away.");
-        md.AppendLine($"- *over stateless fw*: each round's added ns less that round's stateless fw added ns, median over the rounds ({Ns(OverStateless(LiveLimitKey))} here for both rules: the live-set miss, the limit check and the second match). " +
+        md.AppendLine($"- *over stateless fw*: each round's added ns less that round's stateless fw added ns, median over the rounds ({Ns(OverStateless(LiveLimitKey))} here for both rules: the live-set miss and the limit check). " +
             "*limit checks*: fw_stats' LIMIT_UNDER and LIMIT_OVER summed over the rounds, warm-up included; the run stops unless every frame received was one check within the rate and none was over, " +
             "and unless the default counted every frame received.");
         md.AppendLine();
@@ -559,7 +598,18 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
             : fl.ProgAdded > 0 ? $"; fw's {Ns(fw.ProgAdded)} is **{fw.ProgAdded / fl.ProgAdded:N1}x** the floor's added ns" : "; the floor added no measurable ns, so no multiple of it";
         return $"Floor (bench/bpf/floor.bpf.c: parse Ethernet, IPv4 or IPv6 and the TCP or UDP ports, one lookup in an array of 65,536 verdicts by destination port, one per-CPU counter; XDP_DROP): " +
             $"program {Plain(fl.Prog.Median)} ns, {Ns(fl.ProgAdded)} over bare XDP_DROP (median of paired differences, like every row){times}. " +
-            "The least any classifier adds here; fw's added cost above it is its own work.";
+            "The least any classifier adds here; fw's added cost above it is its own work." + FloorSteps();
+    }
+
+    /// <summary>" Its steps alone (floor_steps): ..." with each step's added ns, or "" when they were not measured.</summary>
+    private string FloorSteps()
+    {
+        var steps = Enumerable.Range(1, FloorSut.AllSteps - 1)
+            .Select(k => (k, f: Live(new Key(FloorSut.StepName(k), 0, 0, true, NoMatch))))
+            .Where(x => x.f is not null)
+            .Select(x => $"{FloorSut.StepName(x.k)["floor, ".Length..]} {Ns(x.f!.ProgAdded)}")
+            .ToList();
+        return steps.Count == 0 ? "" : $" Its steps alone (floor_steps, the same program cut short), over bare: {string.Join("; ", steps)}.";
     }
 
     /// <summary>"; N.Nx the floor's +F ns" for fw's added ns, or "" when the floor was not measured.</summary>
@@ -615,6 +665,16 @@ public sealed class Results(Options o, IReadOnlyList<(string Key, string Value)>
                 : $"- a packet of an established flow, a `state` rule on top of {n:N0} rules + {p:N0}-prefix set: fw + state adds **{Ns(est.ProgAdded)}** per packet over bare XDP_DROP by the kernel's BPF statistics " +
                   $"(program {Plain(est.Prog.Median)} ns; {beside}); goal at most +40 ns: **{Verdict(est.ProgAdded <= 40)}**.";
         }
+        if (Live(LiveLimitKey) is { } ll)
+        {
+            // (e) a live set and a limit: a packet checked against both, by the kernel's BPF statistics.
+            yield return double.IsNaN(ll.ProgAdded)
+                ? $"- a packet checked against a live set and a limit, on top of {n:N0} rules + {p:N0}-prefix set: at most +50 ns over bare XDP_DROP: **not measured** (no BPF statistics)."
+                : $"- a packet checked against a live set and a limit (a live-set miss, a limit it is within), on top of {n:N0} rules + {p:N0}-prefix set: fw + live set + limit adds **{Ns(ll.ProgAdded)}** per packet over bare XDP_DROP " +
+                  $"(program {Plain(ll.Prog.Median)} ns; {Ns(OverStateless(LiveLimitKey))} over stateless fw beside it); goal at most +50 ns: **{Verdict(ll.ProgAdded <= 50)}**.";
+        }
+        if (LiveScale() is { } scale)
+            yield return scale;
         if (Cost.Count > 0)
         {
             var worstRules = new List<(double Ratio, string What)>();
