@@ -326,7 +326,10 @@ __attribute__((noinline)) __u32 fw_match(struct fw_match_in *in)
 
 	/*
 	 * Only the words left set in the summary, lowest first: the lowest rule of
-	 * the first non-empty AND wins, unless its limit passes it over.
+	 * the first non-empty AND wins, unless its limit passes it over. The loop
+	 * reads fw_fields itself, not @fields: clang would otherwise keep each
+	 * field's test in a stack slot across the limit check's call, and the
+	 * three frames would pass 512 bytes.
 	 */
 	for (i = 0; i < (fw_limits ? FW_MAX_WORDS + FW_MAX_LIMITS + 1 : FW_MAX_WORDS); i++) {
 		if (!acc) {
