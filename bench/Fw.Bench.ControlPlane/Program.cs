@@ -3,8 +3,9 @@ using Fw.Bench.ControlPlane;
 
 // Control-plane figures. Usage (as root; bench/controlplane runs them all and writes the results):
 //   Fw.Bench.ControlPlane bdn [BenchmarkDotNet args]          parse, compile, reload (in-process)
-//   Fw.Bench.ControlPlane process [--runs N] [--as-built]     fwctl reload/stats wall time, fwd resident memory
-//   Fw.Bench.ControlPlane reload [--runs N] [--rules N] [--prefixes N] [--fwctl PATH]... [--env "NAME=VALUE ..."]...
+//   Fw.Bench.ControlPlane process [--runs N] [--as-built] [--big]  fwctl reload/check/stats wall time (prefixes in a set
+//                                                             file and inline), fwd resident memory (--big: only 4,096 rules, 1M prefixes)
+//   Fw.Bench.ControlPlane reload [--runs N] [--rules N] [--prefixes N] [--inline] [--fwctl PATH]... [--env "NAME=VALUE ..."]...
 //                                                             only the whole-process fwctl reload (default 4,096 rules
 //                                                             and 1M prefixes), builds or settings interleaved
 //   Fw.Bench.ControlPlane livesets [--adds N] [--runs N] [--out FILE]   live sets: one add (kernel map update, in-process,
@@ -52,6 +53,6 @@ static int Write(string[] args, bool inline)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Fw.Bench.ControlPlane (bdn [BenchmarkDotNet args] | process [--runs N] [--as-built] | reload [--runs N] [--rules N] [--prefixes N] [--fwctl PATH]... [--env \"NAME=VALUE ...\"]... | livesets [--adds N] [--runs N] [--out FILE] | profile [RULES PREFIXES] [--inline] | write DIR RULES PREFIXES [VARIANT [IFACE]] [--inline])");
+    Console.Error.WriteLine("usage: Fw.Bench.ControlPlane (bdn [BenchmarkDotNet args] | process [--runs N] [--as-built] [--big] | reload [--runs N] [--rules N] [--prefixes N] [--inline] [--fwctl PATH]... [--env \"NAME=VALUE ...\"]... | livesets [--adds N] [--runs N] [--out FILE] | profile [RULES PREFIXES] [--inline] | write DIR RULES PREFIXES [VARIANT [IFACE]] [--inline])");
     return 2;
 }
