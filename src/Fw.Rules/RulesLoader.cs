@@ -44,11 +44,7 @@ public static class RulesLoader
     /// Reads rules from memory. <paramref name="fileName"/> names the text in diagnostics;
     /// set files are found relative to <paramref name="baseDirectory"/>.
     /// </summary>
-    public static LoadResult Parse(string yamlText, string fileName, string baseDirectory) =>
-        Parse(yamlText, fileName, baseDirectory, splitLists: true);
-
-    /// <param name="splitLists">false: every list read by one parser (tests compare the two reads).</param>
-    internal static LoadResult Parse(string yamlText, string fileName, string baseDirectory, bool splitLists)
+    public static LoadResult Parse(string yamlText, string fileName, string baseDirectory)
     {
         var d = new DiagnosticBag(fileName);
         if (yamlText.Length > MaxFileBytes)
@@ -63,28 +59,15 @@ public static class RulesLoader
             d.Error(new SourcePos(fileName, line, column), "NUL character: a rules file is text", 1);
             return new LoadResult(null, d.Finish());
         }
-        return splitLists ? Run(yamlText, fileName, baseDirectory, d) : Run(yamlText, fileName, baseDirectory, d, splitLists: false);
+        return Run(yamlText, fileName, baseDirectory, d);
     }
 
     private static LoadResult Run(string text, string file, string baseDirectory, DiagnosticBag d)
     {
-        try
-        {
-            return Run(text, file, baseDirectory, d, splitLists: true);
-        }
-        catch (YamlSplitFailed)
-        {
-            // A long list split where it could not be (YamlListSplit): what was found so far goes, the file is read again.
-            return Run(text, file, baseDirectory, new DiagnosticBag(file), splitLists: false);
-        }
-    }
-
-    private static LoadResult Run(string text, string file, string baseDirectory, DiagnosticBag d, bool splitLists)
-    {
         Ruleset? ruleset = null;
         try
         {
-            var reader = new RulesReader(text, file, baseDirectory, d, splitLists);
+            var reader = new RulesReader(text, file, baseDirectory, d);
             reader.Read();
             ruleset = reader.Finish();
         }
@@ -95,7 +78,7 @@ public static class RulesLoader
                 pos = FirstIndentTab(text, pos) ?? pos;
             d.Error(pos, $"invalid YAML: {Sentence(e.Message)}{Hint(text, pos)}", 1);
         }
-        catch (Exception e) when (e is not YamlSplitFailed)
+        catch (Exception e)
         {
             // A bug of ours or of the YAML library must still come out as a finding, never as a crash of fwctl check.
             d.Error(new SourcePos(file, 1, 1), $"internal error while reading the rules: {e.GetType().Name}: {e.Message}", 0);

@@ -36,21 +36,17 @@ internal sealed partial class RulesReader
     private readonly HashSet<string> brokenSets = new(StringComparer.Ordinal);
     private readonly List<RawRule?> rules = [];
 
-    /// <param name="splitLists">Whether a long list may be read by two parsers at once (<see cref="YamlListSplit"/>).</param>
-    public RulesReader(string text, string file, string baseDirectory, DiagnosticBag diagnostics, bool splitLists = false)
+    public RulesReader(string text, string file, string baseDirectory, DiagnosticBag diagnostics)
     {
         d = diagnostics;
         this.file = file;
         this.baseDirectory = baseDirectory;
         budget = new PrefixBudget(diagnostics);
         setFiles = new SetFileReader(diagnostics, budget, baseDirectory);
-        y = new YamlCursor(text, file, diagnostics, splitLists);
+        y = new YamlCursor(text, file, diagnostics);
     }
 
-    /// <summary>
-    /// Reads the document; YamlException escapes (a syntax error ends the read), and so does
-    /// <see cref="YamlSplitFailed"/> (read again with a new reader, lists unsplit).
-    /// </summary>
+    /// <summary>Reads the document; YamlException escapes (a syntax error ends the read).</summary>
     public void Read()
     {
         try
@@ -59,10 +55,6 @@ internal sealed partial class RulesReader
         }
         catch (StopReading)
         {
-        }
-        finally
-        {
-            y.Dispose();
         }
     }
 

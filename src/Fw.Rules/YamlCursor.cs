@@ -34,42 +34,27 @@ internal readonly record struct ScalarNode(string Value, bool Quoted, SourcePos 
 /// Nesting deeper than <see cref="MaxDepth"/> stops the read (nothing in a rules file nests past 4).
 /// YamlException escapes from every method; the caller reports it.
 /// </summary>
-internal sealed class YamlCursor : IDisposable
+internal sealed class YamlCursor
 {
     public const int MaxDepth = 32;
 
     private readonly IParser parser;
-    private readonly TextRangeReader reader;
     private readonly DiagnosticBag diagnostics;
     private readonly string file;
     private readonly string text;
     private int depth;
     private Mark start = Mark.Empty, previousStart = Mark.Empty, previousEnd = Mark.Empty;
 
-    // A long list read by two parsers (YamlListSplit): the split under way (one at a time, one splice a read), the worker's item
-    // being given (-1: none), the main parser's event held meanwhile (the list's end), and what is added to the main
-    // parser's positions once it has gone on past the list (index, line).
-    private bool mayStillSplit;
-    private YamlListSplit? split;
-    private int splitItem = -1;
-    private ParsingEvent? held;
-    private long shiftIndex, shiftLine;
-    private ParsingEvent current = null!;
-    private Mark currentStart, currentEnd;
-
-    /// <param name="splitLists">Whether a long list may be read by two parsers at once (<see cref="YamlListSplit"/>).</param>
-    public YamlCursor(string text, string file, DiagnosticBag diagnostics, bool splitLists = false)
+    public YamlCursor(string text, string file, DiagnosticBag diagnostics)
     {
-        reader = new TextRangeReader(text, 0, text.Length);
-        parser = new Parser(reader);
+        parser = new Parser(new StringReader(text));
         this.text = text;
         this.file = file;
         this.diagnostics = diagnostics;
-        mayStillSplit = splitLists;
         Next();
     }
 
-    public ParsingEvent Current => current;
+    public ParsingEvent Current => parser.Current!;
 
     public SourcePos PosOf(Mark m) => new(file, (int)m.Line, (int)m.Column);
 
@@ -80,7 +65,7 @@ internal sealed class YamlCursor : IDisposable
     public SourcePos Pos => PosOf(start);
 
     /// <summary>How many characters the current event covers on its first line (at least 1).</summary>
-    public int Length => start.Line == currentEnd.Line ? (int)Math.Max(1, currentEnd.Column - start.Column) : 1;
+    public int Length => start.Line == Current.End.Line ? (int)Math.Max(1, Current.End.Column - start.Column) : 1;
 
     public bool AtEnd => Current is MappingEnd or SequenceEnd;
 
@@ -91,13 +76,13 @@ internal sealed class YamlCursor : IDisposable
         MappingStart => NodeKind.Mapping,
         AnchorAlias => NodeKind.Alias,
         // Unbalanced event streams happen (YamlDotNet drops a value on some broken input): a YAML error, not a crash.
-        _ => throw new YamlException(currentStart, currentEnd, "unexpected end of a mapping or list here"),
+        _ => throw new YamlException(Current.Start, Current.End, "unexpected end of a mapping or list here"),
     };
 
     /// <summary>What the current node is, for "expected X, found Y".</summary>
     public string Describe() => Current switch
     {
-        Scalar s => ToScalar(s, currentStart, currentEnd).Describe(),
+        Scalar s => ToScalar(s).Describe(),
         SequenceStart => "a list",
         MappingStart => "a mapping",
         AnchorAlias => "an alias",
@@ -106,61 +91,6 @@ internal sealed class YamlCursor : IDisposable
 
     public void Next()
     {
-        var e = NextEvent(out long dIndex, out long dLine);
-        current = e;
-        currentStart = Shift(e.Start, dIndex, dLine);
-        currentEnd = Shift(e.End, dIndex, dLine);
-        start = Before(currentStart, previousStart) ? SkipSeparators(previousEnd) : currentStart;
-        previousStart = start;
-        previousEnd = currentEnd;
-        switch (e)
-        {
-            case MappingStart or SequenceStart:
-                if (++depth > MaxDepth)
-                    throw new YamlException(currentStart, currentEnd, $"nesting deeper than {MaxDepth} levels");
-                if (mayStillSplit && e is SequenceStart { Style: SequenceStyle.Block } && dIndex == 0 && split is null)
-                    Split(e.Start);
-                break;
-            case MappingEnd or SequenceEnd:
-                depth--;
-                break;
-            case AnchorAlias a:
-                diagnostics.Error(PosOf(currentStart), $"YAML aliases are not supported (*{a.Value})", LengthOf(currentStart, currentEnd));
-                break;
-        }
-        if (e is NodeEvent n)
-        {
-            if (!n.Anchor.IsEmpty)
-                diagnostics.Error(PosOf(currentStart), $"YAML anchors are not supported (&{n.Anchor})", n.Anchor.Value.Length + 1);
-            if (!n.Tag.IsEmpty)
-            {
-                var (at, written) = TagOnThePage(n, currentStart);
-                string tag = RulesReader.Clip(written);
-                string hint = e is Scalar { Value: "" } ? $"; to write '{tag}' as a value, quote it: \"{tag}\"" : "";
-                diagnostics.Error(at, $"YAML tag '{tag}' is not supported{hint}", written.Length);
-            }
-        }
-    }
-
-    /// <summary>The next event, and what to add to its positions (index, line): the main parser's, or a split list's worker's.</summary>
-    private ParsingEvent NextEvent(out long dIndex, out long dLine)
-    {
-        if (splitItem >= 0)
-        {
-            // The worker's part of a split list, then the list's end the main parser gave.
-            var sp = split!;
-            if (splitItem < sp.Count)
-            {
-                (dIndex, dLine) = (0, 0);
-                return sp.Item(splitItem++);
-            }
-            splitItem = -1;
-            split = null;
-            (dIndex, dLine) = (shiftIndex, shiftLine);
-            var end = held!;
-            held = null;
-            return end;
-        }
         bool more;
         try
         {
@@ -168,82 +98,49 @@ internal sealed class YamlCursor : IDisposable
         }
         catch (Exception failure) when (failure is not YamlException)
         {
-            if (split is { Spliced: true } || shiftIndex != 0)
-                throw new YamlSplitFailed();
             // YamlDotNet fails on some broken input with a bare InvalidOperationException (no position):
             // report it after the last event that parsed.
             var at = parser.Current?.End ?? Mark.Empty;
             throw new YamlException(at, at, "the YAML parser gave up after this point (an unclosed bracket or quote?)", failure);
         }
-        catch (YamlException) when (split is { Spliced: true } || shiftIndex != 0)
-        {
-            throw new YamlSplitFailed();   // its position is in the text the main parser saw: read the file again
-        }
         if (!more)
             throw new InvalidOperationException("read past the end of the YAML stream");
         var e = parser.Current!;
-        (dIndex, dLine) = (shiftIndex, shiftLine);
-        if (split is { } s)
-            return SplitEvent(s, e, out dIndex, out dLine);
-        return e;
-    }
-
-    /// <summary>An event of the main parser while a list is split: the list's first part, then its end, or the split undone.</summary>
-    private ParsingEvent SplitEvent(YamlListSplit s, ParsingEvent e, out long dIndex, out long dLine)
-    {
-        (dIndex, dLine) = (0, 0);
-        bool item = e is Scalar sc && depth == s.Depth && YamlListSplit.IsPlainItem(sc) && e.End.Index <= s.At;
-        if (!s.Crossed)
+        start = Before(e.Start, previousStart) ? SkipSeparators(previousEnd) : e.Start;
+        previousStart = start;
+        previousEnd = e.End;
+        switch (e)
         {
-            if (!item)
+            case MappingStart or SequenceStart:
+                if (++depth > MaxDepth)
+                    throw new YamlException(e.Start, e.End, $"nesting deeper than {MaxDepth} levels");
+                break;
+            case MappingEnd or SequenceEnd:
+                depth--;
+                break;
+            case AnchorAlias a:
+                diagnostics.Error(PosOf(a.Start), $"YAML aliases are not supported (*{a.Value})", LengthOf(a));
+                break;
+        }
+        if (e is NodeEvent n)
+        {
+            if (!n.Anchor.IsEmpty)
+                diagnostics.Error(PosOf(n.Start), $"YAML anchors are not supported (&{n.Anchor})", n.Anchor.Value.Length + 1);
+            if (!n.Tag.IsEmpty)
             {
-                s.Abandon();   // not a long list of scalars after all: the main parser reads on past the split point
-                split = null;
+                var (at, written) = TagOnThePage(n);
+                string tag = RulesReader.Clip(written);
+                string hint = e is Scalar { Value: "" } ? $"; to write '{tag}' as a value, quote it: \"{tag}\"" : "";
+                diagnostics.Error(at, $"YAML tag '{tag}' is not supported{hint}", written.Length);
             }
-            return e;
         }
-        if (!s.Spliced)
-        {
-            split = null;   // the worker's part was not a list of scalars: the main parser read it
-            return e;
-        }
-        if (item)
-            return e;
-        if (e is SequenceEnd && depth == s.Depth && e.Start.Index >= s.At)
-        {
-            // The first part ended at the split point: the worker's items come now, then this end, moved to its place.
-            mayStillSplit = false;   // one splice a read: positions past it are moved
-            shiftIndex = s.End - s.At;
-            shiftLine = s.Lines;
-            held = e;
-            splitItem = 1;
-            return s.Item(0);
-        }
-        throw new YamlSplitFailed();
     }
-
-    /// <summary>A long list begins: a worker parses its second part (see <see cref="YamlListSplit"/>).</summary>
-    private void Split(Mark listStart)
-    {
-        var s = YamlListSplit.Plan(text, listStart, depth);
-        if (s is null)
-            return;
-        split = s;
-        reader.StopAt(s.At, s.Cross);
-    }
-
-    /// <summary>Stops a split list's worker (the read ended early).</summary>
-    public void Dispose() => split?.Abandon();
-
-    private static Mark Shift(Mark m, long dIndex, long dLine) =>
-        dIndex == 0 && dLine == 0 ? m : new Mark(m.Index + dIndex, m.Line + dLine, m.Column);
 
     public ScalarNode ReadScalar()
     {
         var s = (Scalar)Current;
-        var (from, to) = (currentStart, currentEnd);
         Next();
-        return ToScalar(s, from, to);
+        return ToScalar(s);
     }
 
     /// <summary>Consumes the current node, whatever it holds.</summary>
@@ -268,16 +165,16 @@ internal sealed class YamlCursor : IDisposable
 
     public void Leave() => Next();
 
-    private ScalarNode ToScalar(Scalar s, Mark from, Mark to)
+    private ScalarNode ToScalar(Scalar s)
     {
         bool quoted = s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted
             || (!s.Tag.IsEmpty && s.Tag.Value == "tag:yaml.org,2002:str");
-        bool oneLine = from.Line == to.Line;
-        int width = oneLine ? (int)(to.Column - from.Column) : 1;
+        bool oneLine = s.Start.Line == s.End.Line;
+        int width = oneLine ? (int)(s.End.Column - s.Start.Column) : 1;
         bool delimited = s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted;
         bool exact = oneLine && s.Tag.IsEmpty && width == s.Value.Length + (delimited ? 2 : 0)
             && s.Style is ScalarStyle.Plain or ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted;
-        return new ScalarNode(s.Value, quoted, PosOf(from), Math.Max(1, width), exact);
+        return new ScalarNode(s.Value, quoted, PosOf(s.Start), Math.Max(1, width), exact);
     }
 
     /// <summary>
@@ -285,9 +182,9 @@ internal sealed class YamlCursor : IDisposable
     /// after the node's anchor, if any. Every tag is refused, the YAML core ones too: <c>!!python/str drop</c> was
     /// read as drop, and a tag tells other YAML readers of the same file to read the value otherwise.
     /// </summary>
-    private (SourcePos At, string Written) TagOnThePage(NodeEvent n, Mark nodeStart)
+    private (SourcePos At, string Written) TagOnThePage(NodeEvent n)
     {
-        long i = nodeStart.Index, column = nodeStart.Column;
+        long i = n.Start.Index, column = n.Start.Column;
         if (i >= 0 && i < text.Length && text[(int)i] == '&')
         {
             // The anchor (refused too) comes first: the tag follows it after blanks, on the same line.
@@ -297,7 +194,7 @@ internal sealed class YamlCursor : IDisposable
                 (i, column) = (i + 1, column + 1);
         }
         if (i < 0 || i >= text.Length || text[(int)i] != '!')
-            return (PosOf(nodeStart), n.Tag.Value);   // not where expected: the node and the tag as the parser resolved it
+            return (PosOf(n.Start), n.Tag.Value);   // not where expected: the node and the tag as the parser resolved it
         int from = (int)i, to = from + 1;
         if (to < text.Length && text[to] == '<')
         {
@@ -309,7 +206,7 @@ internal sealed class YamlCursor : IDisposable
             while (to < text.Length && !IsBlankOrEnd(text[to]) && text[to] is not (',' or '[' or ']' or '{' or '}'))
                 to++;
         }
-        return (new SourcePos(file, (int)nodeStart.Line, (int)column), text[from..to]);
+        return (new SourcePos(file, (int)n.Start.Line, (int)column), text[from..to]);
     }
 
     private static bool IsBlankOrEnd(char c) => c is ' ' or '\t' or '\r' or '\n';
@@ -328,6 +225,6 @@ internal sealed class YamlCursor : IDisposable
 
     private static bool Before(Mark a, Mark b) => a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column);
 
-    private static int LengthOf(Mark from, Mark to) =>
-        from.Line == to.Line ? (int)Math.Max(1, to.Column - from.Column) : 1;
+    private static int LengthOf(ParsingEvent e) =>
+        e.Start.Line == e.End.Line ? (int)Math.Max(1, e.End.Column - e.Start.Column) : 1;
 }
