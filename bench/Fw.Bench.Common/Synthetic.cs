@@ -103,9 +103,12 @@ public static class Synthetic
     /// Writes rules-N-P[-pass][-vV][-IFACE][-state].yaml (and its set file) into <paramref name="dir"/>; returns its path.
     /// <paramref name="variant"/> shifts every rule's port by 10,000 per variant (0-2: the ports stay below the
     /// no-match range, 32,768 up); <paramref name="iface"/> adds an <c>interfaces:</c> line; <paramref name="stateful"/>
-    /// puts the <see cref="StateRules"/> connection-tracking rules on top of the <paramref name="rules"/> rules.
+    /// puts the <see cref="StateRules"/> connection-tracking rules on top of the <paramref name="rules"/> rules;
+    /// <paramref name="inline"/> writes the set's prefixes into rules.yaml as a YAML list (<c>big:</c> then one
+    /// <c>- prefix</c> a line; the same prefixes in the same order as the set file, so the same compiled image)
+    /// instead of <c>big: { file: set-P.txt }</c>, and adds <c>-inline</c> to the name.
     /// </summary>
-    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null, bool stateful = false, BenchLog log = BenchLog.None, BenchLive live = BenchLive.None)
+    public static string Write(string dir, int rules, int prefixes, bool defaultDrop = true, int variant = 0, string? iface = null, bool stateful = false, BenchLog log = BenchLog.None, BenchLive live = BenchLive.None, bool inline = false)
     {
         bool liveSet = live is BenchLive.SetAndLimit or BenchLive.Set, limit = live is BenchLive.SetAndLimit or BenchLive.Limit;
         if (live != BenchLive.None && (stateful || log != BenchLog.None || rules > 4096 - LiveRules))
@@ -121,11 +124,17 @@ public static class Synthetic
             yaml.Append($"interfaces: [{iface}]\n");
         if (log != BenchLog.None)
             yaml.Append($"log:\n  rate: {LogRate}\n");
-        if (prefixes > 0)
+        if (prefixes > 0 && inline)
+        {
+            yaml.Append($"sets:\n  {SetName}:\n");
+            foreach (string prefix in SetLines(prefixes))
+                yaml.Append("    - ").Append(prefix).Append('\n');
+        }
+        else if (prefixes > 0)
         {
             string set = Path.Combine(dir, $"set-{prefixes}.txt");
             if (!File.Exists(set))
-                WriteSet(set, prefixes);
+                File.WriteAllLines(set, SetLines(prefixes));
             yaml.Append($"sets:\n  {SetName}: {{ file: {Path.GetFileName(set)} }}\n");
         }
         if (liveSet)
@@ -150,7 +159,7 @@ public static class Synthetic
         }
         for (int i = first; i < rules; i++)
             yaml.Append($"  - name: r{i}\n    src: {RuleSource(i)}\n    proto: {RuleProto(i)}\n    dport: {1000 + i + 10_000 * variant}\n    action: drop\n");
-        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}{(stateful ? "-state" : "")}{live switch { BenchLive.SetAndLimit => "-live", BenchLive.Set => "-liveset", BenchLive.Limit => "-limit", _ => "" }}{log switch { BenchLog.Matching => "-log", BenchLog.Elsewhere => "-log-elsewhere", _ => "" }}";
+        string name = $"rules-{rules}-{prefixes}{(defaultDrop ? "" : "-pass")}{(variant == 0 ? "" : $"-v{variant}")}{(iface is null ? "" : "-" + iface)}{(stateful ? "-state" : "")}{live switch { BenchLive.SetAndLimit => "-live", BenchLive.Set => "-liveset", BenchLive.Limit => "-limit", _ => "" }}{log switch { BenchLog.Matching => "-log", BenchLog.Elsewhere => "-log-elsewhere", _ => "" }}{(inline ? "-inline" : "")}";
         string path = Path.Combine(dir, name + ".yaml");
         File.WriteAllText(path, yaml.ToString());
         return path;
@@ -225,16 +234,15 @@ public static class Synthetic
         return new Mix(name, i, [new MixPart(frame, [VaryField.Low32(V4Dst, 16), VaryField.Low16(V4Sport, 15)], 1)]);
     }
 
-    /// <summary>A blocklist-like set of <paramref name="count"/> distinct prefixes (see the class summary).</summary>
-    private static void WriteSet(string path, int count)
+    /// <summary>A blocklist-like set of <paramref name="count"/> distinct prefixes, one a line (see the class summary).</summary>
+    private static IEnumerable<string> SetLines(int count)
     {
         var rng = new Random(count);
         var seen = new HashSet<(UInt128, int)>();
-        using var w = new StreamWriter(path);
         for (int x = 0; x < 256 && seen.Count < count; x++)
         {
             seen.Add(((UInt128)(0xC6130000u | (uint)x << 8), 24));
-            w.WriteLine($"198.19.{x}.0/24");
+            yield return $"198.19.{x}.0/24";
         }
         while (seen.Count < count)
         {
@@ -244,7 +252,7 @@ public static class Synthetic
                 int len = lens[rng.Next(lens.Length)];
                 uint a = (uint)rng.NextInt64(0x01000000L, 0xC0000000L) & uint.MaxValue << (32 - len);
                 if (seen.Add(((UInt128)a, len)))
-                    w.WriteLine($"{a >> 24}.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}/{len}");
+                    yield return $"{a >> 24}.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}/{len}";
             }
             else
             {
@@ -253,7 +261,7 @@ public static class Synthetic
                 UInt128 random = (UInt128)(ulong)rng.NextInt64() << 64 | (ulong)rng.NextInt64();
                 UInt128 a = ((UInt128)0x20010db8UL << 96 | (UInt128)1 << 95 | random >> 33) & UInt128.MaxValue << (128 - len);
                 if (seen.Add((a, len)))
-                    w.WriteLine($"{new IPAddress(ToBytes(a))}/{len}");
+                    yield return $"{new IPAddress(ToBytes(a))}/{len}";
             }
         }
     }

@@ -10,20 +10,22 @@ namespace Fw.Bench.ControlPlane;
 /// <summary>
 /// A Stopwatch breakdown of one reload path, step by step, with what each step allocates and the process's
 /// peak resident memory: where the time and the memory of parse, compile and load go.
-/// Usage: profile [RULES PREFIXES] (default 4096 1000000).
+/// Usage: profile [RULES PREFIXES] [--inline] (default 4096 1000000; --inline: the prefixes as a YAML list in rules.yaml).
 /// </summary>
 internal static class Profile
 {
     public static int Run(string[] args)
     {
+        bool inline = args.Contains("--inline");
+        args = args.Where(a => a != "--inline").ToArray();
         int rules = args.Length > 0 ? int.Parse(args[0]) : 4096;
         int prefixes = args.Length > 1 ? int.Parse(args[1]) : 1_000_000;
         string dir = Directory.CreateTempSubdirectory("fw-cp-profile-").FullName;
         try
         {
-            string a = Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: 0);
-            string b = Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: 1);
-            Console.WriteLine($"{rules:N0} rules, {prefixes:N0} prefixes; GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, " +
+            string a = Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: 0, inline: inline);
+            string b = Synthetic.Write(dir, rules, prefixes, defaultDrop: false, variant: 1, inline: inline);
+            Console.WriteLine($"{rules:N0} rules, {prefixes:N0} prefixes{(inline ? " inline" : "")}; GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, " +
                 $"concurrent {AppContext.TryGetSwitch("System.GC.Concurrent", out bool c) && c}");
             using var net = new BenchNet(1);
             for (int round = 0; round < 3; round++)

@@ -41,6 +41,16 @@ public static class RulesetCompiler
             };
         }
 
+        // The address fields' prefixes are gathered and sorted on another thread while the small fields are
+        // compiled here (pure work, no class interned); the tries are built on another thread while the next
+        // field's classes are made here. Classes are interned on this thread in the one order as ever, so the
+        // image is the same, byte for byte.
+        bool hasSrc = rules.Any(r => r.Src is not null), hasDst = rules.Any(r => r.Dst is not null);
+        var gathered = Task.Run(() => (
+            Src4: hasSrc ? Gather(rules, r => r.Src, IpFamily.V4) : null,
+            Src6: hasSrc ? Gather(rules, r => r.Src, IpFamily.V6) : null,
+            Dst4: hasDst ? Gather(rules, r => r.Dst, IpFamily.V4) : null,
+            Dst6: hasDst ? Gather(rules, r => r.Dst, IpFamily.V6) : null));
         var classes = new ClassTable(words, rs);
         var fields = FieldMask.None;
         uint[]? proto = null, sport = null, dport = null, flags = null, icmp = null, state = null;
@@ -78,17 +88,43 @@ public static class RulesetCompiler
             fields |= FieldMask.State;
             state = ByteField(classes, rules, r => r.State is not { } s ? null : v => v < 3 && ((int)s & (1 << v)) != 0, withAbsent: false);
         }
-        if (rules.Any(r => r.Src is not null))
+        var (gSrc4, gSrc6, gDst4, gDst6) = gathered.GetAwaiter().GetResult();
+        Task<Poptrie<FwPopTail4>>? src4Trie = null, dst4Trie = null;
+        Task<Poptrie<FwPopTail6>>? src6Trie = null, dst6Trie = null;
+        try
         {
-            fields |= FieldMask.Src;
-            src4 = Trie<FwPopTail4>(rs, "src", AddressField(classes, rules, r => r.Src, IpFamily.V4));
-            src6 = Trie<FwPopTail6>(rs, "src", AddressField(classes, rules, r => r.Src, IpFamily.V6));
+            if (hasSrc)
+            {
+                fields |= FieldMask.Src;
+                var entries4 = AddressField(classes, gSrc4!);
+                src4Trie = Task.Run(() => Trie<FwPopTail4>(rs, "src", entries4));
+                var entries6 = AddressField(classes, gSrc6!);
+                src6Trie = Task.Run(() => Trie<FwPopTail6>(rs, "src", entries6));
+            }
+            if (hasDst)
+            {
+                fields |= FieldMask.Dst;
+                var entries4 = AddressField(classes, gDst4!);
+                dst4Trie = Task.Run(() => Trie<FwPopTail4>(rs, "dst", entries4));
+                var entries6 = AddressField(classes, gDst6!);
+                dst6Trie = Task.Run(() => Trie<FwPopTail6>(rs, "dst", entries6));
+            }
         }
-        if (rules.Any(r => r.Dst is not null))
+        catch (RulesException)
         {
-            fields |= FieldMask.Dst;
-            dst4 = Trie<FwPopTail4>(rs, "dst", AddressField(classes, rules, r => r.Dst, IpFamily.V4));
-            dst6 = Trie<FwPopTail6>(rs, "dst", AddressField(classes, rules, r => r.Dst, IpFamily.V6));
+            // Too many classes: a trie started before it that passed a bound was the error the one-by-one build met first.
+            Tries();
+            throw;
+        }
+        Tries();
+
+        // In field order: of two tries past a bound, the first is reported, as when they were built one by one.
+        void Tries()
+        {
+            src4 = src4Trie?.GetAwaiter().GetResult();
+            src6 = src6Trie?.GetAwaiter().GetResult();
+            dst4 = dst4Trie?.GetAwaiter().GetResult();
+            dst6 = dst6Trie?.GetAwaiter().GetResult();
         }
 
         // Live set membership classes last, contiguous: class base + m for each membership m >= 1 of the field's slots.
@@ -274,15 +310,11 @@ public static class RulesetCompiler
     }
 
     /// <summary>
-    /// One address field of one family. Each distinct prefix P gets the class of every rule naming a
-    /// prefix that contains P (its ancestors and itself), plus the rules without the field. A /0
-    /// entry always exists, so every lookup finds a class. Entries whose class equals their nearest
-    /// ancestor's are left out: the longest match then lands on that ancestor, same class. The result
-    /// is sorted by address then length, the /0 first, as <see cref="PoptrieBuilder"/> wants it.
+    /// The prefixes of one address field and family, each with the rules that name it (<see cref="OwnerLists"/>),
+    /// sorted by address then length; no class is made (pure: runs on another thread, see <see cref="Compile"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static LpmEntry[] AddressField(ClassTable classes, IReadOnlyList<Rule> rules,
-        Func<Rule, AddressMatch?> field, IpFamily family)
+    private static Gathered Gather(IReadOnlyList<Rule> rules, Func<Rule, AddressMatch?> field, IpFamily family)
     {
         var owners = new OwnerLists();
         var wild = new bool[rules.Count];
@@ -322,7 +354,24 @@ public static class RulesetCompiler
             }
         }
 
-        var span = Item.Sort(items, count, family).AsSpan(0, count);
+        return new Gathered(owners, wild, Item.Sort(items, count, family), count);
+    }
+
+    /// <summary>One address field and family gathered: its rules' owner lists, the rules without it, its items sorted.</summary>
+    private sealed record Gathered(OwnerLists Owners, bool[] Wild, Item[] Sorted, int Count);
+
+    /// <summary>
+    /// One address field of one family. Each distinct prefix P gets the class of every rule naming a
+    /// prefix that contains P (its ancestors and itself), plus the rules without the field. A /0
+    /// entry always exists, so every lookup finds a class. Entries whose class equals their nearest
+    /// ancestor's are left out: the longest match then lands on that ancestor, same class. The result
+    /// is sorted by address then length, the /0 first, as <see cref="PoptrieBuilder"/> wants it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static LpmEntry[] AddressField(ClassTable classes, Gathered g)
+    {
+        var (owners, wild) = (g.Owners, g.Wild);
+        var span = g.Sorted.AsSpan(0, g.Count);
 
         var rootVec = Wildcards(classes, wild);
         int i = 0;
