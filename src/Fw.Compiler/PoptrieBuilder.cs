@@ -1,4 +1,5 @@
 using System.Numerics;
+using Fw.Rules;
 
 namespace Fw.Compiler;
 
@@ -27,12 +28,6 @@ public sealed class PoptrieBuilder
 
     // The same on the ulong halves hi:lo of a left-aligned address: what the builder uses, so that its loops over
     // every entry handle no UInt128 and are precompiled (ReadyToRun) rather than JIT-compiled in a cold fwctl.
-
-    /// <summary>The high half of <see cref="Mask(int)"/>.</summary>
-    private static ulong MaskHi(int length) => length == 0 ? 0 : length >= 64 ? ulong.MaxValue : ulong.MaxValue << (64 - length);
-
-    /// <summary>The low half of <see cref="Mask(int)"/>.</summary>
-    private static ulong MaskLo(int length) => length <= 64 ? 0 : ulong.MaxValue << (128 - length);
 
     /// <summary><see cref="Chunk(UInt128, int)"/> of hi:lo.</summary>
     private static int Chunk(ulong hi, ulong lo, int off)
@@ -95,7 +90,7 @@ public sealed class PoptrieBuilder
         for (int i = 0; i < entries.Length; i++)
         {
             var e = entries[i];
-            if (e.Length > TTail.Width || (e.Hi & MaskHi(e.Length)) != e.Hi || (e.Lo & MaskLo(e.Length)) != e.Lo)
+            if (e.Length > TTail.Width || (e.Hi & IpPrefix.MaskHi(e.Length)) != e.Hi || (e.Lo & IpPrefix.MaskLo(e.Length)) != e.Lo)
                 throw new ArgumentException($"entry {i}: not a masked /{e.Length} of a {TTail.Width}-bit address");
             if (e.Class > FwPop.Value)
                 throw new ArgumentException($"entry {i}: class {e.Class} does not fit in 30 bits");
@@ -139,7 +134,7 @@ public sealed class PoptrieBuilder
             tails.Add(default);
             int target = AllocNodes(1);
             BuildNode(target, at, span, dflt, depthLeft - levels, tails);
-            tails[ti] = TTail.Create(span[0].Hi & MaskHi(at), span[0].Lo & MaskLo(at), at, (uint)target, dflt);
+            tails[ti] = TTail.Create(span[0].Hi & IpPrefix.MaskHi(at), span[0].Lo & IpPrefix.MaskLo(at), at, (uint)target, dflt);
             return FwPop.Skip | (uint)ti;
         }
         int node = AllocNodes(1);

@@ -72,6 +72,12 @@ public readonly record struct IpPrefix : IComparable<IpPrefix>
 
     public static UInt128 MaskOf(int length) => length == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - length);
 
+    /// <summary>The high 64 bits of <see cref="MaskOf"/>(length): for code kept free of UInt128 (precompiled).</summary>
+    public static ulong MaskHi(int length) => length == 0 ? 0 : length >= 64 ? ulong.MaxValue : ulong.MaxValue << (64 - length);
+
+    /// <summary>The low 64 bits of <see cref="MaskOf"/>(length).</summary>
+    public static ulong MaskLo(int length) => length <= 64 ? 0 : ulong.MaxValue << (128 - length);
+
     public static IpPrefix Create(IpFamily family, UInt128 bits, int length) =>
         new(family, bits & MaskOf(length), (byte)length);
 
