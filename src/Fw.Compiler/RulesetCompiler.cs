@@ -9,11 +9,11 @@ namespace Fw.Compiler;
 /// Compiles a validated ruleset into a <see cref="MapImage"/>: per field, every possible value is
 /// mapped to an equivalence class (a distinct rule bit-vector), so the data plane does one lookup per
 /// field and ANDs the vectors; the lowest set bit is the first matching rule. Pure: no kernel, no IO.
-/// The loops over every value, interval and prefix run once per process (fwctl) or per reload (fwd): they hold
-/// no UInt128 (addresses are ulong halves, see <see cref="Item"/>), so crossgen2 precompiles them in the
-/// ReadyToRun fwctl and fwd and they start optimized, with no JIT (they were [AggressiveOptimization], JIT-compiled
-/// at full opt in every process; precompiled, measured with fwctl check of 4,096 rules and 1,000,000 prefixes:
-/// ~10% less CPU). A host that is not ReadyToRun (tests, in-process benchmarks) runs them tiered.
+/// The loops over every value, interval and prefix run once per process (fwctl) or per reload (fwd). They hold
+/// no UInt128 (addresses are ulong halves, see <see cref="Item"/>), so crossgen2 precompiles them into the
+/// ReadyToRun fwctl and fwd: no JIT at start. The five over every prefix (Gather, AddressField, the sorts) stay
+/// [AggressiveOptimization], JIT-compiled at full opt: measured (fwctl check of 4,096 rules and 1,000,000 prefixes,
+/// interleaved), their precompiled code, which cannot inline across the framework, ran slower than the JIT took.
 /// </summary>
 public static class RulesetCompiler
 {
@@ -313,6 +313,7 @@ public static class RulesetCompiler
     /// The prefixes of one address field and family, each with the rules that name it (<see cref="OwnerLists"/>),
     /// sorted by address then length; no class is made (pure: runs on another thread, see <see cref="Compile"/>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Gathered Gather(IReadOnlyList<Rule> rules, Func<Rule, AddressMatch?> field, IpFamily family)
     {
         var owners = new OwnerLists();
@@ -366,6 +367,7 @@ public static class RulesetCompiler
     /// ancestor's are left out: the longest match then lands on that ancestor, same class. The result
     /// is sorted by address then length, the /0 first, as <see cref="PoptrieBuilder"/> wants it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static LpmEntry[] AddressField(ClassTable classes, Gathered g)
     {
         var (owners, wild) = (g.Owners, g.Wild);
@@ -491,6 +493,7 @@ public static class RulesetCompiler
         /// sort; IPv6 with a quicksort written out here, optimized from its first call (the BCL's sort over this
         /// struct starts at tier 0).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static Item[] Sort(Item[] items, int count, IpFamily family)
         {
             if (family == IpFamily.V4 && count < 1 << 24)
@@ -509,6 +512,7 @@ public static class RulesetCompiler
         }
 
         /// <summary>LSD radix sort of words on their bytes from <paramref name="firstByte"/> up; stable.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void RadixSort(ulong[] keys, int firstByte)
         {
             var buffer = new ulong[keys.Length];
@@ -536,6 +540,7 @@ public static class RulesetCompiler
             x.Hi != y.Hi ? x.Hi < y.Hi : x.Lo != y.Lo ? x.Lo < y.Lo : x.Length < y.Length;
 
         /// <summary>Quicksort (median of three, insertion sort below 16); past <paramref name="depth"/>, the BCL's introsort.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void QuickSort(Span<Item> a, int depth)
         {
             while (a.Length > 16)
