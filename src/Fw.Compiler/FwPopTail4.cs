@@ -14,8 +14,8 @@ public struct FwPopTail4 : IPopTail<FwPopTail4>
     public static int Width => 32;
     public static int Depth => FwPop.Depth4;
 
-    public static FwPopTail4 Create(UInt128 bits, int length, uint cls, uint dflt) =>
-        new() { Addr = (uint)(bits >> 96), Len = (uint)length, Cls = cls, Dflt = dflt };
+    public static FwPopTail4 Create(ulong hi, ulong lo, int length, uint cls, uint dflt) =>
+        new() { Addr = (uint)(hi >> 32), Len = (uint)length, Cls = cls, Dflt = dflt };
 
     public readonly uint ClassOf(UInt128 addr) => Has(addr) ? Cls : Dflt;
 

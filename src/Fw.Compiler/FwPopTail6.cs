@@ -16,8 +16,8 @@ public struct FwPopTail6 : IPopTail<FwPopTail6>
     public static int Width => 128;
     public static int Depth => FwPop.Depth6;
 
-    public static FwPopTail6 Create(UInt128 bits, int length, uint cls, uint dflt) =>
-        new() { Hi = (ulong)(bits >> 64), Lo = (ulong)bits, Len = (uint)length, Cls = cls, Dflt = dflt };
+    public static FwPopTail6 Create(ulong hi, ulong lo, int length, uint cls, uint dflt) =>
+        new() { Hi = hi, Lo = lo, Len = (uint)length, Cls = cls, Dflt = dflt };
 
     public readonly uint ClassOf(UInt128 addr) => Has(addr) ? Cls : Dflt;
 

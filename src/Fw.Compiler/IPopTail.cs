@@ -11,8 +11,9 @@ public interface IPopTail<TSelf>
     /// <summary>Node levels below the direct level: the XDP loop bound (FW_POP_DEPTH4 / FW_POP_DEPTH6).</summary>
     static abstract int Depth { get; }
 
-    /// <summary>The tail of prefix bits/length (left-aligned, masked) with class cls inside it, dflt around it.</summary>
-    static abstract TSelf Create(UInt128 bits, int length, uint cls, uint dflt);
+    /// <summary>The tail of prefix hi:lo/length (left-aligned, masked) with class cls inside it, dflt around it.</summary>
+    /// <remarks>On ulong halves, not a UInt128: the builder calling it is then precompiled (ReadyToRun).</remarks>
+    static abstract TSelf Create(ulong hi, ulong lo, int length, uint cls, uint dflt);
 
     /// <summary>What the XDP program returns for addr (left-aligned) when its lookup ends at this tail.</summary>
     uint ClassOf(UInt128 addr);

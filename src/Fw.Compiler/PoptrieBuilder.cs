@@ -1,4 +1,5 @@
 using System.Numerics;
+using Fw.Rules;
 
 namespace Fw.Compiler;
 
@@ -25,6 +26,19 @@ public sealed class PoptrieBuilder
     /// <summary>The Stride bits of addr at bit offset off; bits past 127 read as zero.</summary>
     public static int Chunk(UInt128 addr, int off) => (int)((addr << off) >> (128 - Stride));
 
+    // The same on the ulong halves hi:lo of a left-aligned address: what the builder uses, so that its loops over
+    // every entry handle no UInt128 and are precompiled (ReadyToRun) rather than JIT-compiled in a cold fwctl.
+
+    /// <summary><see cref="Chunk(UInt128, int)"/> of hi:lo.</summary>
+    private static int Chunk(ulong hi, ulong lo, int off)
+    {
+        ulong top = off == 0 ? hi : off < 64 ? hi << off | lo >> (64 - off) : off < 128 ? lo << (off - 64) : 0;
+        return (int)(top >> (64 - Stride));
+    }
+
+    /// <summary>hi:lo compared with hi2:lo2 as unsigned 128-bit numbers.</summary>
+    private static int Compare(ulong hi, ulong lo, ulong hi2, ulong lo2) => hi != hi2 ? hi.CompareTo(hi2) : lo.CompareTo(lo2);
+
     /// <summary>
     /// The trie of entries, which must be sorted by address then length (every prefix after the ones
     /// containing it), distinct, masked, no longer than the family's width, with classes below 2^30,
@@ -44,7 +58,7 @@ public sealed class PoptrieBuilder
         for (int i = 1; i < entries.Length;)
         {
             var p = entries[i];
-            int slot = (int)(p.Bits >> (128 - DirectBits));
+            int slot = (int)(p.Hi >> (64 - DirectBits));
             if (p.Length <= DirectBits)
             {
                 dir.AsSpan(slot, 1 << (DirectBits - p.Length)).Fill(FwPop.Leaf | p.Class);
@@ -53,7 +67,7 @@ public sealed class PoptrieBuilder
             }
             // The longer prefixes of one slot are contiguous: any short prefix covering the slot sorts first.
             int j = i + 1;
-            while (j < entries.Length && entries[j].Length > DirectBits && (int)(entries[j].Bits >> (128 - DirectBits)) == slot)
+            while (j < entries.Length && entries[j].Length > DirectBits && (int)(entries[j].Hi >> (64 - DirectBits)) == slot)
                 j++;
             dir[slot] = b.Child(entries[i..j], DirectBits, dir[slot] & FwPop.Value, TTail.Depth - 1, tailList, skip: true);
             i = j;
@@ -76,14 +90,14 @@ public sealed class PoptrieBuilder
         for (int i = 0; i < entries.Length; i++)
         {
             var e = entries[i];
-            if (e.Length > TTail.Width || Truncate(e.Bits, e.Length) != e.Bits)
+            if (e.Length > TTail.Width || (e.Hi & IpPrefix.MaskHi(e.Length)) != e.Hi || (e.Lo & IpPrefix.MaskLo(e.Length)) != e.Lo)
                 throw new ArgumentException($"entry {i}: not a masked /{e.Length} of a {TTail.Width}-bit address");
             if (e.Class > FwPop.Value)
                 throw new ArgumentException($"entry {i}: class {e.Class} does not fit in 30 bits");
             if (i > 0)
             {
                 var prev = entries[i - 1];
-                int c = prev.Bits.CompareTo(e.Bits);
+                int c = Compare(prev.Hi, prev.Lo, e.Hi, e.Lo);
                 if (c > 0 || (c == 0 && prev.Length >= e.Length))
                     throw new ArgumentException($"entry {i}: entries are not sorted by address then length, or repeat");
             }
@@ -107,7 +121,7 @@ public sealed class PoptrieBuilder
         {
             if (tails.Count == FwPop.MaxTails)
                 throw new PoptrieBoundException("tails", FwPop.MaxTails);
-            tails.Add(TTail.Create(span[0].Bits, span[0].Length, span[0].Class, dflt));
+            tails.Add(TTail.Create(span[0].Hi, span[0].Lo, span[0].Length, span[0].Class, dflt));
             return FwPop.Tail | (uint)(tails.Count - 1);
         }
         int levels = skip && _useTails ? SkipLevels(span, off) : 0;
@@ -120,7 +134,7 @@ public sealed class PoptrieBuilder
             tails.Add(default);
             int target = AllocNodes(1);
             BuildNode(target, at, span, dflt, depthLeft - levels, tails);
-            tails[ti] = TTail.Create(Truncate(span[0].Bits, at), at, (uint)target, dflt);
+            tails[ti] = TTail.Create(span[0].Hi & IpPrefix.MaskHi(at), span[0].Lo & IpPrefix.MaskLo(at), at, (uint)target, dflt);
             return FwPop.Skip | (uint)ti;
         }
         int node = AllocNodes(1);
@@ -139,9 +153,9 @@ public sealed class PoptrieBuilder
         int minLen = int.MaxValue;
         foreach (var p in span)
             minLen = Math.Min(minLen, p.Length);
-        UInt128 first = span[0].Bits, last = span[^1].Bits;
+        var (first, last) = (span[0], span[^1]);
         int levels = 0;
-        for (int o = off; o + Stride < minLen && Chunk(first, o) == Chunk(last, o); o += Stride)
+        for (int o = off; o + Stride < minLen && Chunk(first.Hi, first.Lo, o) == Chunk(last.Hi, last.Lo, o); o += Stride)
             levels++;
         return levels;
     }
@@ -180,7 +194,7 @@ public sealed class PoptrieBuilder
         for (int i = 0; i < span.Length;)
         {
             var p = span[i];
-            int c = Chunk(p.Bits, off);
+            int c = Chunk(p.Hi, p.Lo, off);
             if (p.Length <= limit)
             {
                 // Covers whole children; the ones it contains come later and overwrite.
@@ -190,7 +204,7 @@ public sealed class PoptrieBuilder
             }
             // A child's longer prefixes are contiguous: a shorter prefix covering the child sorts first.
             int j = i + 1;
-            while (j < span.Length && span[j].Length > limit && Chunk(span[j].Bits, off) == c)
+            while (j < span.Length && span[j].Length > limit && Chunk(span[j].Hi, span[j].Lo, off) == c)
                 j++;
             if ((children & (1UL << c)) != 0)
                 throw new InvalidOperationException($"child {c} at bit {off} split: entries are not sorted");

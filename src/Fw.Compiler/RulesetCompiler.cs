@@ -9,9 +9,11 @@ namespace Fw.Compiler;
 /// Compiles a validated ruleset into a <see cref="MapImage"/>: per field, every possible value is
 /// mapped to an equivalence class (a distinct rule bit-vector), so the data plane does one lookup per
 /// field and ANDs the vectors; the lowest set bit is the first matching rule. Pure: no kernel, no IO.
-/// The loops over every value, interval and prefix are [AggressiveOptimization]: they run once per
-/// process (fwctl) or per reload (fwd), so tiered compilation would run them unoptimized (measured with
-/// bench/Fw.Bench.ControlPlane profile: a cold compile of 4,096 rules and 1,000,000 prefixes ~30% less CPU).
+/// The loops over every value, interval and prefix run once per process (fwctl) or per reload (fwd). They hold
+/// no UInt128 (addresses are ulong halves, see <see cref="Item"/>), so crossgen2 precompiles them into the
+/// ReadyToRun fwctl and fwd: no JIT at start. The five over every prefix (Gather, AddressField, the sorts) stay
+/// [AggressiveOptimization], JIT-compiled at full opt: measured (fwctl check of 4,096 rules and 1,000,000 prefixes,
+/// interleaved), their precompiled code, which cannot inline across the framework, ran slower than the JIT took.
 /// </summary>
 public static class RulesetCompiler
 {
@@ -235,7 +237,6 @@ public static class RulesetCompiler
     }
 
     /// <summary>A field with at most 256 values (proto, tcp flags, icmp type), plus the absent slot.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint[] ByteField(ClassTable classes, IReadOnlyList<Rule> rules,
         Func<Rule, Func<int, bool>?> allows, bool withAbsent)
     {
@@ -261,7 +262,6 @@ public static class RulesetCompiler
     /// sport / dport: a sweep over the elementary intervals between range endpoints, each interval
     /// one class; index 65536 holds the class of packets without ports (rules without the field).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint[] PortField(ClassTable classes, IReadOnlyList<Rule> rules, Func<Rule, IReadOnlyList<PortRange>?> field)
     {
         // Events: +1 for rule r at lo, -1 at hi + 1. A rule's bit is set while its count is positive.
@@ -334,7 +334,7 @@ public static class RulesetCompiler
             foreach (var p in Span(m.Prefixes))
             {
                 if (p.Family == family)
-                    items[count++] = new Item(p.Bits, p.Length, own);
+                    items[count++] = new Item(p.Hi, p.Lo, p.Length, own);
             }
             foreach (var s in m.Sets)
             {
@@ -350,7 +350,7 @@ public static class RulesetCompiler
             foreach (var p in Span(set.Prefixes))
             {
                 if (p.Family == family)
-                    items[count++] = new Item(p.Bits, p.Length, own);
+                    items[count++] = new Item(p.Hi, p.Lo, p.Length, own);
             }
         }
 
@@ -380,10 +380,10 @@ public static class RulesetCompiler
             OrRules(rootVec, owners[span[i++].Own]);
         uint root = classes.Intern(rootVec);
 
-        var result = new List<LpmEntry>(Math.Min(span.Length - i + 1, 1 << 20)) { new(UInt128.Zero, 0, root) };
+        var result = new List<LpmEntry>(Math.Min(span.Length - i + 1, 1 << 20)) { new(0UL, 0UL, 0, root) };
         // The chain of ancestors of the current prefix: lengths strictly grow along it, so at most 129 deep.
-        var stack = new (UInt128 Bits, byte Length, uint Class)[129];
-        stack[0] = (UInt128.Zero, 0, root);
+        var stack = new (ulong Hi, ulong Lo, byte Length, uint Class)[129];
+        stack[0] = (0, 0, 0, root);
         int top = 0;
         var memo = new Dictionary<(uint Parent, int Own), uint>();
         var scratch = classes.NewVector();
@@ -393,14 +393,14 @@ public static class RulesetCompiler
             int own = it.Own;
             // Duplicates of the same prefix from several rules or sets: union of their owners.
             int j = i + 1;
-            while (j < span.Length && span[j].Bits == it.Bits && span[j].Length == it.Length)
+            while (j < span.Length && span[j].Hi == it.Hi && span[j].Lo == it.Lo && span[j].Length == it.Length)
             {
                 own = owners.Union(own, span[j].Own);
                 j++;
             }
             i = j;
 
-            while (!Contains(stack[top].Bits, stack[top].Length, it.Bits, it.Length))
+            while (!Contains(stack[top].Hi, stack[top].Lo, stack[top].Length, it.Hi, it.Lo, it.Length))
                 top--;
             uint parent = stack[top].Class;
             if (!memo.TryGetValue((parent, own), out uint cls))
@@ -410,9 +410,9 @@ public static class RulesetCompiler
                 cls = classes.Intern(scratch);
                 memo[(parent, own)] = cls;
             }
-            stack[++top] = (it.Bits, it.Length, cls);
+            stack[++top] = (it.Hi, it.Lo, it.Length, cls);
             if (cls != parent)
-                result.Add(new LpmEntry(it.Bits, it.Length, cls));
+                result.Add(new LpmEntry(it.Hi, it.Lo, it.Length, cls));
         }
         return result.ToArray();
     }
@@ -452,8 +452,9 @@ public static class RulesetCompiler
         _ => prefixes.ToArray(),
     };
 
-    private static bool Contains(UInt128 bits, int length, UInt128 other, int otherLength) =>
-        otherLength >= length && (other & IpPrefix.MaskOf(length)) == bits;
+    /// <summary>Whether prefix hi:lo/length contains otherHi:otherLo/otherLength (on the halves: precompiled, see <see cref="Item"/>).</summary>
+    private static bool Contains(ulong hi, ulong lo, int length, ulong otherHi, ulong otherLo, int otherLength) =>
+        otherLength >= length && (otherHi & IpPrefix.MaskHi(length)) == hi && (otherLo & IpPrefix.MaskLo(length)) == lo;
 
     private static ulong[] Wildcards(ClassTable classes, IEnumerable<bool> wild)
     {
@@ -478,7 +479,12 @@ public static class RulesetCompiler
 
     private static void Clear(ulong[] v, int rule) => v[rule >> 6] &= ~(1UL << (rule & 63));
 
-    private readonly record struct Item(UInt128 Bits, byte Length, int Own)
+    /// <summary>
+    /// A prefix of one address field and its owner list. The address is its two ulong halves, as in <see cref="IpPrefix"/>:
+    /// code over a UInt128 is not precompiled (ReadyToRun), and the sorts and sweeps over a million items would be JIT-compiled
+    /// in every cold fwctl.
+    /// </summary>
+    private readonly record struct Item(ulong Hi, ulong Lo, byte Length, int Own)
     {
         /// <summary>
         /// The first <paramref name="count"/> items by address, then shorter first (ancestors before their
@@ -494,7 +500,7 @@ public static class RulesetCompiler
             {
                 var keys = new ulong[count];
                 for (int k = 0; k < count; k++)
-                    keys[k] = (ulong)(items[k].Bits >> 96) << 32 | (ulong)items[k].Length << 24 | (uint)k;
+                    keys[k] = items[k].Hi >> 32 << 32 | (ulong)items[k].Length << 24 | (uint)k;
                 RadixSort(keys, firstByte: 3);   // bytes 0-2 hold the index: never compared, kept in order
                 var sorted = new Item[count];
                 for (int k = 0; k < count; k++)
@@ -530,7 +536,8 @@ public static class RulesetCompiler
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static bool Less(in Item x, in Item y) => x.Bits < y.Bits || (x.Bits == y.Bits && x.Length < y.Length);
+        private static bool Less(in Item x, in Item y) =>
+            x.Hi != y.Hi ? x.Hi < y.Hi : x.Lo != y.Lo ? x.Lo < y.Lo : x.Length < y.Length;
 
         /// <summary>Quicksort (median of three, insertion sort below 16); past <paramref name="depth"/>, the BCL's introsort.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -636,7 +643,6 @@ public static class RulesetCompiler
 
         public ulong[] NewVector() => new ulong[words];
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public uint Intern(ulong[] vector)
         {
             var key = new VectorKey(vector);
@@ -679,12 +685,10 @@ public static class RulesetCompiler
     {
         private readonly ulong[] _v = v;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool Equals(VectorKey other) => _v.AsSpan().SequenceEqual(other._v);
 
         public override bool Equals(object? obj) => obj is VectorKey k && Equals(k);
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override int GetHashCode()
         {
             var h = new HashCode();

@@ -9,11 +9,9 @@ namespace Fw.Rules;
 /// </summary>
 public static class MappedIPv4
 {
-    /// <summary>The top 96 bits of a mapped address: ::ffff:0:0.</summary>
-    private static readonly UInt128 Marker = (UInt128)0xffff << 32;
-
+    /// <summary>Whether p is inside ::ffff:0:0/96: its top 96 bits are those of ::ffff:0:0 (on the halves, no UInt128, so precompiled).</summary>
     public static bool IsMapped(IpPrefix p) =>
-        p.Family == IpFamily.V6 && p.Length >= 96 && (p.Bits & IpPrefix.MaskOf(96)) == Marker;
+        p.Family == IpFamily.V6 && p.Length >= 96 && p.Hi == 0 && p.Lo >> 32 == 0xffff;
 
     /// <summary>The warning for a mapped <paramref name="p"/> written as <paramref name="written"/>, with the IPv4 form to write.</summary>
     public static string Warning(IpPrefix p, string written)

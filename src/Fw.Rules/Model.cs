@@ -30,12 +30,53 @@ public enum IpFamily : byte
 /// An IPv4 or IPv6 prefix. <see cref="Bits"/> holds the address left-aligned in 128 bits for both
 /// families (an IPv4 address occupies the top 32 bits), so ordering and containment are family-uniform.
 /// Host bits below <see cref="Length"/> are always zero.
+/// Stored as two ulong halves (<see cref="Hi"/>, <see cref="Lo"/>), not a UInt128 field: crossgen2 does not precompile
+/// (ReadyToRun) a method that handles a struct holding a UInt128, so every method over prefixes would start as tier-0
+/// JIT code in a cold fwctl. Equality and ordering are those of (Family, Bits, Length).
 /// </summary>
-public readonly record struct IpPrefix(IpFamily Family, UInt128 Bits, byte Length) : IComparable<IpPrefix>
+public readonly record struct IpPrefix : IComparable<IpPrefix>
 {
+    public IpPrefix(IpFamily family, UInt128 bits, byte length)
+        : this(family, (ulong)(bits >> 64), (ulong)bits, length)
+    {
+    }
+
+    public IpPrefix(IpFamily family, ulong hi, ulong lo, byte length)
+    {
+        Family = family;
+        Hi = hi;
+        Lo = lo;
+        Length = length;
+    }
+
+    public IpFamily Family { get; init; }
+
+    /// <summary>The high 64 bits of <see cref="Bits"/>.</summary>
+    public ulong Hi { get; init; }
+
+    /// <summary>The low 64 bits of <see cref="Bits"/>.</summary>
+    public ulong Lo { get; init; }
+
+    public byte Length { get; init; }
+
+    /// <summary>The address left-aligned in 128 bits.</summary>
+    public UInt128 Bits
+    {
+        get => new(Hi, Lo);
+        init => (Hi, Lo) = ((ulong)(value >> 64), (ulong)value);
+    }
+
+    public void Deconstruct(out IpFamily family, out UInt128 bits, out byte length) => (family, bits, length) = (Family, Bits, Length);
+
     public int MaxLength => Family == IpFamily.V4 ? 32 : 128;
 
     public static UInt128 MaskOf(int length) => length == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - length);
+
+    /// <summary>The high 64 bits of <see cref="MaskOf"/>(length): for code kept free of UInt128 (precompiled).</summary>
+    public static ulong MaskHi(int length) => length == 0 ? 0 : length >= 64 ? ulong.MaxValue : ulong.MaxValue << (64 - length);
+
+    /// <summary>The low 64 bits of <see cref="MaskOf"/>(length).</summary>
+    public static ulong MaskLo(int length) => length <= 64 ? 0 : ulong.MaxValue << (128 - length);
 
     public static IpPrefix Create(IpFamily family, UInt128 bits, int length) =>
         new(family, bits & MaskOf(length), (byte)length);
@@ -51,7 +92,10 @@ public readonly record struct IpPrefix(IpFamily Family, UInt128 Bits, byte Lengt
         int c = Family.CompareTo(other.Family);
         if (c != 0)
             return c;
-        c = Bits.CompareTo(other.Bits);
+        c = Hi.CompareTo(other.Hi);
+        if (c != 0)
+            return c;
+        c = Lo.CompareTo(other.Lo);
         return c != 0 ? c : Length.CompareTo(other.Length);
     }
 

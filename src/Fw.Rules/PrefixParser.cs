@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Fw.Rules;
@@ -45,7 +44,8 @@ public static class PrefixParser
         return TryParse(b[..text.Length], out prefix);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // TryParse and its helpers work on the ulong halves of the address, not a UInt128: crossgen2 then
+    // precompiles them (ReadyToRun), so a cold fwctl parses a million prefixes in optimized code from the start.
     public static PrefixError TryParse(ReadOnlySpan<byte> text, out IpPrefix prefix)
     {
         prefix = default;
@@ -63,11 +63,11 @@ public static class PrefixParser
             dot |= c == '.';
         }
         ReadOnlySpan<byte> addr = slash < 0 ? text : text[..slash];
-        UInt128 bits;
+        ulong hi, lo;
         IpFamily family;
         if (colon)
         {
-            if (!TryParseV6(addr, out bits))
+            if (!TryParseV6(addr, out hi, out lo))
                 return PrefixError.BadIPv6;
             family = IpFamily.V6;
         }
@@ -76,7 +76,7 @@ public static class PrefixParser
             var e = TryParseV4(addr, out uint a);
             if (e != PrefixError.None)
                 return e;
-            bits = new UInt128((ulong)a << 32, 0);
+            (hi, lo) = ((ulong)a << 32, 0);
             family = IpFamily.V4;
         }
         else
@@ -102,8 +102,8 @@ public static class PrefixParser
                 return PrefixError.LengthTooLong;
         }
 
-        prefix = length == 128 ? new IpPrefix(family, bits, 128) : IpPrefix.Create(family, bits, length);
-        if (prefix.Bits != bits)
+        prefix = new IpPrefix(family, hi & IpPrefix.MaskHi(length), lo & IpPrefix.MaskLo(length), (byte)length);
+        if (prefix.Hi != hi || prefix.Lo != lo)
             return PrefixError.HostBitsSet;
         return PrefixError.None;
     }
@@ -138,7 +138,6 @@ public static class PrefixParser
         return s.Length > 0;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static PrefixError TryParseV4(ReadOnlySpan<byte> s, out uint address)
     {
         address = 0;
@@ -166,10 +165,9 @@ public static class PrefixParser
         return octets == 4 ? PrefixError.None : PrefixError.BadIPv4;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool TryParseV6(ReadOnlySpan<byte> s, out UInt128 bits)
+    private static bool TryParseV6(ReadOnlySpan<byte> s, out ulong hi, out ulong lo)
     {
-        bits = 0;
+        (hi, lo) = (0, 0);
         Span<ushort> groups = stackalloc ushort[8];
         int n = 0;
         int gap = -1; // index in groups where "::" stands
@@ -244,7 +242,7 @@ public static class PrefixParser
         }
         ulong high = ((ulong)groups[0] << 48) | ((ulong)groups[1] << 32) | ((ulong)groups[2] << 16) | groups[3];
         ulong low = ((ulong)groups[4] << 48) | ((ulong)groups[5] << 32) | ((ulong)groups[6] << 16) | groups[7];
-        bits = new UInt128(high, low);
+        (hi, lo) = (high, low);
         return true;
     }
 

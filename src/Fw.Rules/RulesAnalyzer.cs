@@ -369,26 +369,35 @@ public static class RulesAnalyzer
             merged is null ? (-1, 65536) : merged.Length == 0 ? (65536, -1) : ((int)merged[0].Lo, (int)merged[^1].Hi);
     }
 
-    /// <summary>A set of byte values (protocols, ICMP types).</summary>
-    private readonly record struct Bits256(UInt128 Low, UInt128 High)
+    /// <summary>
+    /// A set of byte values (protocols, ICMP types), as four 64-bit words (values 0-63, 64-127, ...): not UInt128,
+    /// so that the rules-squared pre-check over it (<see cref="QuickFacts.MayCover"/> from <see cref="Warnings"/>) is
+    /// precompiled (ReadyToRun), not JIT-compiled in a cold fwctl.
+    /// </summary>
+    private readonly record struct Bits256(ulong W0, ulong W1, ulong W2, ulong W3)
     {
         public static Bits256 Of(IEnumerable<byte> values)
         {
-            UInt128 low = 0, high = 0;
+            ulong w0 = 0, w1 = 0, w2 = 0, w3 = 0;
             foreach (byte v in values)
             {
-                if (v < 128)
-                    low |= UInt128.One << v;
-                else
-                    high |= UInt128.One << (v - 128);
+                ulong bit = 1UL << (v & 63);
+                switch (v >> 6)
+                {
+                    case 0: w0 |= bit; break;
+                    case 1: w1 |= bit; break;
+                    case 2: w2 |= bit; break;
+                    default: w3 |= bit; break;
+                }
             }
-            return new Bits256(low, high);
+            return new Bits256(w0, w1, w2, w3);
         }
 
-        public static readonly Bits256 Full = new(UInt128.MaxValue, UInt128.MaxValue);
+        public static readonly Bits256 Full = new(ulong.MaxValue, ulong.MaxValue, ulong.MaxValue, ulong.MaxValue);
 
-        public bool IsFull => Low == UInt128.MaxValue && High == UInt128.MaxValue;
+        public bool IsFull => (W0 & W1 & W2 & W3) == ulong.MaxValue;
 
-        public bool IsSubsetOf(Bits256 other) => (Low & ~other.Low) == 0 && (High & ~other.High) == 0;
+        public bool IsSubsetOf(Bits256 other) =>
+            (W0 & ~other.W0) == 0 && (W1 & ~other.W1) == 0 && (W2 & ~other.W2) == 0 && (W3 & ~other.W3) == 0;
     }
 }
