@@ -159,41 +159,6 @@ static __always_inline __u32 fw_dst_class(__u32 is_ipv6, const struct fw_addr *a
 }
 
 /*
- * What fw_match reads of a packet: scalars only (the addresses some rule
- * constrains already read out of the packet), so that fw_match can be a global
- * function.
- */
-struct fw_match_in {
-	struct fw_addr saddr;
-	struct fw_addr daddr;
-	__u32 is_ipv6;
-	__u32 proto;
-	__u32 sport;
-	__u32 dport;
-	__u32 tcp_flags;
-	__u32 icmp_type;
-	__u32 ct_state;		/* enum fw_ct_state */
-	__u32 src_sets;		/* bit j: the source is in the live set of fw_sets slot FW_SET_SRC_SLOT + j */
-	__u32 dst_sets;		/* bit j: the destination is in the set of slot FW_SET_DST_SLOT + j */
-	__u32 limits_within;	/* out: the limits fw_match passed over (they did not match) */
-	__u32 limit_decided;	/* out: 1 when the rule fw_match returned matched by its limit */
-	__u32 via;		/* fw_ctz64_via's */
-};
-
-/*
- * The packet's struct fw_match_in, per CPU: fw_classify fills it for each
- * packet, fw_match and the functions it calls read it. Off the stack, so that
- * fw_classify, fw_match and a limit check under it fit in the 512 bytes the
- * verifier allows a chain of calls.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct fw_match_in);
-} fw_scratch SEC(".maps");
-
-/*
  * Whether rule @rule, which matches @in in every field, matches it with its
  * limit: 1 when it has none, 3 when its limit matches (a drop limit over its
  * rate, a pass quota within it), 0 when it does not (the next rule is asked).
@@ -236,10 +201,12 @@ __attribute__((noinline)) __u32 fw_match(struct fw_match_in *in)
 	__u64 sum = ~0ULL, acc = 0, s;
 	__u32 i, w = 0;
 
-	if (!in || !words)
+	if (!in)
 		return FW_NO_RULE;
 	in->limits_within = 0;
 	in->limit_decided = 0;
+	if (!words)
+		return FW_NO_RULE;
 	if (!fields)
 		sum = words >= FW_MAX_WORDS ? ~0ULL : (1ULL << words) - 1;	/* no rule has a condition: each matches */
 	is_ipv6 = in->is_ipv6;
@@ -510,8 +477,7 @@ int fw_classify(struct xdp_md *ctx)
 	if (fw_trace)
 		fw_trace_state(ct_state, &ct.key);
 	/* fw_scratch's one entry, which a per-CPU array always has: without it no rule matches (the default) */
-	in = bpf_map_lookup_elem(&fw_scratch, &zero);
-	if (ret >= 0 && in) {
+	if (ret >= 0 && (in = bpf_map_lookup_elem(&fw_scratch, &zero))) {
 		__u32 addrs = fw_fields | (fw_limits || fw_add_to ? FW_FIELD_SRC : 0);
 
 		/* the addresses are written below for what reads them (fw_read_addrs; an IPv4 address's lo is never read) */

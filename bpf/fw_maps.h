@@ -316,6 +316,50 @@ struct {
 	__uint(max_entries, 64);
 } fw_tx SEC(".maps");
 
+/*
+ * An address of the packet as the lookups read it, host order: IPv6 as two
+ * halves, IPv4 in the low 32 bits of hi.
+ */
+struct fw_addr {
+	__u64 hi;
+	__u64 lo;
+};
+
+/*
+ * What fw_match reads of a packet: scalars only (the addresses some rule
+ * constrains already read out of the packet), so that fw_match can be a global
+ * function.
+ */
+struct fw_match_in {
+	struct fw_addr saddr;
+	struct fw_addr daddr;
+	__u32 is_ipv6;
+	__u32 proto;
+	__u32 sport;
+	__u32 dport;
+	__u32 tcp_flags;
+	__u32 icmp_type;
+	__u32 ct_state;		/* enum fw_ct_state */
+	__u32 src_sets;		/* bit j: the source is in the live set of fw_sets slot FW_SET_SRC_SLOT + j */
+	__u32 dst_sets;		/* bit j: the destination is in the set of slot FW_SET_DST_SLOT + j */
+	__u32 limits_within;	/* out: the limits fw_match passed over (they did not match) */
+	__u32 limit_decided;	/* out: 1 when the rule fw_match returned matched by its limit */
+	__u32 via;		/* fw_ctz64_via's */
+};
+
+/*
+ * [0]: the packet's struct fw_match_in, per CPU. Written by: XDP (fw_classify,
+ * for each packet; fw_match's outputs). Off the stack, so that fw_classify,
+ * fw_match and a limit check under it fit in the 512 bytes the verifier allows
+ * a chain of calls. The loaded object's own: neither pinned nor shared.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_match_in);
+} fw_scratch SEC(".maps");
+
 /* [0]: the last verdict, when fw_trace is 1. Written by: XDP. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

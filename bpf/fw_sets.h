@@ -41,15 +41,6 @@ const volatile __u32 fw_readonly = 0;		/* 1: read the shared tables (flows, sets
 const struct fw_set_key fw_set_key_layout __attribute__((used)) = {};
 const struct fw_set_val fw_set_val_layout __attribute__((used)) = {};
 
-/*
- * An address of the packet as the lookups read it, host order: IPv6 as two
- * halves, IPv4 in the low 32 bits of hi.
- */
-struct fw_addr {
-	__u64 hi;
-	__u64 lo;
-};
-
 /* @k := the whole address @a as a fw_sets key (network order, prefixlen: the family word + every bit). */
 static __always_inline void fw_set_key_of(__u32 is_ipv6, const struct fw_addr *a, struct fw_set_key *k)
 {
